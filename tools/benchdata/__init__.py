@@ -1,0 +1,1 @@
+"""Benchmark task generators of shared/DESIGN.md section 3 (Shapes-VQA, Facts-QA)."""

@@ -1,0 +1,225 @@
+"""tiny-magma: a MAGMA-style image-text model (convolutional image prefix +
+GPT-J-style causal LM with adapters) that implements the explainable-model
+contract of shared/DESIGN.md section 2, and the optional methods documented in
+torchscript_models/CONTRACT.md.
+
+The attention modifier of DESIGN.md section 1 lives in one function,
+`manipulated_attention`, which every layer calls.
+
+Runs eagerly on any torch >= 1.13 and scripts with torch.jit.script."""
+import math
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
+                          query_offset: int) -> Tuple[Tensor, Tensor]:
+    """AtMan attention. q [B,H,Sq,dh] are the queries of positions
+    query_offset .. query_offset+Sq-1; k, v [B,H,Sk,dh] are the keys of
+    positions 0 .. Sk-1; modifier [B,Sk] is one factor per key.
+    H' = (H - min_j H) * m[k]; then the causal mask; then softmax.
+    Returns (output [B,H,Sq,dh], probabilities [B,H,Sq,Sk])."""
+    scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(q.size(-1)))
+    scores = (scores - scores.amin(dim=-1, keepdim=True)) * modifier[:, None, None, :]
+    sq, sk = q.size(2), k.size(2)
+    query_pos = torch.arange(sq, device=q.device)[:, None] + query_offset
+    key_pos = torch.arange(sk, device=q.device)[None, :]
+    scores = scores.masked_fill(key_pos > query_pos, float("-inf"))
+    probs = torch.softmax(scores, dim=-1)
+    return torch.matmul(probs, v), probs
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    half = x.size(-1) // 2
+    return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+
+
+class Adapter(nn.Module):
+    """MAGMA's bottleneck adapter: x + up(relu(down(x)))."""
+
+    def __init__(self, width: int, bottleneck: int):
+        super().__init__()
+        self.down = nn.Linear(width, bottleneck)
+        self.up = nn.Linear(bottleneck, width)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.up(F.relu(self.down(x)))
+
+
+class Block(nn.Module):
+    """GPT-J block: one LayerNorm, attention and MLP in parallel, adapters
+    after each, residual sum."""
+
+    def __init__(self, width: int, heads: int, mlp_width: int, adapter_width: int):
+        super().__init__()
+        self.heads = heads
+        self.ln = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width, bias=False)
+        self.out = nn.Linear(width, width, bias=False)
+        self.fc_in = nn.Linear(width, mlp_width)
+        self.fc_out = nn.Linear(mlp_width, width)
+        self.attn_adapter = Adapter(width, adapter_width)
+        self.mlp_adapter = Adapter(width, adapter_width)
+
+    def project_qkv(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        b, s, d = h.size(0), h.size(1), h.size(2)
+        q, k, v = self.qkv(h).view(b, s, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        return q, k, v
+
+    def finish(self, x: Tensor, h: Tensor, attended: Tensor) -> Tensor:
+        b, s, d = x.size(0), x.size(1), x.size(2)
+        attended = attended.transpose(1, 2).reshape(b, s, d)
+        mlp = self.fc_out(F.gelu(self.fc_in(h)))
+        return x + self.attn_adapter(self.out(attended)) + self.mlp_adapter(mlp)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor,
+                past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """x [B,S,D] are positions past_k.size(2) .. ; past_k/v [B,H,P,dh]
+        (P may be 0). Returns (x, k, v, attention probabilities) where k, v
+        hold this call's positions only."""
+        h = self.ln(x)
+        q, k, v = self.project_qkv(h, cos, sin)
+        keys = torch.cat([past_k, k], dim=2)
+        values = torch.cat([past_v, v], dim=2)
+        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2))
+        return self.finish(x, h, attended), k, v, probs
+
+
+class ImagePrefix(nn.Module):
+    """Convolutional stem (stride 8, receptive field ~60 px) -> grid of
+    features -> LayerNorm -> projection to the LM width."""
+
+    def __init__(self, width: int, features: int = 128):
+        super().__init__()
+        chans = [3, 32, 64, 64, 96, 96, features, features, features]
+        strides = [1, 2, 1, 2, 1, 2, 1, 1]
+        layers: List[nn.Module] = []
+        for i, stride in enumerate(strides):
+            layers.append(nn.Conv2d(chans[i], chans[i + 1], 3, stride=stride, padding=1))
+            if i + 1 < len(strides):
+                layers.append(nn.GELU())
+        self.stem = nn.Sequential(*layers)
+        self.norm = nn.LayerNorm(features)
+        self.proj = nn.Linear(features, width)
+
+    def features(self, pixels: Tensor) -> Tensor:
+        return self.norm(self.stem(pixels).flatten(2).transpose(1, 2))
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return self.proj(self.features(pixels))
+
+
+class TinyMagma(nn.Module):
+    """The explainable model. Contract methods: embed_text, embed_image,
+    forward. Optional methods: hidden_states, lm_head, prefix_cache,
+    hidden_states_from_cache, forward_with_attentions (CONTRACT.md)."""
+
+    def __init__(self, vocab_size: int, width: int = 256, layers: int = 6, heads: int = 8,
+                 mlp_width: int = 768, adapter_width: int = 64, max_positions: int = 256,
+                 with_image: bool = True):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.width = width
+        self.num_layers = layers
+        self.heads = heads
+        self.max_positions = max_positions
+        self.with_image = with_image
+        self.tokens = nn.Embedding(vocab_size, width)
+        self.image = ImagePrefix(width) if with_image else nn.Identity()
+        self.blocks = nn.ModuleList([Block(width, heads, mlp_width, adapter_width) for _ in range(layers)])
+        self.final_ln = nn.LayerNorm(width)
+        self.head = nn.Linear(width, vocab_size, bias=False)
+        head_dim = width // heads
+        inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        angles = torch.arange(max_positions).float()[:, None] * inv[None, :]
+        angles = torch.cat([angles, angles], dim=-1)
+        self.register_buffer("rot_cos", angles.cos(), persistent=False)
+        self.register_buffer("rot_sin", angles.sin(), persistent=False)
+
+    # --- contract methods -------------------------------------------------
+    @torch.jit.export
+    def embed_text(self, ids: Tensor) -> Tensor:
+        return self.tokens(ids)
+
+    @torch.jit.export
+    def embed_image(self, pixels: Tensor) -> Tensor:
+        return self.image(pixels)
+
+    def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        return self.head(self.hidden_states(embeddings, attention_modifier))
+
+    # --- optional methods -------------------------------------------------
+    @torch.jit.export
+    def lm_head(self, hidden: Tensor) -> Tensor:
+        """Final hidden states [..., D] -> logits [..., V]."""
+        return self.head(hidden)
+
+    @torch.jit.export
+    def hidden_states(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        """forward without the LM head: final (normalised) hidden states [B,S,D]."""
+        x, modifier = self._broadcast(embeddings, attention_modifier)
+        empty = x.new_zeros(x.size(0), self.heads, 0, self.width // self.heads)
+        for block in self.blocks:
+            x, _, _, _ = block(x, self._cos(0, x.size(1)), self._sin(0, x.size(1)), modifier, empty, empty)
+        return self.final_ln(x)
+
+    @torch.jit.export
+    def prefix_cache(self, embeddings: Tensor) -> Tensor:
+        """Clean (modifier 1) pass over a prefix [1,P,D]; returns the keys and
+        values of every layer, [L, 2, H, P, dh], for hidden_states_from_cache."""
+        x = embeddings
+        empty = x.new_zeros(1, self.heads, 0, self.width // self.heads)
+        modifier = x.new_ones(1, x.size(1))
+        cache: List[Tensor] = []
+        for block in self.blocks:
+            x, k, v, _ = block(x, self._cos(0, x.size(1)), self._sin(0, x.size(1)), modifier, empty, empty)
+            cache.append(torch.stack([k[0], v[0]]))
+        return torch.stack(cache)
+
+    @torch.jit.export
+    def hidden_states_from_cache(self, embeddings: Tensor, cache: Tensor,
+                                 attention_modifier: Tensor) -> Tensor:
+        """Suffix pass: embeddings [B or 1, S2, D] of positions P .. P+S2-1,
+        cache [L,2,H,P,dh] from prefix_cache, attention_modifier [B, P+S2]
+        over all keys. Returns final hidden states [B, S2, D]."""
+        batch = attention_modifier.size(0)
+        x = embeddings.expand(batch, -1, -1) if embeddings.size(0) == 1 else embeddings
+        start = cache.size(3)
+        cos, sin = self._cos(start, x.size(1)), self._sin(start, x.size(1))
+        for i, block in enumerate(self.blocks):
+            past_k = cache[i, 0].unsqueeze(0).expand(batch, -1, -1, -1)
+            past_v = cache[i, 1].unsqueeze(0).expand(batch, -1, -1, -1)
+            x, _, _, _ = block(x, cos, sin, attention_modifier, past_k, past_v)
+        return self.final_ln(x)
+
+    @torch.jit.export
+    def forward_with_attentions(self, embeddings: Tensor,
+                                attention_modifier: Tensor) -> Tuple[Tensor, List[Tensor]]:
+        """forward that also returns every layer's attention probabilities
+        [B,H,S,S] (in the autograd graph, for rollout and Chefer et al.)."""
+        x, modifier = self._broadcast(embeddings, attention_modifier)
+        empty = x.new_zeros(x.size(0), self.heads, 0, self.width // self.heads)
+        maps: List[Tensor] = []
+        for block in self.blocks:
+            x, _, _, probs = block(x, self._cos(0, x.size(1)), self._sin(0, x.size(1)), modifier, empty, empty)
+            maps.append(probs)
+        return self.head(self.final_ln(x)), maps
+
+    # --- helpers ----------------------------------------------------------
+    def _broadcast(self, embeddings: Tensor, modifier: Tensor) -> Tuple[Tensor, Tensor]:
+        if embeddings.size(0) == 1 and modifier.size(0) > 1:
+            embeddings = embeddings.expand(modifier.size(0), -1, -1)
+        return embeddings, modifier.to(embeddings.dtype)
+
+    def _cos(self, start: int, length: int) -> Tensor:
+        return self.rot_cos[start:start + length].to(self.tokens.weight.dtype)
+
+    def _sin(self, start: int, length: int) -> Tensor:
+        return self.rot_sin[start:start + length].to(self.tokens.weight.dtype)
