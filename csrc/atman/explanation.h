@@ -1,0 +1,62 @@
+#pragma once
+// The result of an explanation: what every output (JSON, overlay, HTML,
+// terminal) is rendered from. Field meanings follow DESIGN.md section 4.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "atman/options.h"
+
+namespace atman {
+
+enum class PositionKind { kImage, kText, kTarget };
+
+/// One target token: its id, its sentencepiece piece and its clean
+/// cross-entropy CE_t(1).
+struct TargetToken {
+  int64_t id = 0;
+  std::string piece;
+  double ce = 0.0;
+};
+
+/// One explained unit: a single position (image patch, prompt token, target
+/// token) or, with word/sentence granularity, a group of text positions
+/// suppressed together. `index` is the first member's sequence index.
+struct ExplainedUnit {
+  int64_t index = 0;
+  PositionKind kind = PositionKind::kText;
+  std::vector<int64_t> members;  // sequence indices suppressed together (size 1 for tokens/patches)
+  int64_t token_id = -1;         // text/target: the token id of `index`; image: -1
+  std::string piece;             // text/target: the pieces of all members joined; image: empty
+  int64_t patch_row = -1;        // image only
+  int64_t patch_col = -1;        // image only
+  double relevance = 0.0;        // R[i] = sum_t R[i, t]
+  std::vector<double> per_target;  // R[i, t] in target order
+};
+
+/// Cost figures of the sweep (the JSON's "stats").
+struct SweepStats {
+  int64_t forward_passes = 0;       // modifier rows evaluated
+  int64_t positions_computed = 0;   // query positions pushed through the model, summed over passes
+  double sweep_seconds = 0.0;
+  double peak_memory_mb = 0.0;
+  int64_t threads = 0;
+  int64_t batch_size = 0;
+};
+
+/// Everything `explain` computed for one (model, prompt, target, image).
+struct Explanation {
+  std::string model;      // config "name"
+  std::string method = "atman";
+  std::string prompt;
+  std::string target;
+  ExplainOptions params;
+  std::optional<std::pair<int64_t, int64_t>> image_grid;  // (rows, cols) when an image was given
+  std::vector<TargetToken> targets;
+  std::vector<ExplainedUnit> units;  // sequence order
+  SweepStats stats;
+};
+
+}  // namespace atman

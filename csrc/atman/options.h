@@ -1,0 +1,33 @@
+#pragma once
+// Option structs of the explainer, with their documented defaults.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace atman {
+
+/// How explained text positions are grouped: each token alone, the tokens of
+/// a word together, or the tokens of a sentence together.
+enum class Granularity { kToken, kWord, kSentence };
+
+/// Parameters of the AtMan sweep (DESIGN.md section 1).
+///
+///   ExplainOptions options;
+///   options.conceptual_threshold = std::nullopt;  // single-token suppression
+struct ExplainOptions {
+  /// Factor f applied to the suppressed key's (shifted) attention score.
+  double suppression_factor = 0.1;
+  /// kappa of conceptual suppression; nullopt means single-token suppression.
+  std::optional<double> conceptual_threshold = 0.6;
+  /// Grouping of text positions (image patches are always single).
+  Granularity granularity = Granularity::kToken;
+  /// Modifier rows per forward pass; 0 picks one from max_memory_mb.
+  int64_t batch_size = 0;
+  /// Peak-memory budget of the sweep in MB; 0 means "fit the free memory".
+  int64_t max_memory_mb = 0;
+  /// LibTorch intra-op threads; 0 means all cores.
+  int64_t threads = 0;
+};
+
+}  // namespace atman
