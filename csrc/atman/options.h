@@ -11,6 +11,14 @@ namespace atman {
 /// a word together, or the tokens of a sentence together.
 enum class Granularity { kToken, kWord, kSentence };
 
+/// How each perturbed pass is computed; every strategy gives the same numbers.
+/// kAuto picks the fastest the model supports (CONTRACT.md optional methods).
+enum class PassStrategy {
+  kAuto,
+  kFullLogits,  // forward -> [B, S, V] logits (the published algorithm)
+  kTargetOnly,  // hidden_states -> lm_head on the rows before target tokens only
+};
+
 /// Parameters of the AtMan sweep (DESIGN.md section 1).
 ///
 ///   ExplainOptions options;
@@ -28,6 +36,8 @@ struct ExplainOptions {
   int64_t max_memory_mb = 0;
   /// LibTorch intra-op threads; 0 means all cores.
   int64_t threads = 0;
+  /// How passes are computed (kAuto: the fastest the model supports).
+  PassStrategy strategy = PassStrategy::kAuto;
 };
 
 }  // namespace atman

@@ -1,0 +1,214 @@
+#include "atman/explainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include "atman/image.h"
+#include "atman/pass_runner.h"
+#include "atman/suppression.h"
+
+namespace atman {
+namespace {
+
+void check_options(const ExplainOptions& o) {
+  if (!std::isfinite(o.suppression_factor) || o.suppression_factor < 0.0) {
+    throw std::invalid_argument(
+        fmt::format("suppression factor must be a finite number >= 0, got {}", o.suppression_factor));
+  }
+  if (o.conceptual_threshold &&
+      (!std::isfinite(*o.conceptual_threshold) || *o.conceptual_threshold < -1.0 || *o.conceptual_threshold > 1.0)) {
+    throw std::invalid_argument(
+        fmt::format("conceptual threshold must be in [-1, 1] or off, got {}", *o.conceptual_threshold));
+  }
+  if (o.batch_size < 0) throw std::invalid_argument(fmt::format("batch size must be >= 0, got {}", o.batch_size));
+  if (o.threads < 0) throw std::invalid_argument(fmt::format("threads must be >= 0, got {}", o.threads));
+  if (o.max_memory_mb < 0) {
+    throw std::invalid_argument(fmt::format("max memory must be >= 0 MB, got {}", o.max_memory_mb));
+  }
+}
+
+double peak_resident_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return 0.0;
+}
+
+std::string joined_pieces(const Sequence& sequence, const std::vector<int64_t>& members) {
+  std::string out;
+  for (int64_t p : members) out += sequence.piece_at(p);
+  return out;
+}
+
+}  // namespace
+
+int64_t set_threads(int64_t threads) {
+  const int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(n));
+  return at::get_num_threads();
+}
+
+std::vector<WorkUnit> split_work(int64_t rows, int64_t batch_size) {
+  TORCH_CHECK(batch_size > 0, "split_work: batch size must be positive, got ", batch_size);
+  std::vector<WorkUnit> units;
+  for (int64_t begin = 0; begin < rows; begin += batch_size) units.push_back({begin, std::min(rows, begin + batch_size)});
+  return units;
+}
+
+WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit) {
+  TORCH_CHECK(unit.begin >= 0 && unit.begin < unit.end && unit.end <= modifiers.size(0),
+              "run_work_unit: bad unit [", unit.begin, ", ", unit.end, ") of ", modifiers.size(0), " rows");
+  return {unit, runner.target_cross_entropy(modifiers.slice(0, unit.begin, unit.end))};
+}
+
+at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows, const at::Tensor& clean_ce) {
+  TORCH_CHECK(clean_ce.dim() == 1, "gather_relevance: expected clean CE [T], got ", clean_ce.sizes());
+  at::Tensor ce = at::empty({rows, clean_ce.size(0)}, at::kDouble);
+  std::vector<char> seen(rows, 0);
+  for (const WorkResult& r : results) {
+    TORCH_CHECK(r.unit.end <= rows && r.cross_entropy.size(0) == r.unit.end - r.unit.begin,
+                "gather_relevance: result [", r.unit.begin, ", ", r.unit.end, ") does not fit ", rows, " rows");
+    for (int64_t i = r.unit.begin; i < r.unit.end; ++i) {
+      TORCH_CHECK(!seen[i], "gather_relevance: row ", i, " computed twice");
+      seen[i] = 1;
+    }
+    ce.slice(0, r.unit.begin, r.unit.end).copy_(r.cross_entropy);
+  }
+  TORCH_CHECK(std::all_of(seen.begin(), seen.end(), [](char c) { return c != 0; }),
+              "gather_relevance: some rows were not computed");
+  return ce - clean_ce.to(at::kDouble).unsqueeze(0);
+}
+
+int64_t default_batch_size(const Model& model, int64_t sequence_length, const ExplainOptions& options) {
+  const ModelConfig& c = model.config();
+  const int64_t s = sequence_length;
+  const bool full_logits = options.strategy == PassStrategy::kFullLogits || !model.capabilities().target_only();
+  // float32 values alive per modifier row: logits, a layer's activations and attention scores.
+  const double per_row = 4.0 * (static_cast<double>(s) * (full_logits ? c.vocab_size : 0) +
+                                static_cast<double>(s) * c.hidden_size * 16 + 3.0 * c.num_heads * s * s);
+  const double budget = (options.max_memory_mb > 0 ? options.max_memory_mb : 1024) * 1024.0 * 1024.0 / 2;
+  return std::clamp<int64_t>(static_cast<int64_t>(budget / per_row), 1, 32);
+}
+
+Explainer::Explainer(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+  TORCH_CHECK(model_ != nullptr, "Explainer: model is null");
+}
+
+PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions& options) const {
+  check_options(options);
+  const Model& model = *model_;
+  c10::InferenceMode guard;
+  at::Tensor image_embeddings;
+  int64_t image_positions = 0;
+  if (!input.image_rgb.empty()) {
+    if (!model.has_image()) {
+      throw std::invalid_argument(fmt::format("model {} is text-only (config image is null): it takes no image",
+                                              model.config().name));
+    }
+    image_embeddings = model.embed_image(image_to_tensor(input.image_rgb, *model.config().image));
+    image_positions = image_embeddings.size(1);
+  }
+  PreparedInput prepared;
+  prepared.sequence = build_sequence(model, input.prompt, input.target, image_positions);
+  const std::vector<int64_t> ids = prepared.sequence.text_ids();
+  at::Tensor text_embeddings =
+      model.embed_text(at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())}));
+  prepared.embeddings = image_positions > 0 ? at::cat({image_embeddings, text_embeddings}, 1) : text_embeddings;
+  prepared.embeddings = prepared.embeddings.contiguous();
+  if (!at::isfinite(prepared.embeddings).all().item<bool>()) {
+    throw std::runtime_error(fmt::format("{}: model {} produced NaN or Inf embeddings", model.path(),
+                                         model.config().name));
+  }
+  prepared.groups = explained_groups(prepared.sequence, options.granularity, model.tokenizer());
+  const int64_t s = prepared.sequence.length();
+  at::Tensor similarity;
+  if (options.conceptual_threshold) similarity = cosine_similarity_matrix(prepared.embeddings[0]);
+  prepared.modifiers = modifier_rows(similarity, s, prepared.groups, options.suppression_factor,
+                                     options.conceptual_threshold);
+  return prepared;
+}
+
+Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& options,
+                               const ProgressCallback& progress) const {
+  check_options(options);
+  const int64_t threads = set_threads(options.threads);
+  c10::InferenceMode guard;
+  const auto start = std::chrono::steady_clock::now();
+  PreparedInput prepared = prepare(input, options);
+  const Sequence& seq = prepared.sequence;
+  const int64_t s = seq.length();
+  const int64_t t = static_cast<int64_t>(seq.target_ids.size());
+
+  SweepInput sweep;
+  sweep.embeddings = prepared.embeddings;
+  sweep.target_ids = seq.target_ids;
+  for (int64_t i = 0; i < t; ++i) sweep.prediction_rows.push_back(seq.prediction_row(i));
+  auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy);
+
+  const int64_t rows = prepared.modifiers.size(0);
+  const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, s, options);
+  const std::vector<WorkUnit> units = split_work(rows, batch);
+  const at::Tensor ones = at::ones({1, s}, at::kFloat);
+  const at::Tensor clean_ce = runner->target_cross_entropy(ones)[0];
+  int64_t positions = runner->positions_computed(ones);
+
+  std::vector<WorkResult> results;
+  results.reserve(units.size());
+  for (const WorkUnit& unit : units) {
+    results.push_back(run_work_unit(*runner, prepared.modifiers, unit));
+    positions += runner->positions_computed(prepared.modifiers.slice(0, unit.begin, unit.end));
+    if (progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      progress({unit.end, rows, elapsed});
+    }
+  }
+  const at::Tensor relevance = gather_relevance(results, rows, clean_ce).contiguous();
+  const auto r = relevance.accessor<double, 2>();
+
+  Explanation e;
+  e.model = model_->config().name;
+  e.prompt = seq.prompt;
+  e.target = seq.target;
+  e.params = options;
+  if (seq.image_positions > 0) e.image_grid = std::make_pair(seq.grid_rows, seq.grid_cols);
+  const auto ce = clean_ce.accessor<double, 1>();
+  for (int64_t i = 0; i < t; ++i) e.targets.push_back({seq.target_ids[i], seq.target_pieces[i], ce[i]});
+  for (int64_t g = 0; g < rows; ++g) {
+    const auto& members = prepared.groups[g];
+    ExplainedUnit unit;
+    unit.index = members.front();
+    unit.kind = seq.kind_of(unit.index);
+    unit.members = members;
+    unit.token_id = seq.token_id_at(unit.index);
+    if (unit.kind == PositionKind::kImage) {
+      unit.patch_row = unit.index / seq.grid_cols;
+      unit.patch_col = unit.index % seq.grid_cols;
+    } else {
+      unit.piece = joined_pieces(seq, members);
+    }
+    for (int64_t i = 0; i < t; ++i) unit.per_target.push_back(r[g][i]);
+    unit.relevance = 0.0;
+    for (double v : unit.per_target) unit.relevance += v;
+    e.units.push_back(std::move(unit));
+  }
+  e.stats.forward_passes = rows + 1;
+  e.stats.positions_computed = positions;
+  e.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  e.stats.peak_memory_mb = peak_resident_mb();
+  e.stats.threads = threads;
+  e.stats.batch_size = batch;
+  return e;
+}
+
+}  // namespace atman

@@ -1,0 +1,94 @@
+#pragma once
+// The AtMan sweep (DESIGN.md section 1): clean pass, one perturbed pass per
+// explained unit in batches, relevance R = CE(m) - CE(1) per target token.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <opencv2/core.hpp>
+
+#include "atman/explanation.h"
+#include "atman/model.h"
+#include "atman/options.h"
+#include "atman/sequence.h"
+
+namespace atman {
+
+class PassRunner;
+
+/// What to explain. `image_rgb` is 8-bit RGB (read_image_rgb); empty = no image.
+struct ExplainInput {
+  std::string prompt;  // verbatim (prompt_from_question builds it from a question)
+  std::string target;
+  cv::Mat image_rgb;
+};
+
+/// Reported after each work unit; called on the explaining thread.
+struct SweepProgress {
+  int64_t passes_done = 0;
+  int64_t passes_total = 0;
+  double elapsed_seconds = 0.0;
+};
+using ProgressCallback = std::function<void(const SweepProgress&)>;
+
+/// Everything computed before the sweep: the sequence, its embeddings, the
+/// explained groups and their modifier rows. Reused by other methods.
+struct PreparedInput {
+  Sequence sequence;
+  at::Tensor embeddings;                     // float32 [1, S, D]
+  std::vector<std::vector<int64_t>> groups;  // explained units, sequence order
+  at::Tensor modifiers;                      // float32 [N, S], one row per group
+};
+
+/// A contiguous range [begin, end) of modifier rows run as one batch: the
+/// sweep's independent work unit (shardable across threads or processes).
+struct WorkUnit {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+/// The cross-entropies of one work unit, float64 [end - begin, T].
+struct WorkResult {
+  WorkUnit unit;
+  at::Tensor cross_entropy;
+};
+
+/// Splits `rows` modifier rows into batches of at most `batch_size`.
+std::vector<WorkUnit> split_work(int64_t rows, int64_t batch_size);
+/// Runs one work unit.
+WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit);
+/// Assembles R[i, t] = CE_t(m_i) - CE_t(1), float64 [N, T], from any order of results
+/// that covers every row exactly once (throws otherwise).
+at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows, const at::Tensor& clean_ce);
+
+/// Batch size used when ExplainOptions::batch_size is 0.
+int64_t default_batch_size(const Model& model, int64_t sequence_length, const ExplainOptions& options);
+
+/// Usage:
+///   auto model = Model::load("tiny_magma.pt");
+///   Explainer explainer(model);
+///   Explanation e = explainer.explain({prompt, " red", read_image_rgb("x.png")}, ExplainOptions{});
+class Explainer {
+ public:
+  explicit Explainer(std::shared_ptr<const Model> model);
+
+  /// Checks the input and computes the sweep's shared parts (throws with one line).
+  PreparedInput prepare(const ExplainInput& input, const ExplainOptions& options) const;
+  /// The whole explanation. Runs under torch::InferenceMode with
+  /// options.threads LibTorch threads (0: all cores).
+  Explanation explain(const ExplainInput& input, const ExplainOptions& options,
+                      const ProgressCallback& progress = {}) const;
+
+  const Model& model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+};
+
+/// Sets LibTorch's intra-op threads (0: all cores); returns the number set.
+int64_t set_threads(int64_t threads);
+
+}  // namespace atman

@@ -1,0 +1,46 @@
+#pragma once
+// Images: decode anything OpenCV reads, convert to 8-bit RGB, prepare the
+// model's pixel tensor, and map the patch grid back to the original pixels.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <opencv2/core.hpp>
+
+#include "atman/model.h"
+
+namespace atman {
+
+/// Largest width*height accepted (checked after decoding; OpenCV itself
+/// refuses headers above 2^30 pixels before allocating).
+constexpr int64_t kMaxImagePixels = int64_t{1} << 28;  // 268 M pixels
+
+/// Reads and decodes an image file into 8-bit RGB (CV_8UC3): grayscale is
+/// replicated, alpha dropped, 16-bit and float scaled to 8 bits.
+/// Throws std::runtime_error naming the file (missing, empty, not an image, truncated).
+cv::Mat read_image_rgb(const std::string& path);
+/// Same from encoded bytes; `origin` names them in errors.
+cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin);
+/// Any decoded cv::Mat (1/3/4 channels, 8/16-bit or float, BGR order) -> 8-bit RGB.
+cv::Mat to_rgb8(const cv::Mat& decoded, const std::string& origin);
+
+/// Resizes as the trainer does: INTER_AREA when either side shrinks, INTER_LINEAR otherwise.
+cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width);
+/// 8-bit RGB -> float32 [1, 3, H, W]: resize, scale to [0, 1], (x - mean) / std.
+at::Tensor image_to_tensor(const cv::Mat& rgb, const ImageConfig& config);
+
+/// A pixel rectangle [x0, x1) x [y0, y1) of the original image.
+struct PixelRect {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  int width() const { return x1 - x0; }
+  int height() const { return y1 - y0; }
+};
+
+/// Rectangles of patch (r, c), row-major, for an image of width x height
+/// split into rows x cols patches: patch r covers rows floor(r*H/rows) ..
+/// floor((r+1)*H/rows) - 1; the rectangles tile the image exactly.
+std::vector<PixelRect> patch_rectangles(int image_width, int image_height, int64_t rows, int64_t cols);
+
+}  // namespace atman

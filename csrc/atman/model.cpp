@@ -1,0 +1,325 @@
+#include "atman/model.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+namespace atman {
+namespace {
+
+using nlohmann::json;
+
+std::string first_line(const std::string& text) {
+  const auto end = text.find('\n');
+  std::string line = text.substr(0, end);
+  if (line.size() > 200) line = line.substr(0, 200) + "...";
+  return line;
+}
+
+// Readers of one config field; every failure names origin, field and what came.
+class ConfigReader {
+ public:
+  ConfigReader(const json& root, std::string origin) : root_(root), origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw std::runtime_error(
+        fmt::format("{}: atman/config.json: \"{}\" {}", origin_, field, problem));
+  }
+  static std::string shown(const json& value) {
+    std::string text = value.dump();
+    if (text.size() > 60) text = text.substr(0, 60) + "...";
+    return text;
+  }
+  const json& get(const json& object, const std::string& key, const std::string& field) const {
+    auto it = object.find(key);
+    if (it == object.end()) fail(field, "is missing");
+    return *it;
+  }
+  int64_t integer(const json& object, const std::string& key, const std::string& field, int64_t min,
+                  int64_t max = INT64_MAX) const {
+    const json& value = get(object, key, field);
+    if (!value.is_number_integer()) fail(field, "must be an integer, got " + shown(value));
+    const int64_t v = value.get<int64_t>();
+    if (v < min || v > max) {
+      fail(field, max == INT64_MAX ? fmt::format("must be at least {}, got {}", min, v)
+                                   : fmt::format("must be in [{}, {}], got {}", min, max, v));
+    }
+    return v;
+  }
+  std::string string(const json& object, const std::string& key, const std::string& field) const {
+    const json& value = get(object, key, field);
+    if (!value.is_string()) fail(field, "must be a string, got " + shown(value));
+    return value.get<std::string>();
+  }
+  bool boolean(const json& object, const std::string& key, const std::string& field) const {
+    const json& value = get(object, key, field);
+    if (!value.is_boolean()) fail(field, "must be true or false, got " + shown(value));
+    return value.get<bool>();
+  }
+  std::vector<int64_t> int_list(const json& object, const std::string& key, const std::string& field,
+                                size_t count, int64_t min) const {
+    const json& value = get(object, key, field);
+    if (!value.is_array() || value.size() != count) {
+      fail(field, fmt::format("must be a list of {} integers, got {}", count, shown(value)));
+    }
+    std::vector<int64_t> out;
+    for (const json& item : value) {
+      if (!item.is_number_integer() || item.get<int64_t>() < min) {
+        fail(field, fmt::format("must be a list of {} integers >= {}, got {}", count, min, shown(value)));
+      }
+      out.push_back(item.get<int64_t>());
+    }
+    return out;
+  }
+  std::array<double, 3> triple(const json& object, const std::string& key, const std::string& field,
+                               bool positive) const {
+    const json& value = get(object, key, field);
+    if (!value.is_array() || value.size() != 3) fail(field, "must be a list of 3 numbers, got " + shown(value));
+    std::array<double, 3> out{};
+    for (size_t i = 0; i < 3; ++i) {
+      const json& item = value[i];
+      if (!item.is_number() || !std::isfinite(item.get<double>()) || (positive && item.get<double>() <= 0)) {
+        fail(field, std::string("must be a list of 3 ") + (positive ? "positive " : "finite ") +
+                        "numbers, got " + shown(value));
+      }
+      out[i] = item.get<double>();
+    }
+    return out;
+  }
+
+ private:
+  const json& root_;
+  std::string origin_;
+};
+
+void check_method(const torch::jit::Module& module, const std::string& path, const std::string& name,
+                  size_t arguments, const std::string& signature) {
+  auto method = module.find_method(name);
+  if (!method) {
+    throw std::runtime_error(fmt::format(
+        "{}: not an explainable model: it has no method {}{} (DESIGN.md section 2)", path, name, signature));
+  }
+  const size_t got = method->function().getSchema().arguments().size() - 1;  // minus self
+  if (got != arguments) {
+    throw std::runtime_error(fmt::format("{}: not an explainable model: method {} takes {} argument(s), the "
+                                         "contract needs {}{}",
+                                         path, name, got, name, signature));
+  }
+}
+
+bool has_method(const torch::jit::Module& module, const std::string& name) {
+  return module.find_method(name).has_value();
+}
+
+at::Tensor call_tensor(torch::jit::Module& module, const std::string& path, const std::string& name,
+                       std::vector<c10::IValue> args) {
+  c10::IValue out;
+  try {
+    out = module.get_method(name)(std::move(args));
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(fmt::format("{}: method {} failed: {}", path, name, first_line(e.what_without_backtrace())));
+  }
+  if (!out.isTensor()) {
+    throw std::runtime_error(fmt::format("{}: method {} returned {}, expected a tensor", path, name,
+                                         out.tagKind()));
+  }
+  return out.toTensor();
+}
+
+void check_output(const at::Tensor& out, const std::string& path, const std::string& name,
+                  std::vector<int64_t> expected) {
+  bool ok = out.scalar_type() == at::kFloat && out.dim() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || out.size(i) == expected[i];
+  if (!ok) {
+    std::vector<std::string> dims;
+    for (int64_t d : expected) dims.push_back(d < 0 ? "?" : std::to_string(d));
+    throw std::runtime_error(fmt::format("{}: method {} returned {} {}, expected float32 [{}]", path, name,
+                                         c10::toString(out.scalar_type()), c10::str(out.sizes()),
+                                         fmt::join(dims, ", ")));
+  }
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(fmt::format("{}: atman/config.json is not valid JSON ({})", origin, e.what()));
+  }
+  if (!root.is_object()) {
+    throw std::runtime_error(fmt::format("{}: atman/config.json must be a JSON object", origin));
+  }
+  ConfigReader r(root, origin);
+  ModelConfig c;
+  c.contract = r.integer(root, "contract", "contract", 1, 1);
+  c.name = r.string(root, "name", "name");
+  if (c.name.empty()) r.fail("name", "must not be empty");
+  c.vocab_size = r.integer(root, "vocab_size", "vocab_size", 1);
+  c.hidden_size = r.integer(root, "hidden_size", "hidden_size", 1);
+  c.num_layers = r.integer(root, "num_layers", "num_layers", 1);
+  c.num_heads = r.integer(root, "num_heads", "num_heads", 1);
+  c.max_positions = r.integer(root, "max_positions", "max_positions", 2);
+  c.add_bos = r.boolean(root, "add_bos", "add_bos");
+  c.bos_id = r.integer(root, "bos_id", "bos_id", 0, c.vocab_size - 1);
+  if (root.contains("eos_id") && !root["eos_id"].is_null()) {
+    c.eos_id = r.integer(root, "eos_id", "eos_id", 0, c.vocab_size - 1);
+  }
+  const json& image = r.get(root, "image", "image");
+  if (!image.is_null()) {
+    if (!image.is_object()) r.fail("image", "must be an object or null, got " + ConfigReader::shown(image));
+    ImageConfig ic;
+    const auto size = r.int_list(image, "size", "image.size", 2, 1);
+    const auto grid = r.int_list(image, "grid", "image.grid", 2, 1);
+    ic.height = size[0];
+    ic.width = size[1];
+    ic.grid_rows = grid[0];
+    ic.grid_cols = grid[1];
+    if (ic.height > 8192 || ic.width > 8192) r.fail("image.size", "must be at most 8192 per side");
+    if (ic.grid_rows > ic.height || ic.grid_cols > ic.width) {
+      r.fail("image.grid", fmt::format("must not exceed image.size [{}, {}]", ic.height, ic.width));
+    }
+    ic.mean = r.triple(image, "mean", "image.mean", false);
+    ic.std = r.triple(image, "std", "image.std", true);
+    c.image = ic;
+  }
+  c.prompt_template = r.string(root, "prompt_template", "prompt_template");
+  if (c.prompt_template.find("{question}") == std::string::npos) {
+    r.fail("prompt_template", "must contain {question}, got " + ConfigReader::shown(root["prompt_template"]));
+  }
+  if (c.image && c.image->patches() >= c.max_positions) {
+    r.fail("image.grid", fmt::format("has {} patches, not fewer than max_positions {}", c.image->patches(),
+                                     c.max_positions));
+  }
+  return c;
+}
+
+std::shared_ptr<Model> Model::load(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw std::runtime_error(path + ": model file not found");
+  if (fs::is_directory(path, ec)) throw std::runtime_error(path + ": model path is a directory, not a .pt file");
+  if (fs::file_size(path, ec) == 0) throw std::runtime_error(path + ": model file is empty");
+  {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe) throw std::runtime_error(path + ": model file cannot be read");
+  }
+
+  std::unordered_map<std::string, std::string> extra{{"atman/config.json", ""}, {"atman/tokenizer.model", ""}};
+  auto module = std::make_unique<torch::jit::Module>();
+  try {
+    *module = torch::jit::load(path, c10::Device(c10::kCPU), extra);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path,
+                                         first_line(e.what_without_backtrace())));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path, first_line(e.what())));
+  }
+  module->eval();
+
+  std::shared_ptr<Model> model(new Model());
+  model->path_ = path;
+  if (extra["atman/config.json"].empty()) {
+    throw std::runtime_error(path + ": not an explainable model: the extra file atman/config.json is missing or "
+                                    "empty (DESIGN.md section 2)");
+  }
+  if (extra["atman/tokenizer.model"].empty()) {
+    throw std::runtime_error(path + ": not an explainable model: the extra file atman/tokenizer.model is missing "
+                                    "or empty (DESIGN.md section 2)");
+  }
+  model->config_ = parse_model_config(extra["atman/config.json"], path);
+  model->tokenizer_ = Tokenizer::from_serialized(extra["atman/tokenizer.model"], path);
+  if (model->tokenizer_.vocab_size() > model->config_.vocab_size) {
+    throw std::runtime_error(fmt::format("{}: atman/tokenizer.model has {} pieces, more than vocab_size {}", path,
+                                         model->tokenizer_.vocab_size(), model->config_.vocab_size));
+  }
+  if (model->config_.bos_id >= model->tokenizer_.vocab_size()) {
+    throw std::runtime_error(fmt::format("{}: bos_id {} is outside the tokenizer's {} pieces", path,
+                                         model->config_.bos_id, model->tokenizer_.vocab_size()));
+  }
+  check_method(*module, path, "embed_text", 1, "(ids)");
+  check_method(*module, path, "embed_image", 1, "(pixels)");
+  check_method(*module, path, "forward", 2, "(embeddings, attention_modifier)");
+
+  ModelCapabilities& caps = model->capabilities_;
+  caps.hidden_states = has_method(*module, "hidden_states");
+  caps.lm_head = has_method(*module, "lm_head");
+  caps.prefix_cache = has_method(*module, "prefix_cache");
+  caps.hidden_states_from_cache = has_method(*module, "hidden_states_from_cache");
+  caps.forward_with_attentions = has_method(*module, "forward_with_attentions");
+  model->module_ = std::move(module);
+  return model;
+}
+
+Model::~Model() = default;
+
+torch::jit::Module& Model::module() const { return *module_; }
+
+at::Tensor Model::embed_text(const at::Tensor& ids) const {
+  TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong, "embed_text: expected int64 [B, T] ids, got ",
+              ids.scalar_type(), " ", ids.sizes());
+  at::Tensor out = call_tensor(*module_, path_, "embed_text", {ids});
+  check_output(out, path_, "embed_text", {ids.size(0), ids.size(1), config_.hidden_size});
+  return out;
+}
+
+at::Tensor Model::embed_image(const at::Tensor& pixels) const {
+  if (!config_.image) {
+    throw std::invalid_argument(path_ + ": model " + config_.name + " is text-only (config image is null)");
+  }
+  const ImageConfig& ic = *config_.image;
+  TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.scalar_type() == at::kFloat,
+              "embed_image: expected float32 [B, 3, H, W] pixels, got ", pixels.scalar_type(), " ",
+              pixels.sizes());
+  at::Tensor out = call_tensor(*module_, path_, "embed_image", {pixels});
+  check_output(out, path_, "embed_image", {pixels.size(0), ic.patches(), config_.hidden_size});
+  return out;
+}
+
+at::Tensor Model::forward(const at::Tensor& embeddings, const at::Tensor& modifier) const {
+  TORCH_CHECK(embeddings.dim() == 3 && modifier.dim() == 2 && embeddings.size(1) == modifier.size(1),
+              "forward: expected embeddings [B, S, D] and modifier [B, S], got ", embeddings.sizes(), " and ",
+              modifier.sizes());
+  at::Tensor out = call_tensor(*module_, path_, "forward", {embeddings, modifier});
+  check_output(out, path_, "forward", {modifier.size(0), modifier.size(1), config_.vocab_size});
+  return out;
+}
+
+at::Tensor Model::hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const {
+  TORCH_CHECK(capabilities_.hidden_states, path_, ": model has no hidden_states method");
+  at::Tensor out = call_tensor(*module_, path_, "hidden_states", {embeddings, modifier});
+  check_output(out, path_, "hidden_states", {modifier.size(0), modifier.size(1), config_.hidden_size});
+  return out;
+}
+
+at::Tensor Model::lm_head(const at::Tensor& hidden) const {
+  TORCH_CHECK(capabilities_.lm_head, path_, ": model has no lm_head method");
+  at::Tensor out = call_tensor(*module_, path_, "lm_head", {hidden});
+  std::vector<int64_t> expected(hidden.sizes().begin(), hidden.sizes().end());
+  expected.back() = config_.vocab_size;
+  check_output(out, path_, "lm_head", expected);
+  return out;
+}
+
+at::Tensor Model::prefix_cache(const at::Tensor& embeddings) const {
+  TORCH_CHECK(capabilities_.prefix_cache, path_, ": model has no prefix_cache method");
+  at::Tensor out = call_tensor(*module_, path_, "prefix_cache", {embeddings});
+  check_output(out, path_, "prefix_cache", {config_.num_layers, 2, config_.num_heads, embeddings.size(1), -1});
+  return out;
+}
+
+at::Tensor Model::hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
+                                           const at::Tensor& modifier) const {
+  TORCH_CHECK(capabilities_.hidden_states_from_cache, path_, ": model has no hidden_states_from_cache method");
+  at::Tensor out = call_tensor(*module_, path_, "hidden_states_from_cache", {embeddings, cache, modifier});
+  check_output(out, path_, "hidden_states_from_cache", {modifier.size(0), embeddings.size(1), config_.hidden_size});
+  return out;
+}
+
+}  // namespace atman

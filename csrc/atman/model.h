@@ -1,0 +1,113 @@
+#pragma once
+// Loading and checking an explainable model (.pt, DESIGN.md section 2).
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "atman/tokenizer.h"
+
+namespace torch {
+namespace jit {
+struct Module;
+}
+}  // namespace torch
+
+namespace atman {
+
+/// `image` of atman/config.json.
+struct ImageConfig {
+  int64_t height = 0;     // size[0]
+  int64_t width = 0;      // size[1]
+  int64_t grid_rows = 0;  // grid[0]
+  int64_t grid_cols = 0;  // grid[1]
+  std::array<double, 3> mean{{0.0, 0.0, 0.0}};
+  std::array<double, 3> std{{1.0, 1.0, 1.0}};
+  int64_t patches() const { return grid_rows * grid_cols; }
+};
+
+/// atman/config.json, contract 1. Every field is checked by parse_model_config.
+struct ModelConfig {
+  int64_t contract = 1;
+  std::string name;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t max_positions = 0;
+  bool add_bos = true;
+  int64_t bos_id = 0;
+  std::optional<int64_t> eos_id;     // optional key (CONTRACT.md)
+  std::optional<ImageConfig> image;  // nullopt for a text-only model
+  std::string prompt_template;       // contains "{question}"
+};
+
+/// Parses and checks config.json text; `origin` names the file in errors.
+/// Throws std::runtime_error with one line naming the field and the problem.
+ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
+
+/// Optional methods of torchscript_models/CONTRACT.md found at load time.
+struct ModelCapabilities {
+  bool hidden_states = false;             // hidden_states(embeddings, modifier)
+  bool lm_head = false;                   // lm_head(hidden)
+  bool prefix_cache = false;              // prefix_cache(embeddings)
+  bool hidden_states_from_cache = false;  // hidden_states_from_cache(emb, cache, modifier)
+  bool forward_with_attentions = false;   // forward_with_attentions(emb, modifier)
+  bool target_only() const { return hidden_states && lm_head; }
+  bool prefix_reuse() const { return prefix_cache && hidden_states_from_cache; }
+};
+
+/// A loaded, checked contract model.
+///
+/// Usage:
+///   auto model = atman::Model::load("tiny_magma.pt");   // throws with one line
+///   at::Tensor e = model->embed_text(ids);              // [1, T, D]
+/// Methods run the TorchScript module; call them under torch::InferenceMode or
+/// NoGradGuard unless gradients are wanted. Output shapes are checked.
+class Model {
+ public:
+  static std::shared_ptr<Model> load(const std::string& path);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& path() const { return path_; }
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const ModelCapabilities& capabilities() const { return capabilities_; }
+  bool has_image() const { return config_.image.has_value(); }
+
+  /// int64 [B, T] -> float32 [B, T, D].
+  at::Tensor embed_text(const at::Tensor& ids) const;
+  /// float32 [B, 3, H, W] -> float32 [B, P, D]; throws for a text-only model.
+  at::Tensor embed_image(const at::Tensor& pixels) const;
+  /// float32 [B or 1, S, D], float32 [B, S] -> float32 logits [B, S, V].
+  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& modifier) const;
+  /// Optional: final hidden states [B, S, D] (capabilities().hidden_states).
+  at::Tensor hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const;
+  /// Optional: [N, D] -> [N, V] (capabilities().lm_head).
+  at::Tensor lm_head(const at::Tensor& hidden) const;
+  /// Optional: clean prefix pass [1, P, D] -> [L, 2, H, P, dh].
+  at::Tensor prefix_cache(const at::Tensor& embeddings) const;
+  /// Optional: suffix pass; see CONTRACT.md.
+  at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
+                                      const at::Tensor& modifier) const;
+
+  /// The TorchScript module itself, for methods this class does not wrap
+  /// (e.g. forward_with_attentions). Include <torch/script.h> to use it.
+  torch::jit::Module& module() const;
+
+ private:
+  Model() = default;
+  std::string path_;
+  ModelConfig config_;
+  Tokenizer tokenizer_;
+  ModelCapabilities capabilities_;
+  std::unique_ptr<torch::jit::Module> module_;
+};
+
+}  // namespace atman

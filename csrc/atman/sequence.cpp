@@ -1,0 +1,129 @@
+#include "atman/sequence.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <utf8.h>
+
+namespace atman {
+namespace {
+
+const char kWordStart[] = "\xe2\x96\x81";  // U+2581, sentencepiece's space marker
+
+void check_text(const std::string& text, const char* what) {
+  if (text.empty()) throw std::invalid_argument(fmt::format("{} is empty", what));
+  const auto bad = utf8::find_invalid(text.begin(), text.end());
+  if (bad != text.end()) {
+    throw std::invalid_argument(fmt::format("{} is not valid UTF-8 (byte 0x{:02x} at offset {})", what,
+                                            static_cast<unsigned char>(*bad), bad - text.begin()));
+  }
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); })) {
+    throw std::invalid_argument(fmt::format("{} is only whitespace", what));
+  }
+}
+
+bool ends_sentence(const std::string& piece) {
+  return !piece.empty() && (piece.back() == '.' || piece.back() == '?' || piece.back() == '!');
+}
+
+}  // namespace
+
+std::string prompt_from_question(const ModelConfig& config, const std::string& question) {
+  check_text(question, "question");
+  std::string prompt = config.prompt_template;
+  const std::string key = "{question}";
+  for (size_t at = prompt.find(key); at != std::string::npos; at = prompt.find(key, at + question.size())) {
+    prompt.replace(at, key.size(), question);
+  }
+  return prompt;
+}
+
+std::vector<int64_t> Sequence::text_ids() const {
+  std::vector<int64_t> ids = prompt_ids;
+  ids.insert(ids.end(), target_ids.begin(), target_ids.end() - 1);
+  return ids;
+}
+
+PositionKind Sequence::kind_of(int64_t position) const {
+  if (position < image_positions) return PositionKind::kImage;
+  return position < target_begin() ? PositionKind::kText : PositionKind::kTarget;
+}
+
+int64_t Sequence::token_id_at(int64_t position) const {
+  if (position < image_positions) return -1;
+  if (position < target_begin()) return prompt_ids.at(position - image_positions);
+  return target_ids.at(position - target_begin());
+}
+
+const std::string& Sequence::piece_at(int64_t position) const {
+  static const std::string kEmpty;
+  if (position < image_positions) return kEmpty;
+  if (position < target_begin()) return prompt_pieces.at(position - image_positions);
+  return target_pieces.at(position - target_begin());
+}
+
+Sequence build_sequence(const Model& model, const std::string& prompt, const std::string& target,
+                        int64_t image_positions) {
+  check_text(prompt, "prompt");
+  check_text(target, "target");
+  const ModelConfig& config = model.config();
+  const Tokenizer& tokenizer = model.tokenizer();
+  Sequence s;
+  s.prompt = prompt;
+  s.target = target;
+  s.image_positions = image_positions;
+  if (image_positions > 0 && config.image) {
+    s.grid_rows = config.image->grid_rows;
+    s.grid_cols = config.image->grid_cols;
+  }
+  if (config.add_bos) s.prompt_ids.push_back(config.bos_id);
+  const auto prompt_ids = tokenizer.encode(prompt);
+  s.prompt_ids.insert(s.prompt_ids.end(), prompt_ids.begin(), prompt_ids.end());
+  if (s.prompt_ids.empty()) throw std::invalid_argument("prompt gives no tokens");
+  s.target_ids = tokenizer.encode(target);
+  if (s.target_ids.empty()) throw std::invalid_argument(fmt::format("target \"{}\" gives no tokens", target));
+  s.prompt_pieces = tokenizer.pieces(s.prompt_ids);
+  s.target_pieces = tokenizer.pieces(s.target_ids);
+  if (s.length() > config.max_positions) {
+    throw std::invalid_argument(fmt::format(
+        "sequence of {} positions ({} image + {} prompt + {} target - 1) exceeds the model's max_positions {}",
+        s.length(), image_positions, s.prompt_ids.size(), s.target_ids.size(), config.max_positions));
+  }
+  return s;
+}
+
+std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Granularity granularity,
+                                                   const Tokenizer& tokenizer) {
+  std::vector<std::vector<int64_t>> groups;
+  for (int64_t i = 0; i < sequence.image_positions; ++i) groups.push_back({i});
+  // Two text segments: the prompt, and the target but its last token.
+  const std::pair<int64_t, int64_t> segments[] = {{sequence.prompt_begin(), sequence.target_begin()},
+                                                  {sequence.target_begin(), sequence.length()}};
+  for (const auto& [begin, end] : segments) {
+    bool open = false;      // is groups.back() a group we may extend?
+    bool prev_ends = true;  // previous piece ended a sentence / was special
+    for (int64_t p = begin; p < end; ++p) {
+      const bool special = tokenizer.is_special(sequence.token_id_at(p));
+      const std::string& piece = sequence.piece_at(p);
+      bool starts_new = true;
+      if (open && !special) {
+        switch (granularity) {
+          case Granularity::kToken: starts_new = true; break;
+          case Granularity::kWord: starts_new = piece.rfind(kWordStart, 0) == 0; break;
+          case Granularity::kSentence: starts_new = prev_ends; break;
+        }
+      }
+      if (starts_new) {
+        groups.push_back({p});
+      } else {
+        groups.back().push_back(p);
+      }
+      open = !special;
+      prev_ends = ends_sentence(piece);
+    }
+  }
+  return groups;
+}
+
+}  // namespace atman

@@ -1,0 +1,215 @@
+// `atman explain`: one explanation of a target given an image and a prompt.
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "atman/atman.h"
+#include "atman/atomic_file.h"
+#include "atman/heatmap.h"
+#include "atman/html_report.h"
+#if __has_include("atman/terminal_report.h")
+#include "atman/terminal_report.h"
+#define ATMAN_HAVE_TERMINAL_REPORT 1
+#endif
+#include "commands.h"
+#include "progress.h"
+
+namespace atman::runner {
+namespace {
+
+struct ExplainArgs {
+  std::string model;
+  std::string image;
+  std::string question;
+  std::string prompt;
+  std::string target;
+  std::string json;
+  std::string overlay;
+  std::string html;
+  double suppression_factor = ExplainOptions{}.suppression_factor;
+  std::string conceptual_threshold = "0.6";
+  std::string granularity = "token";
+  std::string strategy = "auto";
+  int64_t batch_size = 0;
+  int64_t threads = 0;
+  int top_k = 10;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+std::optional<double> parse_threshold(const std::string& text) {
+  if (text == "off" || text == "none") return std::nullopt;
+  double value = 0.0;
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
+    throw UsageError("--conceptual-threshold must be a number in [-1, 1] or off, got \"" + text + "\"");
+  }
+  return value;
+}
+
+PassStrategy parse_strategy(const std::string& text) {
+  if (text == "auto") return PassStrategy::kAuto;
+  if (text == "full-logits") return PassStrategy::kFullLogits;
+  if (text == "target-only") return PassStrategy::kTargetOnly;
+  throw UsageError("--strategy must be auto, full-logits or target-only, got \"" + text + "\"");
+}
+
+ExplainOptions options_from(const ExplainArgs& a) {
+  ExplainOptions o;
+  if (!std::isfinite(a.suppression_factor) || a.suppression_factor < 0.0) {
+    throw UsageError(fmt::format("--suppression-factor must be a finite number >= 0, got {}", a.suppression_factor));
+  }
+  if (a.batch_size < 0) throw UsageError(fmt::format("--batch-size must be >= 0, got {}", a.batch_size));
+  if (a.threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", a.threads));
+  o.suppression_factor = a.suppression_factor;
+  o.conceptual_threshold = parse_threshold(a.conceptual_threshold);
+  o.granularity = parse_granularity(a.granularity);
+  o.strategy = parse_strategy(a.strategy);
+  o.batch_size = a.batch_size;
+  o.threads = a.threads;
+  return o;
+}
+
+#ifndef ATMAN_HAVE_TERMINAL_REPORT
+// Plain summary until terminal_report.h is available.
+std::string plain_summary(const Explanation& e, int top_k) {
+  std::vector<const ExplainedUnit*> units;
+  for (const auto& u : e.units) units.push_back(&u);
+  std::stable_sort(units.begin(), units.end(),
+                   [](const ExplainedUnit* a, const ExplainedUnit* b) { return a->relevance > b->relevance; });
+  std::string out = fmt::format("{} explained {} positions of \"{}\" -> \"{}\"\ntop {}:\n", e.model, e.units.size(),
+                                e.prompt, e.target, std::min<size_t>(top_k, units.size()));
+  for (size_t i = 0; i < units.size() && static_cast<int>(i) < top_k; ++i) {
+    const ExplainedUnit& u = *units[i];
+    const std::string what = u.kind == PositionKind::kImage ? fmt::format("patch ({}, {})", u.patch_row, u.patch_col)
+                                                            : fmt::format("\"{}\"", display_piece(u.piece));
+    out += fmt::format("  {:>2}. {:>5}  {:<24} {:+.6f}\n", i + 1, u.index, what, u.relevance);
+  }
+  return out;
+}
+#endif
+
+int run_explain(const ExplainArgs& a) {
+  if (a.question.empty() == a.prompt.empty()) {
+    throw UsageError("give exactly one of --question and --prompt");
+  }
+  if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
+  const ExplainOptions options = options_from(a);
+
+  // Fail early on output paths, before the (long) sweep.
+  if (!a.json.empty()) check_output_path(a.json, "json");
+  if (!a.overlay.empty()) check_output_path(a.overlay, "overlay");
+  if (!a.html.empty()) check_output_path(a.html, "html");
+
+  std::shared_ptr<const Model> model = Model::load(a.model);
+  const ModelConfig& config = model->config();
+  ExplainInput input;
+  if (!a.image.empty()) {
+    if (!model->has_image()) {
+      throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no --image {}",
+                                              a.model, config.name, a.image));
+    }
+    input.image_rgb = read_image_rgb(a.image);
+  }
+  input.prompt = a.question.empty() ? a.prompt : prompt_from_question(config, a.question);
+  input.target = a.target;
+
+  if (a.verbose) {
+    const auto& caps = model->capabilities();
+    std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, vocab %lld, max_positions %lld, %s\n",
+                 config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
+                 static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
+                 static_cast<long long>(config.max_positions), config.image ? "image-text" : "text-only");
+    const bool target_only = options.strategy != PassStrategy::kFullLogits && caps.target_only();
+    std::fprintf(stderr, "atman: passes: %s\n",
+                 target_only ? "target-only log-probs (hidden_states + lm_head)"
+                             : (caps.target_only() ? "full logits (as asked)"
+                                                   : "full logits (model lacks hidden_states/lm_head)"));
+    std::fprintf(stderr, "atman: prefix reuse: %s\n",
+                 caps.prefix_reuse() ? "available, not used by this version" : "not available (model lacks "
+                                                                                "prefix_cache/hidden_states_from_cache)");
+  }
+
+  Explainer explainer(model);
+  ProgressBar bar(!a.quiet);
+  const Explanation e = explainer.explain(input, options, [&](const SweepProgress& p) {
+    bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
+  });
+  bar.finish();
+  if (a.verbose) {
+    std::fprintf(stderr, "atman: %lld passes of %lld positions, batch %lld, %lld threads, %.2fs, peak %.0f MB\n",
+                 static_cast<long long>(e.stats.forward_passes),
+                 static_cast<long long>(e.units.empty() ? 0 : e.stats.positions_computed / e.stats.forward_passes),
+                 static_cast<long long>(e.stats.batch_size), static_cast<long long>(e.stats.threads),
+                 e.stats.sweep_seconds, e.stats.peak_memory_mb);
+  }
+
+  if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
+  const std::string caption = overlay_caption(a.question.empty() ? a.prompt : a.question, a.target);
+  if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay);
+  if (!a.html.empty()) {
+    HtmlReportOptions html_options;
+    html_options.caption = caption;
+    write_html_report(e, input.image_rgb.empty() ? nullptr : &input.image_rgb, a.html, html_options);
+  }
+  if (!a.quiet) {
+#ifdef ATMAN_HAVE_TERMINAL_REPORT
+    std::fputs(format_terminal_summary(e, isatty(STDOUT_FILENO) == 1, a.top_k).c_str(), stdout);
+#else
+    std::fputs(plain_summary(e, a.top_k).c_str(), stdout);
+#endif
+    if (!a.json.empty()) std::printf("json: %s\n", a.json.c_str());
+    if (!a.overlay.empty()) std::printf("overlay: %s\n", a.overlay.c_str());
+    if (!a.html.empty()) std::printf("html: %s\n", a.html.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_explain_command(CLI::App& app) {
+  auto args = std::make_shared<ExplainArgs>();
+  CLI::App* sub = app.add_subcommand("explain", "Explain which image patches and prompt tokens a target depends on");
+  sub->add_option("--model", args->model, "Explainable model (.pt, DESIGN.md section 2)")->required();
+  sub->add_option("--image", args->image, "Image (any format OpenCV reads)");
+  auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
+  auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
+  q->excludes(p);
+  sub->add_option("--target", args->target, "The answer to explain, e.g. \" red\"")->required();
+  sub->add_option("--json", args->json, "Write the explanation as JSON here");
+  sub->add_option("--overlay", args->overlay, "Write the heat-map overlay PNG here (needs --image)");
+  sub->add_option("--html", args->html, "Write a self-contained HTML report here");
+  sub->add_option("--suppression-factor", args->suppression_factor, "Factor f of a suppressed position")
+      ->capture_default_str();
+  sub->add_option("--conceptual-threshold", args->conceptual_threshold,
+                  "kappa of conceptual suppression in [-1, 1], or off for single-token")
+      ->capture_default_str();
+  sub->add_option("--granularity", args->granularity, "Text units: token, word or sentence")
+      ->check(CLI::IsMember({"token", "word", "sentence"}))
+      ->capture_default_str();
+  sub->add_option("--strategy", args->strategy, "Passes: auto, full-logits or target-only (same numbers)")
+      ->check(CLI::IsMember({"auto", "full-logits", "target-only"}))
+      ->capture_default_str();
+  sub->add_option("--batch-size", args->batch_size, "Modifier rows per forward pass (0: automatic)")
+      ->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--top", args->top_k, "Positions listed in the terminal summary")->capture_default_str();
+  sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no terminal summary");
+  sub->add_flag("--verbose,-v", args->verbose, "Describe the model and the sweep on stderr");
+  return {sub, [args] { return run_explain(*args); }};
+}
+
+}  // namespace atman::runner

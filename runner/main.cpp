@@ -1,0 +1,65 @@
+// atman: AtMan explanations for TorchScript contract models.
+//
+// Exit codes: 0 success, 1 failure (one line "atman: error: ..." on stderr),
+// 2 usage error.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include "commands.h"
+
+namespace {
+
+std::string one_line(std::string text) {
+  const auto end = text.find('\n');
+  if (end != std::string::npos) text.resize(end);
+  return text;
+}
+
+int fail(const std::string& message, int code) {
+  std::fprintf(stderr, "atman: error: %s\n", one_line(message).c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace atman::runner;
+  CLI::App app{"atman: explain what a TorchScript image-text or text model attends to (AtMan)", "atman"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "atman 0.1");
+
+  std::vector<Command> commands = {
+      add_explain_command(app),
+      // answer, accuracy, bench, eval: added by their issues (see commands.h).
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (run with --help for usage)", 2);
+  }
+
+  for (const Command& command : commands) {
+    if (!command.app->parsed()) continue;
+    try {
+      return command.run();
+    } catch (const UsageError& e) {
+      return fail(std::string(e.what()) + " (run with --help for usage)", 2);
+    } catch (const c10::Error& e) {
+      return fail(e.what_without_backtrace(), 1);
+    } catch (const std::exception& e) {
+      return fail(e.what(), 1);
+    } catch (...) {
+      return fail("unknown failure", 1);
+    }
+  }
+  return fail("no subcommand given (run with --help for usage)", 2);
+}
