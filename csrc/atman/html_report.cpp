@@ -1,0 +1,337 @@
+#include "atman/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+#include <utf8.h>
+
+#include "atman/atomic_file.h"
+#include "atman/heatmap.h"
+
+namespace atman {
+namespace {
+
+// Long side of the embedded overlay: small images are enlarged to at least
+// kMinDisplaySide, big ones shrunk to at most kMaxDisplaySide.
+constexpr double kMinDisplaySide = 480.0;
+constexpr double kMaxDisplaySide = 1024.0;
+
+// Valid UTF-8 without the control characters HTML forbids (all C0 but tab
+// and newline, DEL, C1): those become U+FFFD.
+std::string valid_utf8(const std::string& raw) {
+  std::string valid;
+  utf8::replace_invalid(raw.begin(), raw.end(), std::back_inserter(valid));
+  std::string out;
+  for (auto it = valid.begin(); it != valid.end();) {
+    const auto start = it;
+    const uint32_t code = utf8::next(it, valid.end());
+    if ((code < 0x20 && code != '\n' && code != '\t') || (code >= 0x7f && code < 0xa0)) {
+      out += "\uFFFD";
+    } else {
+      out.append(start, it);
+    }
+  }
+  return out;
+}
+
+// Escaped, valid UTF-8 text for element content and attribute values.
+std::string text(const std::string& raw) { return html_escape(valid_utf8(raw)); }
+
+std::string hex_colour(const cv::Vec3b& rgb) {
+  return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+}
+
+// Black or white, whichever reads better on `background`.
+const char* text_colour_on(const cv::Vec3b& background) {
+  const double luminance = 0.2126 * background[0] + 0.7152 * background[1] + 0.0722 * background[2];
+  return luminance > 140.0 ? "#111" : "#fff";
+}
+
+const char* kind_name(PositionKind kind) {
+  switch (kind) {
+    case PositionKind::kImage: return "image";
+    case PositionKind::kText: return "text";
+    case PositionKind::kTarget: return "target";
+  }
+  return "?";
+}
+
+std::string granularity_name(Granularity granularity) {
+  switch (granularity) {
+    case Granularity::kToken: return "token";
+    case Granularity::kWord: return "word";
+    case Granularity::kSentence: return "sentence";
+  }
+  return "?";
+}
+
+std::string members_text(const ExplainedUnit& unit) {
+  if (unit.members.size() <= 1) return std::to_string(unit.index);
+  std::vector<int64_t> sorted = unit.members;
+  std::sort(sorted.begin(), sorted.end());
+  const bool contiguous = sorted.back() - sorted.front() + 1 == static_cast<int64_t>(sorted.size());
+  if (contiguous) return fmt::format("{}\u2013{}", sorted.front(), sorted.back());
+  return fmt::format("{}", fmt::join(sorted, ", "));
+}
+
+std::string unit_label(const ExplainedUnit& unit) {
+  if (unit.kind == PositionKind::kImage) return fmt::format("patch ({}, {})", unit.patch_row, unit.patch_col);
+  return "\u201c" + display_piece(unit.piece) + "\u201d";
+}
+
+std::string number(double value) { return std::isfinite(value) ? fmt::format("{:.4f}", value) : "n/a"; }
+
+// The hover text of a text unit: its relevance and, per target token, R[i, t].
+std::string tooltip(const Explanation& explanation, const ExplainedUnit& unit) {
+  std::string tip = fmt::format("{} {} (position {})\nR = {:.6g}", kind_name(unit.kind),
+                                unit_label(unit), members_text(unit), unit.relevance);
+  for (size_t t = 0; t < unit.per_target.size(); ++t) {
+    const std::string piece = t < explanation.targets.size()
+                                  ? display_piece(explanation.targets[t].piece)
+                                  : fmt::format("#{}", t);
+    tip += fmt::format("\nR[\u201c{}\u201d] = {:.6g}", piece, unit.per_target[t]);
+  }
+  return tip;
+}
+
+std::string overlay_section(const Explanation& explanation, const cv::Mat* original_rgb,
+                            const HtmlReportOptions& options) {
+  if (!explanation.image_grid) return {};
+  cv::Mat image;
+  std::string note;
+  if (original_rgb && !original_rgb->empty()) {
+    image = *original_rgb;
+  } else {
+    const auto [rows, cols] = *explanation.image_grid;
+    const int cell = std::max(1, static_cast<int>(std::lround(kMinDisplaySide / std::max(rows, cols))));
+    image = cv::Mat(static_cast<int>(rows) * cell, static_cast<int>(cols) * cell, CV_8UC3, cv::Scalar(128, 128, 128));
+    note = " (the original image was not available: heat map on a gray canvas)";
+  }
+  const double long_side = std::max(image.cols, image.rows);
+  OverlayOptions overlay;
+  overlay.scale = long_side < kMinDisplaySide   ? std::ceil(kMinDisplaySide / long_side)
+                  : long_side > kMaxDisplaySide ? kMaxDisplaySide / long_side
+                                                : 1.0;
+  std::string caption = options.caption;
+  if (caption.empty()) {
+    const auto first = explanation.target.find_first_not_of(' ');
+    caption = explanation.prompt + "\nTarget: " +
+              (first == std::string::npos ? explanation.target : explanation.target.substr(first));
+  }
+  const std::string png = render_overlay_png(explanation, image, caption, overlay);
+  return fmt::format(
+      "<section>\n<h2>Image</h2>\n<figure>\n<img alt=\"relevance overlay\" src=\"data:image/png;base64,{}\">\n"
+      "<figcaption>Relevance of each image patch, clipped at 0 and scaled to the largest value, "
+      "upsampled bicubically and blended over the image{}.</figcaption>\n</figure>\n</section>\n",
+      base64_encode(png), text(note));
+}
+
+std::string prompt_section(const Explanation& explanation) {
+  const double scale = text_relevance_scale(explanation);
+  std::string spans;
+  bool any = false;
+  for (const ExplainedUnit& unit : explanation.units) {
+    if (unit.kind == PositionKind::kImage) continue;
+    any = true;
+    const cv::Vec3b background = text_background_rgb(unit.relevance, scale);
+    spans += fmt::format("<span class=\"tok{}\" style=\"background:{};color:{}\" title=\"{}\">{}</span>",
+                         unit.kind == PositionKind::kTarget ? " target" : "", hex_colour(background),
+                         text_colour_on(background), text(tooltip(explanation, unit)),
+                         text(display_piece(unit.piece)));
+  }
+  if (!any) return {};
+  const bool has_target_units = std::any_of(explanation.units.begin(), explanation.units.end(),
+                                            [](const ExplainedUnit& u) { return u.kind == PositionKind::kTarget; });
+  std::string legend;
+  for (double v : {-1.0, -0.5, 0.0, 0.5, 1.0}) {
+    const cv::Vec3b background = text_background_rgb(v * scale, scale);
+    legend += fmt::format("<span class=\"tok\" style=\"background:{};color:{}\">{}</span>",
+                          hex_colour(background), text_colour_on(background), number(v * scale));
+  }
+  return fmt::format(
+      "<section>\n<h2>Prompt</h2>\n<p class=\"tokens\">{}</p>\n"
+      "<p class=\"legend\">Red: suppressing the token made the target less likely (it supports the "
+      "answer); blue: more likely. Hover a token for its values.{} Scale: {}</p>\n</section>\n",
+      spans, has_target_units ? " Framed tokens belong to the target." : "", legend);
+}
+
+std::string targets_section(const Explanation& explanation) {
+  std::string rows;
+  double total = 0.0;
+  for (const TargetToken& target : explanation.targets) {
+    total += target.ce;
+    rows += fmt::format("<tr><td class=\"piece\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                        text(display_piece(target.piece)), target.id, number(target.ce),
+                        number(std::exp(-target.ce)));
+  }
+  return fmt::format(
+      "<section>\n<h2>Target</h2>\n<p>Explained answer: <code class=\"piece\">{}</code>; "
+      "total clean cross-entropy {}.</p>\n"
+      "<table>\n<thead><tr><th>piece</th><th>id</th><th>CE</th><th>p = exp(&minus;CE)</th></tr></thead>\n"
+      "<tbody>\n{}</tbody>\n</table>\n</section>\n",
+      text(explanation.target), number(total), rows);
+}
+
+std::string top_section(const Explanation& explanation, int top_k) {
+  std::vector<size_t> order(explanation.units.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto key = [&](size_t i) {
+    const double r = explanation.units[i].relevance;
+    return std::isfinite(r) ? r : -INFINITY;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+  if (top_k > 0 && order.size() > static_cast<size_t>(top_k)) order.resize(static_cast<size_t>(top_k));
+
+  std::string header = "<th>rank</th><th>position</th><th>kind</th><th>unit</th><th>relevance</th>";
+  const bool several_targets = explanation.targets.size() > 1;
+  if (several_targets) {
+    for (const TargetToken& target : explanation.targets) {
+      header += fmt::format("<th>R[<span class=\"piece\">{}</span>]</th>", text(display_piece(target.piece)));
+    }
+  }
+  std::string rows;
+  int rank = 0;
+  for (size_t i : order) {
+    const ExplainedUnit& unit = explanation.units[i];
+    rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"piece\">{}</td><td>{}</td>", ++rank,
+                        text(members_text(unit)), kind_name(unit.kind), text(unit_label(unit)),
+                        number(unit.relevance));
+    if (several_targets) {
+      for (size_t t = 0; t < explanation.targets.size(); ++t) {
+        rows += fmt::format("<td>{}</td>", t < unit.per_target.size() ? number(unit.per_target[t]) : "n/a");
+      }
+    }
+    rows += "</tr>\n";
+  }
+  return fmt::format(
+      "<section>\n<h2>Top positions</h2>\n<p>{} of {} explained units, by relevance "
+      "R = CE(suppressed) &minus; CE(clean), summed over the target tokens.</p>\n"
+      "<table>\n<thead><tr>{}</tr></thead>\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
+      order.size(), explanation.units.size(), header, rows);
+}
+
+std::string params_section(const Explanation& explanation) {
+  const ExplainOptions& p = explanation.params;
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"model", explanation.model},
+      {"method", explanation.method},
+      {"suppression factor", fmt::format("{:g}", p.suppression_factor)},
+      {"conceptual threshold", p.conceptual_threshold ? fmt::format("{:g}", *p.conceptual_threshold)
+                                                      : std::string("off (single-token)")},
+      {"granularity", granularity_name(p.granularity)},
+  };
+  if (explanation.image_grid) {
+    rows.emplace_back("image grid", fmt::format("{} \u00d7 {}", explanation.image_grid->first,
+                                                explanation.image_grid->second));
+  }
+  const SweepStats& s = explanation.stats;
+  if (s.forward_passes > 0) {
+    rows.emplace_back("forward passes", std::to_string(s.forward_passes));
+    rows.emplace_back("sweep time", fmt::format("{:.2f} s", s.sweep_seconds));
+    if (s.batch_size > 0) rows.emplace_back("batch size", std::to_string(s.batch_size));
+    if (s.threads > 0) rows.emplace_back("threads", std::to_string(s.threads));
+    if (s.peak_memory_mb > 0) rows.emplace_back("peak memory", fmt::format("{:.0f} MB", s.peak_memory_mb));
+  }
+  std::string body;
+  for (const auto& [name, value] : rows) {
+    body += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", text(name), text(value));
+  }
+  return fmt::format("<section>\n<h2>Parameters</h2>\n<table class=\"params\">\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
+                     body);
+}
+
+constexpr const char* kStyle = R"(
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1f;
+       max-width: 1080px; margin: 2em auto; padding: 0 1.2em; }
+h1 { font-size: 1.5em; margin-bottom: .2em; }
+h2 { font-size: 1.15em; margin: 1.6em 0 .5em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+.subtitle { color: #555; margin-top: 0; }
+figure { margin: 0; }
+figure img { max-width: 100%; height: auto; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.25); }
+figcaption { color: #555; font-size: .9em; margin-top: .4em; }
+.tokens { font: 17px/2.1 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: pre-wrap;
+          word-break: break-word; }
+.tok { border-radius: 3px; padding: 2px 0; }
+.tok.target { outline: 2px dashed #444; outline-offset: 1px; }
+.legend { color: #555; font-size: .9em; }
+.legend .tok { font-family: ui-monospace, Menlo, Consolas, monospace; padding: 2px 6px; margin: 0 1px; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 3px 12px; text-align: right; border-bottom: 1px solid #eee; }
+th { background: #f6f6f8; }
+td.piece, .params td, .params th { text-align: left; }
+.piece { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: pre; }
+code { background: #f2f2f4; padding: 1px 4px; border-radius: 3px; }
+)";
+
+}  // namespace
+
+std::string html_escape(const std::string& raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (char c : raw) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\n': out += "&#10;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string base64_encode(const std::string& bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) |
+                       uint32_t(uint8_t(bytes[i + 2]));
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t n = uint32_t(uint8_t(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) n |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string render_html_report(const Explanation& explanation, const cv::Mat* original_rgb,
+                               const HtmlReportOptions& options) {
+  std::string page;
+  page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  page += fmt::format("<title>AtMan: {} \u2192 {}</title>\n", text(explanation.prompt), text(explanation.target));
+  page += fmt::format("<style>{}</style>\n</head>\n<body>\n", kStyle);
+  page += fmt::format("<h1>AtMan explanation</h1>\n<p class=\"subtitle\">Why <b>{}</b> answers "
+                      "<code class=\"piece\">{}</code> with <code class=\"piece\">{}</code></p>\n",
+                      text(explanation.model), text(explanation.prompt), text(explanation.target));
+  page += overlay_section(explanation, original_rgb, options);
+  page += prompt_section(explanation);
+  page += targets_section(explanation);
+  page += top_section(explanation, options.top_k);
+  page += params_section(explanation);
+  page += "</body>\n</html>\n";
+  return page;
+}
+
+void write_html_report(const Explanation& explanation, const cv::Mat* original_rgb, const std::string& path,
+                       const HtmlReportOptions& options) {
+  write_file_atomically(path, render_html_report(explanation, original_rgb, options), "html");
+}
+
+}  // namespace atman
