@@ -43,6 +43,8 @@ struct ExplainArgs {
   int top_k = 10;
   bool quiet = false;
   bool verbose = false;
+  bool has_question = false;  // given on the command line (possibly empty)
+  bool has_prompt = false;
 };
 
 std::optional<double> parse_threshold(const std::string& text) {
@@ -103,7 +105,7 @@ std::string plain_summary(const Explanation& e, int top_k) {
 #endif
 
 int run_explain(const ExplainArgs& a) {
-  if (a.question.empty() == a.prompt.empty()) {
+  if (a.has_question == a.has_prompt) {
     throw UsageError("give exactly one of --question and --prompt");
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
@@ -124,7 +126,7 @@ int run_explain(const ExplainArgs& a) {
     }
     input.image_rgb = read_image_rgb(a.image);
   }
-  input.prompt = a.question.empty() ? a.prompt : prompt_from_question(config, a.question);
+  input.prompt = a.has_prompt ? a.prompt : prompt_from_question(config, a.question);
   input.target = a.target;
 
   if (a.verbose) {
@@ -158,7 +160,7 @@ int run_explain(const ExplainArgs& a) {
   }
 
   if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
-  const std::string caption = overlay_caption(a.question.empty() ? a.prompt : a.question, a.target);
+  const std::string caption = overlay_caption(a.has_prompt ? a.prompt : a.question, a.target);
   if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay);
   if (!a.html.empty()) {
     HtmlReportOptions html_options;
@@ -209,7 +211,11 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--top", args->top_k, "Positions listed in the terminal summary")->capture_default_str();
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no terminal summary");
   sub->add_flag("--verbose,-v", args->verbose, "Describe the model and the sweep on stderr");
-  return {sub, [args] { return run_explain(*args); }};
+  return {sub, [args, q, p] {
+            args->has_question = q->count() > 0;
+            args->has_prompt = p->count() > 0;
+            return run_explain(*args);
+          }};
 }
 
 }  // namespace atman::runner

@@ -131,6 +131,18 @@ at::Tensor call_tensor(torch::jit::Module& module, const std::string& path, cons
   return out.toTensor();
 }
 
+std::string dtype_name(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    default: return c10::toString(type);
+  }
+}
+
 void check_output(const at::Tensor& out, const std::string& path, const std::string& name,
                   std::vector<int64_t> expected) {
   bool ok = out.scalar_type() == at::kFloat && out.dim() == static_cast<int64_t>(expected.size());
@@ -139,7 +151,7 @@ void check_output(const at::Tensor& out, const std::string& path, const std::str
     std::vector<std::string> dims;
     for (int64_t d : expected) dims.push_back(d < 0 ? "?" : std::to_string(d));
     throw std::runtime_error(fmt::format("{}: method {} returned {} {}, expected float32 [{}]", path, name,
-                                         c10::toString(out.scalar_type()), c10::str(out.sizes()),
+                                         dtype_name(out.scalar_type()), c10::str(out.sizes()),
                                          fmt::join(dims, ", ")));
   }
 }
@@ -216,8 +228,11 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   try {
     *module = torch::jit::load(path, c10::Device(c10::kCPU), extra);
   } catch (const c10::Error& e) {
-    throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path,
-                                         first_line(e.what_without_backtrace())));
+    const std::string why = first_line(e.what_without_backtrace());
+    if (why.find("hasRecord") != std::string::npos) {
+      throw std::runtime_error(path + ": not a TorchScript model (a zip archive without TorchScript's records)");
+    }
+    throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path, why));
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path, first_line(e.what())));
   }

@@ -16,8 +16,7 @@ Tokenizer Tokenizer::from_serialized(const std::string& serialized_model, const 
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = processor->LoadFromSerializedProto(serialized_model);
   if (!status.ok()) {
-    throw std::runtime_error(origin + ": atman/tokenizer.model is not a sentencepiece model (" +
-                             status.ToString() + ")");
+    throw std::runtime_error(origin + ": atman/tokenizer.model is not a valid sentencepiece model");
   }
   if (processor->GetPieceSize() <= 0) {
     throw std::runtime_error(origin + ": atman/tokenizer.model has no pieces");

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Writes broken models for the error-path tests: each must be refused (or
+fail at run time) with one clear line.
+
+Usage: tests/python/make_bad_models.py --out-dir build/test_models/bad
+Writes: empty.pt, random_bytes.pt, zip_not_torchscript.pt, no_extra_files.pt,
+        no_tokenizer.pt, not_contract.pt, config_not_json.pt, config_wrong_type.pt,
+        config_missing_field.pt, bad_tokenizer.pt, nan_logits.pt, wrong_vocab.pt"""
+import argparse
+import json
+import os
+import sys
+import zipfile
+
+import torch
+from torch import Tensor, nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "torchscript_models"))
+from export import make_config  # noqa: E402
+from tiny_magma import TinyMagma  # noqa: E402
+
+
+class NotContract(nn.Module):
+    """A TorchScript module with forward only."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * 2
+
+
+class Wrapped(nn.Module):
+    """Only the three required methods; forward's logits post-processed."""
+
+    def __init__(self, inner: TinyMagma, mode: str):
+        super().__init__()
+        self.inner = inner
+        self.mode = mode
+
+    @torch.jit.export
+    def embed_text(self, ids: Tensor) -> Tensor:
+        return self.inner.embed_text(ids)
+
+    @torch.jit.export
+    def embed_image(self, pixels: Tensor) -> Tensor:
+        return self.inner.embed_image(pixels)
+
+    def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        logits = self.inner(embeddings, attention_modifier)
+        if self.mode == "nan":
+            return logits * float("nan")
+        return logits[:, :, :-1]  # one vocabulary entry short
+
+
+def save(module, out_path, extra):
+    scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
+    torch.jit.save(scripted, out_path, _extra_files=extra)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--tokenizer", default=os.path.join(ROOT, "torchscript_models", "tokenizer.model"))
+    args = parser.parse_args()
+    os.makedirs(args.out_dir, exist_ok=True)
+    out = lambda name: os.path.join(args.out_dir, name)  # noqa: E731
+    with open(args.tokenizer, "rb") as f:
+        tokenizer = f.read()
+    import sentencepiece as spm
+    vocab = spm.SentencePieceProcessor(model_file=args.tokenizer).get_piece_size()
+    torch.manual_seed(5)
+    model = TinyMagma(vocab, width=16, layers=1, heads=2, mlp_width=32, adapter_width=4, max_positions=200).eval()
+    config = make_config(model, "bad-model")
+    good_extra = {"atman/config.json": json.dumps(config), "atman/tokenizer.model": tokenizer}
+
+    open(out("empty.pt"), "wb").close()
+    with open(out("random_bytes.pt"), "wb") as f:
+        f.write(os.urandom(4096))
+    with zipfile.ZipFile(out("zip_not_torchscript.pt"), "w") as z:
+        z.writestr("archive/readme.txt", "a zip file, but not TorchScript")
+    save(model, out("no_extra_files.pt"), {})
+    save(model, out("no_tokenizer.pt"), {"atman/config.json": json.dumps(config)})
+    save(NotContract(), out("not_contract.pt"), good_extra)
+    save(model, out("config_not_json.pt"), dict(good_extra, **{"atman/config.json": "{not json"}))
+    wrong_type = dict(config, hidden_size="16")
+    save(model, out("config_wrong_type.pt"), dict(good_extra, **{"atman/config.json": json.dumps(wrong_type)}))
+    missing = {k: v for k, v in config.items() if k != "max_positions"}
+    save(model, out("config_missing_field.pt"), dict(good_extra, **{"atman/config.json": json.dumps(missing)}))
+    save(model, out("bad_tokenizer.pt"), dict(good_extra, **{"atman/tokenizer.model": b"\x01not a sentencepiece model"}))
+    save(Wrapped(model, "nan"), out("nan_logits.pt"), good_extra)
+    save(Wrapped(model, "short"), out("wrong_vocab.pt"), good_extra)
+    print("wrote bad models to " + args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

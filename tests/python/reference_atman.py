@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""An independent plain-PyTorch implementation of AtMan (shared/DESIGN.md
+section 1) for tiny-magma-architecture contract models, used to check the C++
+sweep. Nothing is shared with the C++ code or with tiny_magma.py's forward:
+the network is re-implemented here from its weights (read from the scripted
+module's state dict), the attention manipulation is written from DESIGN.md,
+every perturbation is a full recompute, and everything runs in float64.
+
+Usage (library): explain(model_path, prompt, target, image_path=None,
+                         suppression_factor=0.1, conceptual_threshold=0.6,
+                         granularity="token") -> dict
+Usage (command): reference_atman.py --model M [--image I] --prompt P --target T [...]"""
+import argparse
+import json
+import math
+
+import cv2
+import numpy as np
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+
+WORD_MARK = "\u2581"
+
+
+# ---------------------------------------------------------------- model ---
+class Reference:
+    """A tiny-magma network (GPT-J blocks with adapters, rotary positions,
+    convolutional image prefix) evaluated from its weights in float64."""
+
+    def __init__(self, path):
+        extra = {"atman/config.json": "", "atman/tokenizer.model": ""}
+        module = torch.jit.load(path, map_location="cpu", _extra_files=extra)
+        self.config = json.loads(extra["atman/config.json"])
+        self.sp = spm.SentencePieceProcessor()
+        self.sp.LoadFromSerializedProto(extra["atman/tokenizer.model"])
+        state = {k: v.detach().to(torch.float64) for k, v in module.state_dict().items()}
+        prefix = "inner." if any(k.startswith("inner.") for k in state) else ""
+        self.w = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        self.layers = self.config["num_layers"]
+        self.heads = self.config["num_heads"]
+        self.width = self.config["hidden_size"]
+
+    # layer-0 embeddings
+    def embed_text(self, ids):
+        return self.w["tokens.weight"][torch.tensor(ids, dtype=torch.long)]
+
+    def embed_image(self, pixels):
+        x = pixels[None]
+        convs = sorted({int(k.split(".")[2]) for k in self.w if k.startswith("image.stem.")})
+        strides = [1, 2, 1, 2, 1, 2, 1, 1]
+        for n, idx in enumerate(convs):
+            x = F.conv2d(x, self.w["image.stem.%d.weight" % idx], self.w["image.stem.%d.bias" % idx],
+                         stride=strides[n], padding=1)
+            if n + 1 < len(convs):
+                x = F.gelu(x)
+        x = x.flatten(2).transpose(1, 2)[0]
+        x = self.layer_norm(x, "image.norm")
+        return x @ self.w["image.proj.weight"].T + self.w["image.proj.bias"]
+
+    def layer_norm(self, x, name):
+        return F.layer_norm(x, (x.shape[-1],), self.w[name + ".weight"], self.w[name + ".bias"], 1e-5)
+
+    def linear(self, x, name, bias=True):
+        y = x @ self.w[name + ".weight"].T
+        return y + self.w[name + ".bias"] if bias else y
+
+    def adapter(self, x, name):
+        return x + self.linear(torch.relu(self.linear(x, name + ".down")), name + ".up")
+
+    def rotary(self, s):
+        dh = self.width // self.heads
+        inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, dtype=torch.float64) / dh))
+        angles = torch.arange(s, dtype=torch.float64)[:, None] * inv[None, :]
+        angles = torch.cat([angles, angles], dim=-1)
+        return angles.cos(), angles.sin()
+
+    def logits(self, emb, modifier):
+        """emb [S, D], modifier [S] -> logits [S, V], one full pass."""
+        s, d = emb.shape
+        h_n, dh = self.heads, d // self.heads
+        cos, sin = self.rotary(s)
+
+        def rot(t):  # t [H, S, dh]
+            half = dh // 2
+            return t * cos + torch.cat([-t[..., half:], t[..., :half]], dim=-1) * sin
+
+        x = emb
+        for i in range(self.layers):
+            p = "blocks.%d." % i
+            h = self.layer_norm(x, p + "ln")
+            qkv = self.linear(h, p + "qkv", bias=False).view(s, 3, h_n, dh)
+            q, k, v = (rot(qkv[:, j].transpose(0, 1)) if j < 2 else qkv[:, j].transpose(0, 1) for j in range(3))
+            attended = atman_attention(q, k, v, modifier)  # [H, S, dh]
+            attended = attended.transpose(0, 1).reshape(s, d)
+            mlp = self.linear(F.gelu(self.linear(h, p + "fc_in")), p + "fc_out")
+            x = x + self.adapter(self.linear(attended, p + "out", bias=False), p + "attn_adapter") \
+                + self.adapter(mlp, p + "mlp_adapter")
+        return self.layer_norm(x, "final_ln") @ self.w["head.weight"].T
+
+
+def atman_attention(q, k, v, modifier):
+    """DESIGN.md section 1: H = QK^T/sqrt(dh); H' = (H - min_j H) * m[k];
+    causal mask after; softmax. q, k, v [H, S, dh]; modifier [S]."""
+    s = q.shape[1]
+    scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
+    row_min = scores.min(dim=-1, keepdim=True).values  # over ALL keys, future ones included
+    scores = (scores - row_min) * modifier[None, None, :]
+    future = torch.triu(torch.ones(s, s, dtype=torch.bool), diagonal=1)
+    scores = scores.masked_fill(future, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+# --------------------------------------------------------------- inputs ---
+def load_pixels(path, image_config):
+    """Decode -> RGB -> resize (area when shrinking, bilinear otherwise) ->
+    [0, 1] -> normalise -> CHW float64."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("cannot read " + path)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = image_config["size"]
+    interp = cv2.INTER_AREA if (rgb.shape[0] > h or rgb.shape[1] > w) else cv2.INTER_LINEAR
+    rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+    x = rgb.astype(np.float64) / 255.0
+    x = (x - np.array(image_config["mean"])) / np.array(image_config["std"])
+    return torch.from_numpy(x).permute(2, 0, 1).contiguous()
+
+
+def text_groups(pieces, special, granularity, offset):
+    """Groups of positions offset.. of one text segment."""
+    groups = []
+    for n, (piece, is_special) in enumerate(zip(pieces, special)):
+        pos = offset + n
+        if granularity == "token" or is_special or not groups or groups[-1][1]:
+            groups.append(([pos], is_special))
+            continue
+        if granularity == "word":
+            new = piece.startswith(WORD_MARK)
+        else:  # sentence: a new one after a piece ending in . ? !
+            new = pieces[n - 1].endswith((".", "?", "!"))
+        if new:
+            groups.append(([pos], False))
+        else:
+            groups[-1][0].append(pos)
+    return [g for g, _ in groups]
+
+
+# -------------------------------------------------------------- the method -
+def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
+            conceptual_threshold=0.6, granularity="token"):
+    ref = model_path if isinstance(model_path, Reference) else Reference(model_path)
+    cfg, sp = ref.config, ref.sp
+    with torch.no_grad():
+        parts, p = [], 0
+        if image_path is not None:
+            image_emb = ref.embed_image(load_pixels(image_path, cfg["image"]))
+            parts.append(image_emb)
+            p = image_emb.shape[0]
+        prompt_ids = ([cfg["bos_id"]] if cfg["add_bos"] else []) + sp.encode(prompt)
+        target_ids = sp.encode(target)
+        text_ids = prompt_ids + target_ids[:-1]
+        parts.append(ref.embed_text(text_ids))
+        emb = torch.cat(parts, dim=0)
+        s = emb.shape[0]
+        assert s == p + len(prompt_ids) + len(target_ids) - 1
+
+        special = [sp.IsControl(i) or sp.IsUnknown(i) for i in text_ids]
+        pieces = [sp.IdToPiece(i) for i in text_ids]
+        groups = [[i] for i in range(p)]
+        n_prompt = len(prompt_ids)
+        groups += text_groups(pieces[:n_prompt], special[:n_prompt], granularity, p)
+        groups += text_groups(pieces[n_prompt:], special[n_prompt:], granularity, p + n_prompt)
+
+        unit = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        cos = (unit @ unit.T).clamp(-1.0, 1.0)
+        f = suppression_factor
+        rows = []
+        for members in groups:
+            m = torch.ones(s, dtype=torch.float64)
+            if conceptual_threshold is not None:
+                for i in members:
+                    for j in range(s):
+                        c = float(cos[i, j])
+                        if j != i and c >= conceptual_threshold:
+                            factor = (1 - f) * (1 - c) + f if 0.0 <= c <= 1.0 else 1.0
+                            if abs(factor - 1) > abs(m[j] - 1):
+                                m[j] = factor
+            m[members] = f
+            rows.append(m)
+
+        pred_rows = [p + n_prompt - 1 + t for t in range(len(target_ids))]
+
+        def cross_entropy(modifier):
+            logp = torch.log_softmax(ref.logits(emb, modifier)[pred_rows], dim=-1)
+            return -logp[torch.arange(len(target_ids)), torch.tensor(target_ids)]
+
+        clean = cross_entropy(torch.ones(s, dtype=torch.float64))
+        per_target = torch.stack([cross_entropy(m) - clean for m in rows])  # [N, T]
+    return {
+        "targets": [{"id": t, "piece": sp.IdToPiece(t), "ce": float(c)} for t, c in zip(target_ids, clean)],
+        "positions": [{"index": g[0], "members": g, "relevance": float(r.sum()), "per_target": r.tolist()}
+                      for g, r in zip(groups, per_target)],
+        "sequence_length": s,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--image")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--suppression-factor", type=float, default=0.1)
+    parser.add_argument("--conceptual-threshold", default="0.6")
+    parser.add_argument("--granularity", default="token")
+    args = parser.parse_args()
+    kappa = None if args.conceptual_threshold == "off" else float(args.conceptual_threshold)
+    out = explain(args.model, args.prompt, args.target, args.image, args.suppression_factor, kappa,
+                  args.granularity)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
