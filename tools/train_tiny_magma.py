@@ -75,7 +75,7 @@ def _vqa_chunk(args):
 
 
 def _facts_chunk(args):
-    seed, count, bias_choices, length = args
+    seed, count, bias_choices, length, count_range = args
     rng = np.random.default_rng(seed)
     vocab = load_vocab()
     sp = spm.SentencePieceProcessor(model_file=TOKENIZER)
@@ -84,7 +84,7 @@ def _facts_chunk(args):
     text_mask = np.zeros((count, length), np.bool_)
     for i in range(count):
         bias = bias_choices[int(rng.integers(0, len(bias_choices)))]
-        item = facts.make_item(rng, vocab, same_relation_bias=bias)
+        item = facts.make_item(rng, vocab, same_relation_bias=bias, count_range=count_range)
         prompt = [1] + sp.encode(item["prompt"])
         answer = sp.encode(" " + item["answer"]) + [2]
         seq = (prompt + answer)[:length]
@@ -94,10 +94,11 @@ def _facts_chunk(args):
     return tokens, answer_mask, text_mask
 
 
-def make_pools(pool, seed, vqa_count, facts_count, sizes, bias_choices, facts_length, chunk=2000):
+def make_pools(pool, seed, vqa_count, facts_count, sizes, bias_choices, facts_length, chunk=2000,
+               count_range=(3, 6)):
     vqa_jobs = [(seed * 1000003 + k, min(chunk, vqa_count - k * chunk), sizes)
                 for k in range(math.ceil(vqa_count / chunk))]
-    facts_jobs = [(seed * 1000033 + k + 7, min(chunk * 5, facts_count - k * chunk * 5), bias_choices, facts_length)
+    facts_jobs = [(seed * 1000033 + k + 7, min(chunk * 5, facts_count - k * chunk * 5), bias_choices, facts_length, count_range)
                   for k in range(math.ceil(facts_count / (chunk * 5)))]
     vqa = pool.map_async(_vqa_chunk, vqa_jobs)
     fq = pool.map_async(_facts_chunk, facts_jobs)
@@ -227,6 +228,9 @@ def main():
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--vqa-pool", type=int, default=60000)
     p.add_argument("--facts-pool", type=int, default=300000)
+    p.add_argument("--facts-bias", default="0,0,0.4,0.7,1",
+                   help="training-only same-relation biases to draw from (curriculum)")
+    p.add_argument("--facts-counts", default="3,6", help="training context sizes, min,max")
     p.add_argument("--eval-items", type=int, default=1000)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
@@ -255,7 +259,9 @@ def main():
     sizes = [96] * 4 + list(range(64, 200, 8))  # mostly 96 px, but any size resized like the C++ loader
     with mp.get_context("fork").Pool(args.workers) as pool:
         (images, objects, pcolor, pshape), (ftok, fans, ftext) = make_pools(
-            pool, args.seed + step, args.vqa_pool, args.facts_pool, sizes, [0.0, 0.0, 0.4, 0.7, 1.0], 72)
+            pool, args.seed + step, args.vqa_pool, args.facts_pool, sizes,
+            [float(b) for b in args.facts_bias.split(",")], 72,
+            count_range=tuple(int(c) for c in args.facts_counts.split(",")))
         (ev_images, ev_objects, _, _), (ev_ftok, ev_fans, _) = make_pools(
             pool, 777, args.eval_items, args.eval_items, [96, 160], [0.0], 72, chunk=500)
     print("data pools ready in {:.1f}s: {} images, {} facts".format(time.time() - t0, len(images), len(ftok)), flush=True)

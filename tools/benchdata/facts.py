@@ -25,12 +25,13 @@ def _values(vocab, relation):
     return vocab[{"lives": "cities", "job": "jobs", "likes": "foods"}[relation]]
 
 
-def make_item(rng, vocab=None, same_relation_bias=0.0):
+def make_item(rng, vocab=None, same_relation_bias=0.0, count_range=(3, 6)):
     """Returns dict(prompt, answer, evidence_span=[start, end) in prompt chars,
     context, question). same_relation_bias > 0 (training only) makes contexts
-    with several facts of the asked relation more frequent."""
+    with several facts of the asked relation more frequent, and count_range
+    other context lengths; both default to DESIGN.md's distribution."""
     vocab = vocab or load_vocab()
-    count = int(rng.integers(3, 7))
+    count = int(rng.integers(count_range[0], count_range[1] + 1))
     asked_relation = RELATIONS[int(rng.integers(0, 3))]
     facts, pairs = [], set()
     while len(facts) < count:
