@@ -82,16 +82,25 @@ def _facts_chunk(args):
     tokens = np.zeros((count, length), np.int16)
     answer_mask = np.zeros((count, length), np.bool_)
     text_mask = np.zeros((count, length), np.bool_)
+    binding = np.full((count, length), -1, np.int8)  # name index carried by a position (auxiliary target)
     for i in range(count):
         bias = bias_choices[int(rng.integers(0, len(bias_choices)))]
         item = facts.make_item(rng, vocab, same_relation_bias=bias, count_range=count_range)
-        prompt = [1] + sp.encode(item["prompt"])
+        prompt = [1]
+        for name, relation, value in item["facts"]:  # sentence by sentence, to know where values are
+            piece = sp.encode(facts.sentence(name, relation, value))
+            value_id = sp.encode(" " + value)[0]
+            binding[i, len(prompt) + piece.index(value_id)] = vocab["names"].index(name)
+            prompt += piece
+        prompt += sp.encode(" Question: {} Answer:".format(item["question"]))
+        asked_name = item["facts"][item["asked"]][0]
+        binding[i, len(prompt) - 1] = vocab["names"].index(asked_name)
         answer = sp.encode(" " + item["answer"]) + [2]
         seq = (prompt + answer)[:length]
         tokens[i, :len(seq)] = seq
         answer_mask[i, len(prompt):len(seq)] = True
         text_mask[i, 1:len(seq)] = True
-    return tokens, answer_mask, text_mask
+    return tokens, answer_mask, text_mask, binding
 
 
 def make_pools(pool, seed, vqa_count, facts_count, sizes, bias_choices, facts_length, chunk=2000,
@@ -151,6 +160,11 @@ class Trainer(nn.Module):
         features = self.model.image.norm.normalized_shape[0]
         self.patch_color = nn.Linear(features, 1 + len(shapes.COLOR_NAMES))
         self.patch_shape = nn.Linear(features, 1 + len(shapes.SHAPES))
+        # Binding probe: a middle layer must know which name a value token (or
+        # the question's last token) belongs to; breaks the plateau where the
+        # model answers by relation alone.
+        self.binding = nn.Linear(self.model.width, len(load_vocab()["names"]))
+        self.binding_layer = self.model.num_layers // 2 - 1
 
     def vqa_loss(self, pixels, tokens, answer_mask, patch_color, patch_shape):
         feats = self.model.image.features(pixels)
@@ -163,11 +177,23 @@ class Trainer(nn.Module):
             F.cross_entropy(self.patch_shape(feats).flatten(0, 1).float(), patch_shape.flatten().long())
         return answer_loss, aux, correct
 
-    def facts_loss(self, tokens, answer_mask, text_mask):
-        emb = self.model.embed_text(tokens[:, :-1])
-        logits = self.model(emb, emb.new_ones(emb.shape[:2]))
+    def facts_loss(self, tokens, answer_mask, text_mask, binding=None):
+        x = self.model.embed_text(tokens[:, :-1])
+        modifier = x.new_ones(x.shape[:2])
+        empty = x.new_zeros(x.size(0), self.model.heads, 0, self.model.width // self.model.heads)
+        cos, sin = self.model._cos(0, x.size(1)), self.model._sin(0, x.size(1))
+        middle = x
+        for i, block in enumerate(self.model.blocks):
+            x, _, _, _ = block(x, cos, sin, modifier, empty, empty)
+            if i == self.binding_layer:
+                middle = x
+        logits = self.model.head(self.model.final_ln(x))
         answer_loss, correct = masked_ce(logits, tokens[:, 1:], answer_mask[:, 1:])
         lm_loss, _ = masked_ce(logits, tokens[:, 1:], text_mask[:, 1:])
+        if binding is not None:
+            target = binding[:, :-1]
+            lm_loss = lm_loss + F.cross_entropy(self.binding(middle).float().flatten(0, 1), target.flatten(),
+                                                ignore_index=-1)
         return answer_loss, lm_loss, correct
 
 
@@ -231,6 +257,8 @@ def main():
     p.add_argument("--facts-bias", default="0,0,0.4,0.7,1",
                    help="training-only same-relation biases to draw from (curriculum)")
     p.add_argument("--facts-counts", default="3,6", help="training context sizes, min,max")
+    p.add_argument("--lm-weight", type=float, default=0.1,
+                   help="weight of the all-token LM loss plus the binding probe's loss")
     p.add_argument("--eval-items", type=int, default=1000)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
@@ -258,16 +286,16 @@ def main():
     t0 = time.time()  # the pools are made before CUDA starts: workers are forked
     sizes = [96] * 4 + list(range(64, 200, 8))  # mostly 96 px, but any size resized like the C++ loader
     with mp.get_context("fork").Pool(args.workers) as pool:
-        (images, objects, pcolor, pshape), (ftok, fans, ftext) = make_pools(
+        (images, objects, pcolor, pshape), (ftok, fans, ftext, fbind) = make_pools(
             pool, args.seed + step, args.vqa_pool, args.facts_pool, sizes,
             [float(b) for b in args.facts_bias.split(",")], 72,
             count_range=tuple(int(c) for c in args.facts_counts.split(",")))
-        (ev_images, ev_objects, _, _), (ev_ftok, ev_fans, _) = make_pools(
+        (ev_images, ev_objects, _, _), (ev_ftok, ev_fans, _, _) = make_pools(
             pool, 777, args.eval_items, args.eval_items, [96, 160], [0.0], 72, chunk=500)
     print("data pools ready in {:.1f}s: {} images, {} facts".format(time.time() - t0, len(images), len(ftok)), flush=True)
     trainer = Trainer(sp.get_piece_size())
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
+        trainer.load_state_dict(state["trainer"], strict=False)
     elif args.init_weights:
         load_weights_into(trainer.model, args.init_weights)
         print("initialised from " + ", ".join(args.init_weights), flush=True)
@@ -278,7 +306,7 @@ def main():
         print("resumed from {} at step {} ({:.1f} min trained)".format(ckpt_path, step, elapsed_before / 60), flush=True)
     to = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     images, objects, pcolor, pshape = to(images), to(objects), to(pcolor), to(pshape)
-    ftok, fans, ftext = to(ftok).long(), to(fans), to(ftext)
+    ftok, fans, ftext, fbind = to(ftok).long(), to(fans), to(ftext), to(fbind).long()
     ev_images, ev_objects, ev_ftok, ev_fans = to(ev_images), to(ev_objects), to(ev_ftok).long(), to(ev_fans)
     vqa_text = VqaText(sp, device)
     gen = torch.Generator(device=device)
@@ -313,8 +341,8 @@ def main():
         tok, mask = vqa_text.sample(objects[vi], gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             vqa_loss, aux, _ = trainer.vqa_loss(normalise(images[vi]), tok, mask, pcolor[vi], pshape[vi])
-            facts_loss, lm_loss, _ = trainer.facts_loss(ftok[fi], fans[fi], ftext[fi])
-            loss = vqa_loss + 0.5 * aux + facts_loss + 0.1 * lm_loss
+            facts_loss, lm_loss, _ = trainer.facts_loss(ftok[fi], fans[fi], ftext[fi], fbind[fi])
+            loss = vqa_loss + 0.5 * aux + facts_loss + args.lm_weight * lm_loss
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainer.parameters(), 1.0)
