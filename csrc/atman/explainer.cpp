@@ -165,11 +165,12 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
 
   std::vector<WorkResult> results;
   results.reserve(units.size());
+  const auto sweep_start = std::chrono::steady_clock::now();
   for (const WorkUnit& unit : units) {
     results.push_back(run_work_unit(*runner, prepared.modifiers, unit));
     positions += runner->positions_computed(prepared.modifiers.slice(0, unit.begin, unit.end));
     if (progress) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
       progress({unit.end, rows, elapsed});
     }
   }

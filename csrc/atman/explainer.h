@@ -31,7 +31,7 @@ struct ExplainInput {
 struct SweepProgress {
   int64_t passes_done = 0;
   int64_t passes_total = 0;
-  double elapsed_seconds = 0.0;
+  double elapsed_seconds = 0.0;  // since the perturbed passes started
 };
 using ProgressCallback = std::function<void(const SweepProgress&)>;
 
