@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       add_explain_command(app),
+      add_answer_command(app),
+      add_accuracy_command(app),
       // answer, accuracy, bench, eval: added by their issues (see commands.h).
   };
 

@@ -1,0 +1,59 @@
+#include "atman/answer.h"
+
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "atman/image.h"
+
+namespace atman {
+namespace {
+
+std::string trim(const std::string& text) {
+  const auto begin = text.find_first_not_of(' ');
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(' ') - begin + 1);
+}
+
+}  // namespace
+
+GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const cv::Mat& image_rgb,
+                           int64_t max_tokens) {
+  if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
+  if (!image_rgb.empty() && !model.has_image())
+    throw std::invalid_argument("model " + model.path() + " is text-only (config image is null) but an image was given");
+  c10::InferenceMode guard;
+  const ModelConfig& config = model.config();
+  std::vector<int64_t> ids = model.tokenizer().encode(prompt);
+  if (config.add_bos) ids.insert(ids.begin(), config.bos_id);
+  at::Tensor embeddings = model.embed_text(at::tensor(ids, at::kLong).unsqueeze(0));
+  if (!image_rgb.empty())
+    embeddings = at::cat({model.embed_image(image_to_tensor(image_rgb, *config.image)), embeddings}, 1);
+  if (embeddings.size(1) > config.max_positions)
+    throw std::invalid_argument("the prompt needs " + std::to_string(embeddings.size(1)) +
+                                " positions but the model allows " + std::to_string(config.max_positions));
+
+  GreedyAnswer answer;
+  const bool fast = model.capabilities().target_only();
+  while (static_cast<int64_t>(answer.ids.size()) < max_tokens && embeddings.size(1) < config.max_positions) {
+    const at::Tensor modifier = at::ones({1, embeddings.size(1)}, at::kFloat);
+    at::Tensor last_logits;
+    if (fast) {
+      const at::Tensor hidden = model.hidden_states(embeddings, modifier);
+      last_logits = model.lm_head(hidden.select(1, hidden.size(1) - 1));
+    } else {
+      last_logits = model.forward(embeddings, modifier).select(1, embeddings.size(1) - 1);
+    }
+    if (!at::isfinite(last_logits).all().item<bool>())
+      throw std::runtime_error("model " + model.path() + " returned non-finite logits (NaN or Inf)");
+    const int64_t next = last_logits.argmax(-1).item<int64_t>();
+    if (config.eos_id && next == *config.eos_id) break;
+    answer.ids.push_back(next);
+    embeddings = at::cat({embeddings, model.embed_text(at::tensor({next}, at::kLong).unsqueeze(0))}, 1);
+  }
+  answer.text = trim(model.tokenizer().decode(answer.ids));
+  return answer;
+}
+
+}  // namespace atman

@@ -1,0 +1,142 @@
+// `atman answer`: the model's greedy answer to a question (and image), and
+// `atman accuracy`: exact-match accuracy per task on a benchmark set.
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "atman/answer.h"
+#include "atman/atomic_file.h"
+#include "atman/dataset.h"
+#include "atman/explainer.h"
+#include "atman/image.h"
+#include "atman/sequence.h"
+#include "commands.h"
+#include "progress.h"
+
+namespace atman::runner {
+namespace {
+
+struct AnswerArgs {
+  std::string model, image, question, prompt;
+  int64_t max_tokens = 16;
+  int64_t threads = 0;
+};
+
+struct AccuracyArgs {
+  std::string model, data, json;
+  int64_t limit = 0;
+  int64_t threads = 0;
+  bool quiet = false;
+};
+
+void check_threads(int64_t threads) {
+  if (threads < 0 || threads > 1024) throw UsageError("--threads must be in [0, 1024], got " + std::to_string(threads));
+}
+
+int run_answer(const AnswerArgs& a, bool has_question, bool has_prompt) {
+  if (has_question == has_prompt) throw UsageError("give exactly one of --question and --prompt");
+  if (a.max_tokens < 1 || a.max_tokens > 4096)
+    throw UsageError("--max-tokens must be in [1, 4096], got " + std::to_string(a.max_tokens));
+  check_threads(a.threads);
+  set_threads(a.threads);
+  const auto model = Model::load(a.model);
+  cv::Mat image;
+  if (!a.image.empty()) image = read_image_rgb(a.image);
+  const std::string prompt = has_prompt ? a.prompt : prompt_from_question(model->config(), a.question);
+  std::printf("%s\n", greedy_answer(*model, prompt, image, a.max_tokens).text.c_str());
+  return 0;
+}
+
+struct TaskScore {
+  int64_t correct = 0;
+  int64_t total = 0;
+};
+
+int run_accuracy(const AccuracyArgs& a) {
+  if (a.limit < 0) throw UsageError("--limit must be >= 0, got " + std::to_string(a.limit));
+  check_threads(a.threads);
+  if (!a.json.empty()) check_output_path(a.json, "json");
+  const int64_t threads = set_threads(a.threads);
+  const auto model = Model::load(a.model);
+  const auto items = read_dataset(a.data);
+  std::map<std::string, std::vector<const DatasetItem*>> by_task;
+  for (const auto& item : items) {
+    auto& list = by_task[item.task];
+    if (a.limit == 0 || static_cast<int64_t>(list.size()) < a.limit) list.push_back(&item);
+  }
+  int64_t total_items = 0;
+  for (const auto& [task, list] : by_task) total_items += static_cast<int64_t>(list.size());
+
+  ProgressBar bar(!a.quiet);
+  std::map<std::string, TaskScore> scores;
+  nlohmann::json wrong = nlohmann::json::array();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t done = 0;
+  for (const auto& [task, list] : by_task) {
+    for (const DatasetItem* item : list) {
+      cv::Mat image;
+      if (!item->image.empty()) image = read_image_rgb(item->image);
+      const std::string prompt = item->prompt.empty() ? prompt_from_question(model->config(), item->question)
+                                                      : item->prompt;
+      const std::string got = greedy_answer(*model, prompt, image).text;
+      TaskScore& score = scores[task];
+      ++score.total;
+      if (got == item->answer) {
+        ++score.correct;
+      } else if (wrong.size() < 50) {
+        wrong.push_back({{"id", item->id}, {"expected", item->answer}, {"got", got}});
+      }
+      bar.update(++done, total_items, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  bar.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  nlohmann::json report = {{"model", model->config().name}, {"data", a.data}, {"threads", threads},
+                           {"seconds", seconds}, {"tasks", nlohmann::json::object()}, {"first_errors", wrong}};
+  std::printf("%-12s %8s %8s %9s\n", "task", "correct", "items", "accuracy");
+  for (const auto& [task, score] : scores) {
+    const double accuracy = score.total ? static_cast<double>(score.correct) / score.total : 0.0;
+    std::printf("%-12s %8lld %8lld %8.1f%%\n", task.c_str(), static_cast<long long>(score.correct),
+                static_cast<long long>(score.total), 100.0 * accuracy);
+    report["tasks"][task] = {{"correct", score.correct}, {"items", score.total}, {"accuracy", accuracy}};
+  }
+  if (!a.json.empty()) write_file_atomically(a.json, report.dump(2) + "\n", "json");
+  return 0;
+}
+
+}  // namespace
+
+Command add_answer_command(CLI::App& app) {
+  auto args = std::make_shared<AnswerArgs>();
+  CLI::App* sub = app.add_subcommand("answer", "Print the model's greedy answer to a question (and image)");
+  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
+  sub->add_option("--image", args->image, "Image (any format OpenCV reads)");
+  auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
+  auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
+  q->excludes(p);
+  sub->add_option("--max-tokens", args->max_tokens, "Most tokens generated")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  return {sub, [args, q, p] { return run_answer(*args, q->count() > 0, p->count() > 0); }};
+}
+
+Command add_accuracy_command(CLI::App& app) {
+  auto args = std::make_shared<AccuracyArgs>();
+  CLI::App* sub = app.add_subcommand("accuracy", "Exact-match accuracy of greedy answers per task of a benchmark set");
+  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
+  sub->add_option("--data", args->data, "Folder with items.jsonl, or with task folders that have one")->required();
+  sub->add_option("--limit", args->limit, "Items per task (0: all)")->capture_default_str();
+  sub->add_option("--json", args->json, "Also write the scores as JSON here");
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_flag("--quiet,-q", args->quiet, "No progress bar");
+  return {sub, [args] { return run_accuracy(*args); }};
+}
+
+}  // namespace atman::runner
