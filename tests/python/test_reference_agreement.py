@@ -17,7 +17,9 @@ import sys
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "torchscript_models"))
 import reference_atman  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -39,6 +41,28 @@ def make_images(work):
     return paths
 
 
+def make_unseen_model(work):
+    """A contract model no other test uses: other widths, depth and heads, a
+    non-square image of 48x64 px (grid 6x8), its own normalisation, no BOS,
+    another prompt template."""
+    import sentencepiece as spm
+    from export import save_contract_model
+    from make_test_models import randomize
+    from tiny_magma import TinyMagma
+    tokenizer = os.path.join(os.path.dirname(reference_atman.__file__), "..", "..", "torchscript_models",
+                             "tokenizer.model")
+    vocab = spm.SentencePieceProcessor(model_file=tokenizer).get_piece_size()
+    model = randomize(TinyMagma(vocab, width=48, layers=3, heads=6, mlp_width=96, adapter_width=12,
+                                max_positions=128), seed=11)
+    config = {"contract": 1, "name": "unseen", "vocab_size": vocab, "hidden_size": 48, "num_layers": 3,
+              "num_heads": 6, "max_positions": 128, "add_bos": False, "bos_id": 1,
+              "image": {"size": [48, 64], "grid": [6, 8], "mean": [0.4, 0.45, 0.5], "std": [0.2, 0.25, 0.3]},
+              "prompt_template": "<image> Q: {question} A:"}
+    path = os.path.join(work, "unseen.pt")
+    save_contract_model(model, config, tokenizer, path)
+    return path
+
+
 def cases(models, images):
     it, to, mini = (os.path.join(models, n) for n in ("image_text.pt", "text_only.pt", "minimal.pt"))
     question = "Question: What color is the circle? Answer:"
@@ -57,6 +81,13 @@ def cases(models, images):
         dict(model=to, image=None, prompt=FACTS, target=" Paris. Yes", kappa="0.6", granularity="sentence"),
         dict(model=mini, image=images["shrink"], prompt=question, target=" blue", kappa="0.6",
              granularity="token", extra=["--threads", "1"]),
+    ]
+    unseen = make_unseen_model(os.path.dirname(images["shrink"]))
+    out += [
+        dict(model=unseen, image=images["shrink"], prompt="<image> Q: Which colour is the circle? A:",
+             target=" red circle", kappa="0.6", granularity="token"),
+        dict(model=unseen, image=images["enlarge"], prompt="<image> Q: Which colour is the square? A:",
+             target=" blue", kappa="off", granularity="word"),
     ]
     return out
 
