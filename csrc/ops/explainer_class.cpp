@@ -1,0 +1,172 @@
+#include "explainer_class.h"
+
+#include <optional>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "atman/explainer.h"
+#include "atman/explanation.h"
+#include "atman/image.h"
+#include "atman/model.h"
+#include "errors.h"
+
+namespace atman::ops {
+namespace {
+
+ExplainOptions options_from(double suppression_factor, c10::optional<double> conceptual_threshold) {
+  ExplainOptions options;  // token granularity, automatic strategy and batch size, all cores
+  options.suppression_factor = suppression_factor;
+  options.conceptual_threshold =
+      conceptual_threshold ? std::optional<double>(*conceptual_threshold) : std::nullopt;
+  return options;
+}
+
+/// The core sets LibTorch's thread count for the sweep; the caller's setting
+/// is restored afterwards (Python users keep their torch.get_num_threads()).
+class ThreadCountRestorer {
+ public:
+  ThreadCountRestorer() : threads_(at::get_num_threads()) {}
+  ~ThreadCountRestorer() { at::set_num_threads(threads_); }
+
+ private:
+  int threads_;
+};
+
+cv::Mat rgb_from_pixels(const at::Tensor& pixels) {
+  if (!pixels.defined() || pixels.dim() != 3 || pixels.size(0) != 3 || pixels.scalar_type() != at::kByte ||
+      !pixels.device().is_cpu()) {
+    throw_one_line(fmt::format("explain_pixels: expected pixels uint8 [3, H, W] (RGB) on the CPU, got {}",
+                               describe(pixels)));
+  }
+  if (pixels.size(1) == 0 || pixels.size(2) == 0) {
+    throw_one_line(fmt::format("explain_pixels: pixels must have H, W >= 1, got {}", describe(pixels)));
+  }
+  if (pixels.size(1) * pixels.size(2) > kMaxImagePixels) {
+    throw_one_line(fmt::format("explain_pixels: image is {}x{} pixels, more than the limit of {}", pixels.size(2),
+                               pixels.size(1), kMaxImagePixels));
+  }
+  const at::Tensor hwc = pixels.detach().permute({1, 2, 0}).contiguous();
+  const cv::Mat view(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr<uint8_t>());
+  return view.clone();
+}
+
+}  // namespace
+
+c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& e) {
+  const int64_t s = static_cast<int64_t>(e.units.size());
+  const int64_t t = static_cast<int64_t>(e.targets.size());
+  at::Tensor relevance = at::empty({s}, at::kDouble);
+  at::Tensor per_target = at::empty({s, t}, at::kDouble);
+  at::Tensor kind = at::empty({s}, at::kLong);
+  at::Tensor token_ids = at::empty({s}, at::kLong);
+  at::Tensor target_ids = at::empty({t}, at::kLong);
+  at::Tensor target_ce = at::empty({t}, at::kDouble);
+  auto r = relevance.accessor<double, 1>();
+  auto rt = per_target.accessor<double, 2>();
+  auto k = kind.accessor<int64_t, 1>();
+  auto ids = token_ids.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < s; ++i) {
+    const ExplainedUnit& u = e.units[i];
+    r[i] = u.relevance;
+    for (int64_t j = 0; j < t; ++j) rt[i][j] = u.per_target.at(j);
+    k[i] = u.kind == PositionKind::kImage ? 0 : (u.kind == PositionKind::kText ? 1 : 2);
+    ids[i] = u.kind == PositionKind::kImage ? -1 : u.token_id;
+  }
+  for (int64_t j = 0; j < t; ++j) {
+    target_ids[j] = e.targets[j].id;
+    target_ce[j] = e.targets[j].ce;
+  }
+  c10::Dict<std::string, at::Tensor> out;
+  out.insert("relevance", relevance);
+  out.insert("per_target", per_target);
+  out.insert("kind", kind);
+  out.insert("token_ids", token_ids);
+  out.insert("target_ids", target_ids);
+  out.insert("target_ce", target_ce);
+  return out;
+}
+
+std::string config_json(const Model& model) {
+  const ModelConfig& c = model.config();
+  nlohmann::ordered_json j;
+  j["contract"] = c.contract;
+  j["name"] = c.name;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["num_layers"] = c.num_layers;
+  j["num_heads"] = c.num_heads;
+  j["max_positions"] = c.max_positions;
+  j["add_bos"] = c.add_bos;
+  j["bos_id"] = c.bos_id;
+  if (c.eos_id) j["eos_id"] = *c.eos_id;
+  if (c.image) {
+    const ImageConfig& i = *c.image;
+    j["image"] = {{"size", {i.height, i.width}},
+                  {"grid", {i.grid_rows, i.grid_cols}},
+                  {"mean", i.mean},
+                  {"std", i.std}};
+  } else {
+    j["image"] = nullptr;
+  }
+  j["prompt_template"] = c.prompt_template;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ExplainerClass::ExplainerClass(const std::string& model_path) : model_path_(model_path) {
+  with_one_line_errors([&] {
+    model_ = Model::load(model_path);
+    explainer_ = std::make_unique<Explainer>(model_);
+  });
+}
+
+ExplainerClass::~ExplainerClass() = default;
+
+c10::Dict<std::string, at::Tensor> ExplainerClass::explain(const std::string& prompt, const std::string& target,
+                                                           const c10::optional<std::string>& image_path,
+                                                           double suppression_factor,
+                                                           c10::optional<double> conceptual_threshold) const {
+  return with_one_line_errors([&] {
+    const ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
+    ExplainInput input{prompt, target, cv::Mat()};
+    if (image_path) {
+      if (image_path->empty()) throw std::invalid_argument("image_path is empty (pass None for no image)");
+      if (!model_->has_image()) {
+        // As `atman explain --image` says it, with the Python argument's name.
+        throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no "
+                                                "image_path {}",
+                                                model_path_, model_->config().name, *image_path));
+      }
+      input.image_rgb = read_image_rgb(*image_path);
+    }
+    ThreadCountRestorer restore_threads;
+    return explanation_tensors(explainer_->explain(input, options));
+  });
+}
+
+c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::string& prompt,
+                                                                  const std::string& target,
+                                                                  const at::Tensor& pixels,
+                                                                  double suppression_factor,
+                                                                  c10::optional<double> conceptual_threshold) const {
+  return with_one_line_errors([&] {
+    const ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
+    ExplainInput input{prompt, target, rgb_from_pixels(pixels)};
+    if (!model_->has_image()) {
+      throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no pixels",
+                                              model_path_, model_->config().name));
+    }
+    ThreadCountRestorer restore_threads;
+    return explanation_tensors(explainer_->explain(input, options));
+  });
+}
+
+std::string ExplainerClass::config() const {
+  return with_one_line_errors([&] { return config_json(*model_); });
+}
+
+}  // namespace atman::ops

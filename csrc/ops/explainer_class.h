@@ -1,0 +1,66 @@
+#pragma once
+// torch.classes.atman.Explainer: a contract model loaded once (the same
+// checks and messages as `atman explain --model`), explained many times by
+// the core's atman::Explainer.
+
+#include <memory>
+#include <string>
+
+#include <ATen/core/Dict.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/core/ivalue.h>
+#include <c10/util/Optional.h>
+
+namespace atman {
+class Model;
+class Explainer;
+struct Explanation;
+}  // namespace atman
+
+namespace atman::ops {
+
+/// The tensors of one explanation, one row per explained position (every
+/// position of the sequence, DESIGN.md section 1 order):
+///   relevance  float64 [S]     R[i] = sum_t R[i, t] (positive: position i mattered)
+///   per_target float64 [S, T]  R[i, t]
+///   kind       int64 [S]       0 image patch, 1 prompt token, 2 target token
+///   token_ids  int64 [S]       the token id; -1 for image patches
+///   target_ids int64 [T]       the target's token ids
+///   target_ce  float64 [T]     CE_t(1), the clean cross-entropy of each target token
+c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& explanation);
+
+/// The parsed atman/config.json of a model as one line of JSON.
+std::string config_json(const Model& model);
+
+/// Usage (C++; from Python: torch.classes.atman.Explainer(path)):
+///   auto e = c10::make_intrusive<atman::ops::ExplainerClass>("tiny_magma.pt");  // throws c10::Error
+///   auto r = e->explain("Question: What color is the circle? Answer:", " red", "shapes.png", 0.1, 0.6);
+///   at::Tensor relevance = r.at("relevance");
+/// Every method throws c10::Error with the command line's one-line message.
+class ExplainerClass : public torch::CustomClassHolder {
+ public:
+  explicit ExplainerClass(const std::string& model_path);
+  ~ExplainerClass() override;
+
+  /// Explains `target` after `prompt` (used verbatim) with the image file
+  /// `image_path` (any format OpenCV reads; nullopt: no image).
+  /// conceptual_threshold nullopt: single-token suppression.
+  c10::Dict<std::string, at::Tensor> explain(const std::string& prompt, const std::string& target,
+                                             const c10::optional<std::string>& image_path,
+                                             double suppression_factor,
+                                             c10::optional<double> conceptual_threshold) const;
+  /// Same with an image already in memory: uint8 [3, H, W], RGB, on the CPU.
+  c10::Dict<std::string, at::Tensor> explain_pixels(const std::string& prompt, const std::string& target,
+                                                    const at::Tensor& pixels, double suppression_factor,
+                                                    c10::optional<double> conceptual_threshold) const;
+  /// config_json(model).
+  std::string config() const;
+  const std::string& model_path() const { return model_path_; }
+
+ private:
+  std::string model_path_;
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Explainer> explainer_;
+};
+
+}  // namespace atman::ops
