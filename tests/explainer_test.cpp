@@ -129,6 +129,16 @@ TEST(ExplainerTest, ExplainsEveryPromptAndTargetPositionButTheLast) {
   EXPECT_EQ(prepared.modifiers.ne(1.0).sum().item<int64_t>(), s);
 }
 
+TEST(ExplainerTest, PreparedEmbeddingsWorkWithAutograd) {
+  auto model = Model::load(testing::test_model("text_only.pt"));
+  const PreparedInput prepared = Explainer(model).prepare({"Alice lives in Paris.", " Paris", {}}, {});
+  at::Tensor embeddings = prepared.embeddings.detach().requires_grad_();
+  const int64_t s = prepared.sequence.length();
+  model->forward(embeddings, at::ones({1, s})).select(1, s - 1).sum().backward();
+  ASSERT_TRUE(embeddings.grad().defined());
+  EXPECT_GT(embeddings.grad().abs().sum().item<double>(), 0.0);
+}
+
 TEST(ExplainerTest, BadInputsGetOneLine) {
   auto text = Model::load(testing::test_model("text_only.pt"));
   expect_error([&] { Explainer(text).explain({"hello", " x", test_image()}, {}); },

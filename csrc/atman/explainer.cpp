@@ -108,7 +108,7 @@ Explainer::Explainer(std::shared_ptr<const Model> model) : model_(std::move(mode
 PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions& options) const {
   check_options(options);
   const Model& model = *model_;
-  c10::InferenceMode guard;
+  at::NoGradGuard no_grad;  // plain tensors (not inference tensors): callers may use them with autograd
   at::Tensor image_embeddings;
   int64_t image_positions = 0;
   if (!input.image_rgb.empty()) {

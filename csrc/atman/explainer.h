@@ -75,7 +75,9 @@ class Explainer {
  public:
   explicit Explainer(std::shared_ptr<const Model> model);
 
-  /// Checks the input and computes the sweep's shared parts (throws with one line).
+  /// Checks the input and computes the sweep's shared parts (throws with one
+  /// line). Runs without gradients; the tensors are ordinary ones, so a
+  /// gradient method may start from `embeddings.detach().requires_grad_()`.
   PreparedInput prepare(const ExplainInput& input, const ExplainOptions& options) const;
   /// The whole explanation. Runs under torch::InferenceMode with
   /// options.threads LibTorch threads (0: all cores).
