@@ -30,5 +30,6 @@ struct UsageError : std::invalid_argument {
 Command add_explain_command(CLI::App& app);
 Command add_answer_command(CLI::App& app);
 Command add_accuracy_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace atman::runner

@@ -13,6 +13,7 @@
 
 #include "atman/atman.h"
 #include "atman/atomic_file.h"
+#include "atman/baselines.h"
 #include "atman/heatmap.h"
 #include "atman/html_report.h"
 #if __has_include("atman/terminal_report.h")
@@ -38,6 +39,8 @@ struct ExplainArgs {
   std::string conceptual_threshold = "0.6";
   std::string granularity = "token";
   std::string strategy = "auto";
+  std::string method = "atman";
+  int64_t ig_steps = BaselineOptions{}.ig_steps;
   int64_t batch_size = 0;
   int64_t threads = 0;
   int top_k = 10;
@@ -110,6 +113,10 @@ int run_explain(const ExplainArgs& a) {
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
   const ExplainOptions options = options_from(a);
+  const Method method = parse_method(a.method);  // CLI11 has checked the name
+  if (a.ig_steps < 1) throw UsageError(fmt::format("--ig-steps must be >= 1, got {}", a.ig_steps));
+  BaselineOptions baseline;
+  baseline.ig_steps = a.ig_steps;
 
   // Fail early on output paths, before the (long) sweep.
   if (!a.json.empty()) check_output_path(a.json, "json");
@@ -118,6 +125,7 @@ int run_explain(const ExplainArgs& a) {
 
   std::shared_ptr<const Model> model = Model::load(a.model);
   const ModelConfig& config = model->config();
+  check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
   ExplainInput input;
   if (!a.image.empty()) {
     if (!model->has_image()) {
@@ -147,7 +155,7 @@ int run_explain(const ExplainArgs& a) {
 
   Explainer explainer(model);
   ProgressBar bar(!a.quiet);
-  const Explanation e = explainer.explain(input, options, [&](const SweepProgress& p) {
+  const Explanation e = explain_with_method(explainer, method, input, options, baseline, [&](const SweepProgress& p) {
     bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
   });
   bar.finish();
@@ -205,7 +213,13 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--strategy", args->strategy, "Passes: auto, full-logits or target-only (same numbers)")
       ->check(CLI::IsMember({"auto", "full-logits", "target-only"}))
       ->capture_default_str();
-  sub->add_option("--batch-size", args->batch_size, "Modifier rows per forward pass (0: automatic)")
+  sub->add_option("--method", args->method,
+                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer")
+      ->check(CLI::IsMember({"atman", "ixg", "ig", "rollout", "chefer"}))
+      ->capture_default_str();
+  sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")
+      ->capture_default_str();
+  sub->add_option("--batch-size", args->batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();
   sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
   sub->add_option("--top", args->top_k, "Positions listed in the terminal summary")->capture_default_str();

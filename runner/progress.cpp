@@ -10,7 +10,8 @@
 
 namespace atman::runner {
 
-ProgressBar::ProgressBar(bool wanted) : enabled_(wanted && isatty(STDERR_FILENO) == 1) {}
+ProgressBar::ProgressBar(bool wanted, const char* unit)
+    : enabled_(wanted && isatty(STDERR_FILENO) == 1), unit_(unit) {}
 
 ProgressBar::~ProgressBar() { finish(); }
 
@@ -24,8 +25,8 @@ void ProgressBar::update(int64_t done, int64_t total, double elapsed_seconds) {
   bar.resize(kWidth, ' ');
   std::string eta = "";
   if (done > 0 && done < total) eta = fmt::format(", ~{:.1f}s left", elapsed_seconds / done * (total - done));
-  std::fprintf(stderr, "\r\033[Katman: [%s] %lld/%lld passes, %.1fs%s", bar.c_str(), static_cast<long long>(done),
-               static_cast<long long>(total), elapsed_seconds, eta.c_str());
+  std::fprintf(stderr, "\r\033[Katman: [%s] %lld/%lld %s, %.1fs%s", bar.c_str(), static_cast<long long>(done),
+               static_cast<long long>(total), unit_, elapsed_seconds, eta.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -11,8 +11,8 @@ namespace atman::runner {
 ///   bar.finish();                               // clears the line
 class ProgressBar {
  public:
-  /// Draws only when `wanted` and stderr is a terminal.
-  explicit ProgressBar(bool wanted);
+  /// Draws only when `wanted` and stderr is a terminal; `unit` names what is counted.
+  explicit ProgressBar(bool wanted, const char* unit = "passes");
   ~ProgressBar();
   void update(int64_t done, int64_t total, double elapsed_seconds);
   void finish();
@@ -21,6 +21,7 @@ class ProgressBar {
  private:
   bool enabled_ = false;
   bool drawn_ = false;
+  const char* unit_ = "passes";
 };
 
 }  // namespace atman::runner

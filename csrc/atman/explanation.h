@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "atman/options.h"
@@ -50,6 +51,9 @@ struct SweepStats {
 struct Explanation {
   std::string model;      // config "name"
   std::string method = "atman";
+  /// Parameters of a non-AtMan method (e.g. {"ig_steps", 32}), written into
+  /// the JSON's "params" beside the sweep's.
+  std::vector<std::pair<std::string, double>> method_params;
   std::string prompt;
   std::string target;
   ExplainOptions params;

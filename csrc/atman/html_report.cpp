@@ -10,6 +10,7 @@
 #include <utf8.h>
 
 #include "atman/atomic_file.h"
+#include "atman/baselines.h"
 #include "atman/heatmap.h"
 
 namespace atman {
@@ -209,9 +210,10 @@ std::string top_section(const Explanation& explanation, int top_k) {
   }
   return fmt::format(
       "<section>\n<h2>Top positions</h2>\n<p>{} of {} explained units, by relevance "
-      "R = CE(suppressed) &minus; CE(clean), summed over the target tokens.</p>\n"
+      "R = {}, summed over the target tokens.</p>\n"
       "<table>\n<thead><tr>{}</tr></thead>\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
-      order.size(), explanation.units.size(), header, rows);
+      order.size(), explanation.units.size(), html_escape(method_relevance_description(explanation.method)), header,
+      rows);
 }
 
 std::string params_section(const Explanation& explanation) {
@@ -219,11 +221,14 @@ std::string params_section(const Explanation& explanation) {
   std::vector<std::pair<std::string, std::string>> rows = {
       {"model", explanation.model},
       {"method", explanation.method},
-      {"suppression factor", fmt::format("{:g}", p.suppression_factor)},
-      {"conceptual threshold", p.conceptual_threshold ? fmt::format("{:g}", *p.conceptual_threshold)
-                                                      : std::string("off (single-token)")},
-      {"granularity", granularity_name(p.granularity)},
   };
+  if (explanation.method == "atman") {
+    rows.emplace_back("suppression factor", fmt::format("{:g}", p.suppression_factor));
+    rows.emplace_back("conceptual threshold", p.conceptual_threshold ? fmt::format("{:g}", *p.conceptual_threshold)
+                                                                     : std::string("off (single-token)"));
+  }
+  for (const auto& [key, value] : explanation.method_params) rows.emplace_back(key, fmt::format("{:g}", value));
+  rows.emplace_back("granularity", granularity_name(p.granularity));
   if (explanation.image_grid) {
     rows.emplace_back("image grid", fmt::format("{} \u00d7 {}", explanation.image_grid->first,
                                                 explanation.image_grid->second));
@@ -317,7 +322,8 @@ std::string render_html_report(const Explanation& explanation, const cv::Mat* or
   page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   page += fmt::format("<title>AtMan: {} \u2192 {}</title>\n", text(explanation.prompt), text(explanation.target));
   page += fmt::format("<style>{}</style>\n</head>\n<body>\n", kStyle);
-  page += fmt::format("<h1>AtMan explanation</h1>\n<p class=\"subtitle\">Why <b>{}</b> answers "
+  page += fmt::format("<h1>{} explanation</h1>\n", text(method_display_name(explanation.method)));
+  page += fmt::format("<p class=\"subtitle\">Why <b>{}</b> answers "
                       "<code class=\"piece\">{}</code> with <code class=\"piece\">{}</code></p>\n",
                       text(explanation.model), text(explanation.prompt), text(explanation.target));
   page += overlay_section(explanation, original_rgb, options);

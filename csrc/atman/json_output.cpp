@@ -43,6 +43,7 @@ std::string explanation_to_json(const Explanation& e, int indent) {
       {"conceptual_threshold", e.params.conceptual_threshold ? json(*e.params.conceptual_threshold) : json(nullptr)},
       {"granularity", granularity_name(e.params.granularity)},
   };
+  for (const auto& [key, value] : e.method_params) doc["params"][key] = value;
   doc["image_grid"] = e.image_grid ? json::array({e.image_grid->first, e.image_grid->second}) : json(nullptr);
   json targets = json::array();
   for (const TargetToken& t : e.targets) targets.push_back({{"id", t.id}, {"piece", t.piece}, {"ce", t.ce}});

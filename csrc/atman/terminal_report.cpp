@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
+#include "atman/baselines.h"
 #include "atman/heatmap.h"
 
 namespace atman {
@@ -179,8 +180,10 @@ std::string table_block(const Explanation& explanation, int top_k) {
     const std::string fill(to - std::min(to, width(s)), ' ');
     return right ? fill + s : s + fill;
   };
-  std::string block = fmt::format("Top {} of {} units by relevance (CE suppressed - CE clean):\n", order.size(),
-                                  explanation.units.size());
+  const std::string meaning =
+      explanation.method == "atman" ? "CE suppressed - CE clean" : method_display_name(explanation.method);
+  std::string block = fmt::format("Top {} of {} units by relevance ({}):\n", order.size(),
+                                  explanation.units.size(), meaning);
   for (const Row& row : rows) {
     block += "  " + pad(row.rank, w[0], true) + "  " + pad(row.position, w[1], true) + "  " +
              pad(row.kind, w[2], false) + "  " + pad(row.unit, w[3], false) + "  " +

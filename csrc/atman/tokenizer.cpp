@@ -46,6 +46,25 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
+std::vector<TokenSpan> Tokenizer::encode_with_offsets(const std::string& text) const {
+  check_loaded(processor_.get());
+  if (!is_valid_utf8(text)) {
+    throw std::invalid_argument("text is not valid UTF-8");
+  }
+  sentencepiece::ImmutableSentencePieceText spt;
+  const auto status = processor_->Encode(text, spt.mutable_proto());
+  if (!status.ok()) {
+    throw std::runtime_error(origin_ + ": sentencepiece could not encode the text (" + status.ToString() + ")");
+  }
+  std::vector<TokenSpan> out;
+  out.reserve(spt.pieces_size());
+  for (const auto& piece : spt.pieces()) {
+    out.push_back({static_cast<int64_t>(piece.id()), static_cast<int64_t>(piece.begin()),
+                   static_cast<int64_t>(piece.end())});
+  }
+  return out;
+}
+
 std::string Tokenizer::piece(int64_t id) const {
   check_loaded(processor_.get());
   if (id < 0 || id >= vocab_size()) {

@@ -12,6 +12,15 @@ class SentencePieceProcessor;
 
 namespace atman {
 
+/// One token of Tokenizer::encode_with_offsets: its id and the byte range
+/// [begin, end) of the encoded text it stands for (sentencepiece's
+/// alignment; a "\u2581" word mark covers the space before the word).
+struct TokenSpan {
+  int64_t id = 0;
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
 /// Usage:
 ///   Tokenizer tok = Tokenizer::from_serialized(bytes, "model.pt");
 ///   std::vector<int64_t> ids = tok.encode(" red");   // throws on invalid UTF-8
@@ -26,6 +35,8 @@ class Tokenizer {
 
   /// Token ids of `text` (no BOS/EOS). Throws std::invalid_argument on invalid UTF-8.
   std::vector<int64_t> encode(const std::string& text) const;
+  /// encode() with each token's byte range in `text` (same ids as encode()).
+  std::vector<TokenSpan> encode_with_offsets(const std::string& text) const;
   /// The sentencepiece piece of `id` ("▁red", "<s>"); throws when out of range.
   std::string piece(int64_t id) const;
   std::vector<std::string> pieces(const std::vector<int64_t>& ids) const;

@@ -1,0 +1,724 @@
+#include "atman/eval_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "atman/atomic_file.h"
+#include "atman/eval_memory.h"
+#include "atman/explainer.h"
+#include "atman/heatmap.h"
+#include "atman/image.h"
+#include "atman/json_output.h"
+
+namespace atman {
+namespace {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string format_number(double v) { return fmt::format("{}", v); }
+
+std::string kappa_text(const std::optional<double>& kappa) { return kappa ? format_number(*kappa) : "off"; }
+
+ojson number_or_null(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
+
+double number_or_nan(const ojson& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return kNaN;
+  if (!it->is_number()) throw std::invalid_argument(fmt::format("\"{}\" is not a number", key));
+  return it->get<double>();
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : ""; }
+
+std::optional<double> parse_kappa(const std::string& text, const std::string& what) {
+  if (text == "off" || text == "none") return std::nullopt;
+  double value = 0.0;
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
+    throw std::invalid_argument(fmt::format("{}: conceptual_threshold must be a number in [-1, 1] or off, got \"{}\"",
+                                            what, text));
+  }
+  return value;
+}
+
+double parse_factor(const std::string& text, const std::string& what) {
+  double value = 0.0;
+  size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || !std::isfinite(value) || value < 0.0) {
+    throw std::invalid_argument(
+        fmt::format("{}: suppression_factor must be a finite number >= 0, got \"{}\"", what, text));
+  }
+  return value;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, sep)) parts.push_back(part);
+  if (!text.empty() && text.back() == sep) parts.push_back("");
+  return parts;
+}
+
+std::string row_key(const std::string& task, const std::string& item, const std::string& method,
+                    const std::string& setting) {
+  return task + '\x1f' + item + '\x1f' + method + '\x1f' + setting;
+}
+
+// FNV-1a of the model file: rows of another model must not be mixed in.
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t h = 1469598103934665603ull;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buffer[i]);
+      h *= 1099511628211ull;
+    }
+  }
+  return fmt::format("{:016x}", h);
+}
+
+struct Unit {
+  Method method;
+  std::optional<EvalSetting> setting;  // atman only
+  std::string label;
+};
+
+struct CleanAnswer {
+  double log_prob = 0.0;
+  int correct = -1;
+};
+
+CleanAnswer clean_answer(const Model& model, const PreparedInput& prepared) {
+  c10::InferenceMode guard;
+  const Sequence& seq = prepared.sequence;
+  const int64_t t = static_cast<int64_t>(seq.target_ids.size());
+  std::vector<int64_t> rows_vec;
+  for (int64_t k = 0; k < t; ++k) rows_vec.push_back(seq.prediction_row(k));
+  const at::Tensor rows = at::tensor(rows_vec, at::kLong);
+  const at::Tensor ones = at::ones({1, seq.length()}, at::kFloat);
+  at::Tensor logits;
+  if (model.capabilities().target_only()) {
+    const at::Tensor hidden = model.hidden_states(prepared.embeddings, ones)[0].index_select(0, rows);
+    logits = model.lm_head(hidden);
+  } else {
+    logits = model.forward(prepared.embeddings, ones)[0].index_select(0, rows);
+  }
+  const at::Tensor lp = at::log_softmax(logits.to(at::kDouble), -1);
+  const at::Tensor ids = at::tensor(seq.target_ids, at::kLong);
+  CleanAnswer out;
+  out.log_prob = lp.gather(1, ids.view({t, 1})).sum().item<double>();
+  out.correct = lp.argmax(1).eq(ids).all().item<bool>() ? 1 : 0;
+  return out;
+}
+
+std::string safe_name(const std::string& text) {
+  std::string out;
+  for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out;
+}
+
+ojson interval_json(const MeanInterval& m) {
+  return {{"mean", number_or_null(m.mean)}, {"low", number_or_null(m.low)}, {"high", number_or_null(m.high)},
+          {"n", m.n}};
+}
+
+}  // namespace
+
+// ---- settings -------------------------------------------------------------------
+
+std::string EvalSetting::label() const {
+  return fmt::format("f={},kappa={}", format_number(suppression_factor), kappa_text(conceptual_threshold));
+}
+
+std::vector<EvalSetting> sweep_settings(const EvalSetting& base, const std::vector<std::string>& specs, bool grid) {
+  std::vector<double> factors;
+  std::vector<std::optional<double>> kappas;
+  bool has_f = false, has_k = false;
+  for (const std::string& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      throw std::invalid_argument("--sweep must be KEY=V1,V2,... (KEY suppression_factor or conceptual_threshold), got \"" +
+                                  spec + "\"");
+    }
+    std::string key = spec.substr(0, eq);
+    std::replace(key.begin(), key.end(), '-', '_');
+    const std::vector<std::string> values = split(spec.substr(eq + 1), ',');
+    const std::string what = "--sweep " + spec;
+    if (key == "suppression_factor") {
+      if (has_f) throw std::invalid_argument("--sweep suppression_factor given twice");
+      has_f = true;
+      for (const std::string& v : values) factors.push_back(parse_factor(v, what));
+    } else if (key == "conceptual_threshold") {
+      if (has_k) throw std::invalid_argument("--sweep conceptual_threshold given twice");
+      has_k = true;
+      for (const std::string& v : values) kappas.push_back(parse_kappa(v, what));
+    } else {
+      throw std::invalid_argument(fmt::format(
+          "--sweep key must be suppression_factor or conceptual_threshold, got \"{}\"", spec.substr(0, eq)));
+    }
+  }
+  std::vector<EvalSetting> out;
+  std::set<std::string> seen;
+  auto add = [&](const EvalSetting& s) {
+    if (seen.insert(s.label()).second) out.push_back(s);
+  };
+  if (grid && has_f && has_k) {
+    add(base);
+    for (double f : factors) {
+      for (const auto& k : kappas) add({f, k});
+    }
+    return out;
+  }
+  add(base);
+  for (double f : factors) add({f, base.conceptual_threshold});
+  for (const auto& k : kappas) add({base.suppression_factor, k});
+  return out;
+}
+
+// ---- rows ------------------------------------------------------------------------
+
+std::string row_to_json(const EvalRow& r) {
+  ojson j;
+  j["task"] = r.task;
+  j["item"] = r.item;
+  j["index"] = r.index;
+  j["method"] = r.method;
+  j["setting"] = r.setting;
+  j["suppression_factor"] = number_or_null(r.suppression_factor);
+  j["conceptual_threshold"] = r.conceptual_threshold ? ojson(*r.conceptual_threshold) : ojson("off");
+  j["ig_steps"] = r.ig_steps;
+  j["positions"] = r.positions;
+  j["truth_positions"] = r.truth_positions;
+  j["precision"] = number_or_null(r.metrics.precision);
+  j["recall"] = number_or_null(r.metrics.recall);
+  j["average_precision"] = number_or_null(r.metrics.average_precision);
+  j["pointing"] = number_or_null(r.metrics.pointing);
+  j["seconds"] = r.seconds;
+  j["peak_mb"] = r.peak_mb;
+  j["resident_peak_mb"] = r.resident_peak_mb;
+  j["target_log_prob"] = number_or_null(r.target_log_prob);
+  j["correct"] = r.correct;
+  j["error"] = r.error;
+  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+EvalRow row_from_json(const std::string& line) {
+  ojson j;
+  try {
+    j = ojson::parse(line);
+  } catch (const ojson::parse_error&) {
+    throw std::invalid_argument("not a JSON object");
+  }
+  if (!j.is_object()) throw std::invalid_argument("not a JSON object");
+  EvalRow r;
+  try {
+    r.task = j.at("task").get<std::string>();
+    r.item = j.at("item").get<std::string>();
+    r.index = j.at("index").get<int64_t>();
+    r.method = j.at("method").get<std::string>();
+    r.setting = j.at("setting").get<std::string>();
+    r.suppression_factor = number_or_nan(j, "suppression_factor");
+    const ojson& k = j.at("conceptual_threshold");
+    if (k.is_number()) r.conceptual_threshold = k.get<double>();
+    r.ig_steps = j.at("ig_steps").get<int64_t>();
+    r.positions = j.at("positions").get<int64_t>();
+    r.truth_positions = j.at("truth_positions").get<int64_t>();
+    r.metrics.precision = number_or_nan(j, "precision");
+    r.metrics.recall = number_or_nan(j, "recall");
+    r.metrics.average_precision = number_or_nan(j, "average_precision");
+    r.metrics.pointing = number_or_nan(j, "pointing");
+    r.seconds = number_or_nan(j, "seconds");
+    r.peak_mb = number_or_nan(j, "peak_mb");
+    r.resident_peak_mb = number_or_nan(j, "resident_peak_mb");
+    r.target_log_prob = number_or_nan(j, "target_log_prob");
+    r.correct = j.at("correct").get<int>();
+    r.error = j.at("error").get<std::string>();
+  } catch (const ojson::exception& e) {
+    throw std::invalid_argument(std::string("bad row: ") + e.what());
+  }
+  return r;
+}
+
+std::string csv_header() {
+  return "task,item,index,method,setting,suppression_factor,conceptual_threshold,ig_steps,positions,"
+         "truth_positions,precision,recall,average_precision,pointing,seconds,peak_mb,resident_peak_mb,"
+         "target_log_prob,correct,error";
+}
+
+std::string row_to_csv(const EvalRow& r) {
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", csv_field(r.task),
+                     csv_field(r.item), r.index, csv_field(r.method), csv_field(r.setting),
+                     csv_number(r.suppression_factor), kappa_text(r.conceptual_threshold), r.ig_steps, r.positions,
+                     r.truth_positions, csv_number(r.metrics.precision), csv_number(r.metrics.recall),
+                     csv_number(r.metrics.average_precision), csv_number(r.metrics.pointing), csv_number(r.seconds),
+                     csv_number(r.peak_mb), csv_number(r.resident_peak_mb), csv_number(r.target_log_prob), r.correct,
+                     csv_field(r.error));
+}
+
+// ---- summary -----------------------------------------------------------------------
+
+std::vector<SummaryRow> summarize(const std::vector<EvalRow>& rows, int64_t resamples, uint64_t seed) {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const EvalRow*>> groups;
+  for (const EvalRow& r : rows) {
+    const std::string key = r.task + '\x1f' + r.method + '\x1f' + r.setting;
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(&r);
+  }
+  std::vector<SummaryRow> out;
+  for (const std::string& key : order) {
+    const auto& members = groups[key];
+    SummaryRow s;
+    s.task = members.front()->task;
+    s.method = members.front()->method;
+    s.setting = members.front()->setting;
+    s.suppression_factor = members.front()->suppression_factor;
+    s.conceptual_threshold = members.front()->conceptual_threshold;
+    s.ig_steps = members.front()->ig_steps;
+    s.items = static_cast<int64_t>(members.size());
+    std::vector<double> p, r, ap, pg;
+    double seconds = 0.0, peak = 0.0, correct = 0.0;
+    int64_t timed = 0, answered = 0;
+    for (const EvalRow* row : members) {
+      if (!row->error.empty()) {
+        ++s.errors;
+      } else if (row->truth_positions == 0) {
+        ++s.no_truth;
+      }
+      p.push_back(row->metrics.precision);
+      r.push_back(row->metrics.recall);
+      ap.push_back(row->metrics.average_precision);
+      pg.push_back(row->metrics.pointing);
+      if (row->error.empty() && std::isfinite(row->seconds)) {
+        seconds += row->seconds;
+        peak += row->peak_mb;
+        ++timed;
+        s.peak_mb_max = std::max(s.peak_mb_max, row->peak_mb);
+        s.resident_peak_mb_max = std::max(s.resident_peak_mb_max, row->resident_peak_mb);
+      }
+      if (row->correct >= 0) {
+        correct += row->correct;
+        ++answered;
+      }
+    }
+    s.precision = bootstrap_mean(p, resamples, seed);
+    s.recall = bootstrap_mean(r, resamples, seed);
+    s.average_precision = bootstrap_mean(ap, resamples, seed);
+    s.pointing = bootstrap_mean(pg, resamples, seed);
+    s.seconds_mean = timed ? seconds / timed : kNaN;
+    s.peak_mb_mean = timed ? peak / timed : kNaN;
+    s.accuracy = answered ? correct / answered : kNaN;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string format_summary_markdown(const std::vector<SummaryRow>& summary) {
+  auto cell = [](const MeanInterval& m) {
+    if (m.n == 0) return std::string("-");
+    return fmt::format("{:.3f} [{:.3f}, {:.3f}]", m.mean, m.low, m.high);
+  };
+  std::string out;
+  std::vector<std::string> tasks;
+  for (const SummaryRow& s : summary) {
+    if (std::find(tasks.begin(), tasks.end(), s.task) == tasks.end()) tasks.push_back(s.task);
+  }
+  for (const std::string& task : tasks) {
+    int64_t items = 0;
+    double accuracy = kNaN;
+    for (const SummaryRow& s : summary) {
+      if (s.task == task) {
+        items = std::max(items, s.items);
+        if (!std::isfinite(accuracy)) accuracy = s.accuracy;
+      }
+    }
+    out += fmt::format("### {} ({} items; model answers {:.1f}% correctly)\n\n", task, items, 100.0 * accuracy);
+    out += "| method | setting | mAP (precision) | mAR (recall) | ranking AP | pointing game | s/item | peak MB (mean / max) | n |\n";
+    out += "|---|---|---|---|---|---|---|---|---|\n";
+    for (const SummaryRow& s : summary) {
+      if (s.task != task) continue;
+      std::string n = fmt::format("{}", s.precision.n);
+      if (s.errors) n += fmt::format(" ({} failed)", s.errors);
+      if (s.no_truth) n += fmt::format(" ({} without ground truth)", s.no_truth);
+      out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.3f} | {:.1f} / {:.1f} | {} |\n", s.method, s.setting,
+                         cell(s.precision), cell(s.recall), cell(s.average_precision), cell(s.pointing),
+                         s.seconds_mean, s.peak_mb_mean, s.peak_mb_max, n);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string summary_to_json(const std::vector<SummaryRow>& summary) {
+  ojson doc = ojson::array();
+  for (const SummaryRow& s : summary) {
+    ojson j;
+    j["task"] = s.task;
+    j["method"] = s.method;
+    j["setting"] = s.setting;
+    j["suppression_factor"] = number_or_null(s.suppression_factor);
+    j["conceptual_threshold"] = s.conceptual_threshold ? ojson(*s.conceptual_threshold) : ojson("off");
+    j["ig_steps"] = s.ig_steps;
+    j["items"] = s.items;
+    j["errors"] = s.errors;
+    j["no_truth"] = s.no_truth;
+    j["precision"] = interval_json(s.precision);
+    j["recall"] = interval_json(s.recall);
+    j["average_precision"] = interval_json(s.average_precision);
+    j["pointing"] = interval_json(s.pointing);
+    j["seconds_mean"] = number_or_null(s.seconds_mean);
+    j["peak_mb_mean"] = number_or_null(s.peak_mb_mean);
+    j["peak_mb_max"] = number_or_null(s.peak_mb_max);
+    j["resident_peak_mb_max"] = number_or_null(s.resident_peak_mb_max);
+    j["accuracy"] = number_or_null(s.accuracy);
+    doc.push_back(std::move(j));
+  }
+  return doc.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
+}
+
+std::string summary_to_csv(const std::vector<SummaryRow>& summary) {
+  std::string out =
+      "task,method,setting,suppression_factor,conceptual_threshold,ig_steps,items,errors,no_truth,"
+      "precision,precision_low,precision_high,recall,recall_low,recall_high,average_precision,"
+      "average_precision_low,average_precision_high,pointing,pointing_low,pointing_high,n,seconds_mean,"
+      "peak_mb_mean,peak_mb_max,resident_peak_mb_max,accuracy\n";
+  for (const SummaryRow& s : summary) {
+    auto m = [](const MeanInterval& v) {
+      return fmt::format("{},{},{}", csv_number(v.mean), csv_number(v.low), csv_number(v.high));
+    };
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(s.task),
+                       csv_field(s.method), csv_field(s.setting), csv_number(s.suppression_factor),
+                       kappa_text(s.conceptual_threshold), s.ig_steps, s.items, s.errors, s.no_truth,
+                       m(s.precision), m(s.recall), m(s.average_precision), m(s.pointing), s.precision.n,
+                       csv_number(s.seconds_mean), csv_number(s.peak_mb_mean), csv_number(s.peak_mb_max),
+                       csv_number(s.resident_peak_mb_max), csv_number(s.accuracy));
+  }
+  return out;
+}
+
+// ---- the run -------------------------------------------------------------------------
+
+EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, EvalOptions options,
+                 std::string out_dir)
+    : model_(std::move(model)), sets_(std::move(sets)), options_(std::move(options)), out_dir_(std::move(out_dir)) {
+  TORCH_CHECK(model_ != nullptr, "EvalRun: model is null");
+  if (options_.methods.empty()) throw std::invalid_argument("no methods to evaluate");
+  if (options_.limit < 0) throw std::invalid_argument(fmt::format("--limit must be >= 0, got {}", options_.limit));
+  if (options_.baseline.ig_steps < 1) {
+    throw std::invalid_argument(fmt::format("--ig-steps must be >= 1, got {}", options_.baseline.ig_steps));
+  }
+  std::vector<std::string> unsupported;
+  for (Method m : options_.methods) {
+    if (method_needs_attentions(m) && !model_->capabilities().forward_with_attentions) {
+      unsupported.push_back(method_name(m));
+    }
+  }
+  if (!unsupported.empty()) {
+    throw std::invalid_argument(fmt::format(
+        "{}: model {} has no method forward_with_attentions(embeddings, modifier) (CONTRACT.md): {} cannot run; "
+        "leave {} out of --methods",
+        model_->path(), model_->config().name, fmt::join(unsupported, " and "),
+        unsupported.size() > 1 ? "them" : "it"));
+  }
+  for (const EvalSet& set : sets_) {
+    if (!set.items.empty() && set.items.front().kind == EvalItemKind::kImageMask && !model_->has_image()) {
+      throw std::invalid_argument(fmt::format("model {} is text-only (config image is null): it cannot run the image "
+                                              "task {} ({}); give --data a text task's folder",
+                                              model_->config().name, set.task, set.folder));
+    }
+  }
+  if (options_.settings.empty()) {
+    options_.settings.push_back({options_.explain.suppression_factor, options_.explain.conceptual_threshold});
+  }
+  options_.explain.granularity = Granularity::kToken;
+
+  std::error_code ec;
+  fs::create_directories(out_dir_, ec);
+  if (!fs::is_directory(out_dir_)) {
+    throw std::runtime_error(fmt::format("cannot create output folder {}: {}", out_dir_, ec.message()));
+  }
+  const std::string run_file = (fs::path(out_dir_) / "run.json").string();
+  ojson run;
+  run["model"] = fs::absolute(model_->path()).lexically_normal().string();
+  run["model_name"] = model_->config().name;
+  run["model_fingerprint"] = file_fingerprint(model_->path());
+  if (fs::exists(run_file)) {
+    std::ifstream in(run_file);
+    ojson old;
+    try {
+      old = ojson::parse(in);
+    } catch (const ojson::parse_error&) {
+      throw std::runtime_error(run_file + ": not valid JSON; use another --out or remove it");
+    }
+    if (old.value("model_fingerprint", "") != run["model_fingerprint"].get<std::string>()) {
+      throw std::runtime_error(fmt::format(
+          "{} holds rows of another model ({}, {}); use another --out or remove the folder", out_dir_,
+          old.value("model_name", "?"), old.value("model", "?")));
+    }
+  } else {
+    write_file_atomically(run_file, run.dump(2) + "\n", "run.json");
+  }
+}
+
+EvalRun::~EvalRun() = default;
+
+std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
+  const fs::path dir(out_dir_);
+  const std::string jsonl_path = (dir / "rows.jsonl").string();
+  const std::string csv_path = (dir / "rows.csv").string();
+
+  // Resume: every complete row already written.
+  std::vector<EvalRow> existing;
+  std::set<std::string> done_keys;
+  {
+    std::ifstream in(jsonl_path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    const std::string text = buffer.str();
+    bool torn = false;
+    size_t at = 0;
+    while (at < text.size()) {
+      const size_t end = text.find('\n', at);
+      if (end == std::string::npos) {
+        torn = true;  // a last line without its newline: a killed run
+        break;
+      }
+      const std::string line = text.substr(at, end - at);
+      at = end + 1;
+      if (line.empty()) continue;
+      try {
+        EvalRow row = row_from_json(line);
+        if (done_keys.insert(row_key(row.task, row.item, row.method, row.setting)).second) {
+          existing.push_back(std::move(row));
+        }
+      } catch (const std::invalid_argument&) {
+        torn = true;  // unreadable: dropped and computed again
+      }
+    }
+    std::string jsonl, csv = csv_header() + "\n";
+    for (const EvalRow& row : existing) {
+      jsonl += row_to_json(row) + "\n";
+      csv += row_to_csv(row) + "\n";
+    }
+    if (torn) write_file_atomically(jsonl_path, jsonl, "rows.jsonl");
+    write_file_atomically(csv_path, csv, "rows.csv");
+  }
+  std::map<std::string, const EvalRow*> by_key;
+  for (const EvalRow& row : existing) by_key[row_key(row.task, row.item, row.method, row.setting)] = &row;
+
+  std::vector<Unit> units;
+  for (Method m : options_.methods) {
+    if (m == Method::kAtman) {
+      for (const EvalSetting& s : options_.settings) units.push_back({m, s, s.label()});
+    } else if (m == Method::kIntegratedGradients) {
+      units.push_back({m, std::nullopt, fmt::format("steps={}", options_.baseline.ig_steps)});
+    } else {
+      units.push_back({m, std::nullopt, "-"});
+    }
+  }
+  const std::string base_label = options_.settings.front().label();
+
+  auto items_of = [&](const EvalSet& set) {
+    auto it = options_.task_limits.find(set.task);
+    const int64_t limit = it != options_.task_limits.end() ? it->second : options_.limit;
+    return limit > 0 ? std::min<int64_t>(limit, set.items.size()) : static_cast<int64_t>(set.items.size());
+  };
+  int64_t total = 0, resumed = 0;
+  for (const EvalSet& set : sets_) {
+    const int64_t n = items_of(set);
+    total += n * static_cast<int64_t>(units.size());
+    for (int64_t i = 0; i < n; ++i) {
+      for (const Unit& u : units) resumed += by_key.count(row_key(set.task, set.items[i].id, method_name(u.method), u.label));
+    }
+  }
+
+  std::ofstream jsonl_out(jsonl_path, std::ios::app | std::ios::binary);
+  std::ofstream csv_out(csv_path, std::ios::app | std::ios::binary);
+  if (!jsonl_out || !csv_out) throw std::runtime_error("cannot append to " + jsonl_path + " or " + csv_path);
+
+  Explainer explainer(model_);
+  set_threads(options_.explain.threads);
+  AllocationMeter meter;
+  const auto start = std::chrono::steady_clock::now();
+  int64_t done = resumed;
+  auto report = [&](const std::string& task, const std::string& method) {
+    if (!progress) return;
+    EvalProgress p;
+    p.done = done;
+    p.total = total;
+    p.resumed = resumed;
+    p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    p.task = task;
+    p.method = method;
+    progress(p);
+  };
+  report("", "");
+
+  selected_.clear();
+  for (const EvalSet& set : sets_) {
+    const int64_t n = items_of(set);
+    bool warmed_up = !options_.warm_up;
+    for (int64_t i = 0; i < n; ++i) {
+      const EvalItem& item = set.items[i];
+      // Prepared lazily: only when a row of this item is missing.
+      bool prepared_ok = false;
+      std::string item_error;
+      ExplainInput input;
+      GroundTruth gt;
+      CleanAnswer answer;
+      auto prepare_item = [&] {
+        if (prepared_ok || !item_error.empty()) return;
+        try {
+          input.prompt = item_prompt(model_->config(), item);
+          input.target = item.target;
+          if (item.kind == EvalItemKind::kImageMask) input.image_rgb = read_image_rgb(item.image_path);
+          ExplainOptions o = options_.explain;
+          o.conceptual_threshold = std::nullopt;  // the prepared sequence only
+          const PreparedInput prepared = explainer.prepare(input, o);
+          if (item.kind == EvalItemKind::kImageMask) {
+            gt = image_ground_truth(read_mask(item.mask_path), prepared.sequence);
+          } else {
+            gt = text_ground_truth(model_->tokenizer(), prepared.sequence, item.span_begin, item.span_end);
+          }
+          answer = clean_answer(*model_, prepared);
+          prepared_ok = true;
+        } catch (const std::exception& e) {
+          item_error = e.what();
+        }
+      };
+      for (const Unit& u : units) {
+        const std::string method = method_name(u.method);
+        const std::string key = row_key(set.task, item.id, method, u.label);
+        if (auto it = by_key.find(key); it != by_key.end()) {
+          selected_.push_back(*it->second);
+          continue;
+        }
+        prepare_item();
+        if (!warmed_up && prepared_ok) {
+          warmed_up = true;
+          for (const Unit& w : units) {
+            if (w.setting && w.label != base_label) continue;
+            try {
+              explain_with_method(explainer, w.method, input, options_.explain, options_.baseline);
+            } catch (const std::exception&) {
+              // Reported by the row itself.
+            }
+          }
+        }
+        EvalRow row;
+        row.task = set.task;
+        row.item = item.id;
+        row.index = i;
+        row.method = method;
+        row.setting = u.label;
+        row.suppression_factor = u.setting ? u.setting->suppression_factor : kNaN;
+        if (u.setting) row.conceptual_threshold = u.setting->conceptual_threshold;
+        row.ig_steps = u.method == Method::kIntegratedGradients ? options_.baseline.ig_steps : 0;
+        row.metrics = {kNaN, kNaN, kNaN, kNaN};
+        row.seconds = kNaN;
+        row.target_log_prob = kNaN;
+        if (!prepared_ok) {
+          row.error = item_error;
+        } else {
+          row.positions = static_cast<int64_t>(gt.positions.size());
+          row.truth_positions = std::count(gt.truth.begin(), gt.truth.end(), 1);
+          row.target_log_prob = answer.log_prob;
+          row.correct = answer.correct;
+          ExplainOptions o = options_.explain;
+          if (u.setting) {
+            o.suppression_factor = u.setting->suppression_factor;
+            o.conceptual_threshold = u.setting->conceptual_threshold;
+          }
+          try {
+            reset_resident_peak();
+            meter.reset_peak();
+            const auto t0 = std::chrono::steady_clock::now();
+            const Explanation e = explain_with_method(explainer, u.method, input, o, options_.baseline);
+            row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            row.peak_mb = static_cast<double>(meter.peak_bytes_since_reset()) / (1024.0 * 1024.0);
+            row.resident_peak_mb = resident_peak_mb();
+            std::map<int64_t, double> relevance;
+            for (const ExplainedUnit& unit : e.units) relevance[unit.index] = unit.relevance;
+            std::vector<double> values;
+            for (int64_t p : gt.positions) {
+              auto found = relevance.find(p);
+              if (found == relevance.end()) throw std::runtime_error(fmt::format("position {} was not explained", p));
+              values.push_back(found->second);
+            }
+            if (row.truth_positions > 0) row.metrics = compute_metrics(values, gt.truth);
+            if (i < options_.examples && (!u.setting || u.label == base_label)) {
+              const fs::path folder = dir / "examples" / safe_name(set.task);
+              fs::create_directories(folder);
+              const std::string stem = (folder / (safe_name(item.id) + "." + method)).string();
+              write_file_atomically(stem + ".json", explanation_to_json(e), "json");
+              if (!input.image_rgb.empty()) {
+                write_overlay_png(e, input.image_rgb, overlay_caption(input.prompt + " [" + method + "]", input.target),
+                                  stem + ".png");
+              }
+            }
+          } catch (const std::exception& ex) {
+            row.error = ex.what();
+            row.metrics = {kNaN, kNaN, kNaN, kNaN};
+          }
+        }
+        if (const auto nl = row.error.find('\n'); nl != std::string::npos) row.error.resize(nl);
+        jsonl_out << row_to_json(row) << '\n';
+        jsonl_out.flush();
+        csv_out << row_to_csv(row) << '\n';
+        csv_out.flush();
+        if (!jsonl_out || !csv_out) throw std::runtime_error("cannot append to " + jsonl_path);
+        selected_.push_back(row);
+        ++done;
+        report(set.task, method);
+      }
+    }
+  }
+
+  const std::vector<SummaryRow> summary =
+      summarize(selected_, options_.bootstrap_resamples, options_.bootstrap_seed);
+  write_file_atomically((dir / "summary.json").string(), summary_to_json(summary), "summary.json");
+  write_file_atomically((dir / "summary.csv").string(), summary_to_csv(summary), "summary.csv");
+  write_file_atomically((dir / "summary.md").string(), format_summary_markdown(summary), "summary.md");
+  return summary;
+}
+
+}  // namespace atman
