@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up, build and every test: tools/setup.sh, tools/build.sh, then ctest
-# (labels: unit, e2e, python; the test models are made by a ctest fixture).
+# (labels: unit, e2e, python, ops; the test models are made by a ctest fixture).
 #
 # Usage: tools/test.sh [--sanitize] [ctest arguments, e.g. -L unit or -R Model]
 #   --sanitize   build with ASan + UBSan (build-sanitize/) and run the C++ tests under them
