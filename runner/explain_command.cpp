@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +21,9 @@
 #include "atman/terminal_report.h"
 #define ATMAN_HAVE_TERMINAL_REPORT 1
 #endif
+#include "atman/resource_limits.h"
 #include "commands.h"
+#include "flag_checks.h"
 #include "progress.h"
 
 namespace atman::runner {
@@ -43,6 +46,7 @@ struct ExplainArgs {
   int64_t ig_steps = BaselineOptions{}.ig_steps;
   int64_t batch_size = 0;
   int64_t threads = 0;
+  int64_t max_memory_mb = 0;
   int top_k = 10;
   bool quiet = false;
   bool verbose = false;
@@ -74,11 +78,11 @@ PassStrategy parse_strategy(const std::string& text) {
 
 ExplainOptions options_from(const ExplainArgs& a) {
   ExplainOptions o;
-  if (!std::isfinite(a.suppression_factor) || a.suppression_factor < 0.0) {
-    throw UsageError(fmt::format("--suppression-factor must be a finite number >= 0, got {}", a.suppression_factor));
-  }
-  if (a.batch_size < 0) throw UsageError(fmt::format("--batch-size must be >= 0, got {}", a.batch_size));
-  if (a.threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", a.threads));
+  check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
+  check_int_flag("--batch-size", a.batch_size, 0, kMaxBatchSize);
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
+  check_int_flag("--max-memory", a.max_memory_mb, 0, kMaxMemoryMb);
+  check_int_flag("--top", a.top_k, 0, 1000000);
   o.suppression_factor = a.suppression_factor;
   o.conceptual_threshold = parse_threshold(a.conceptual_threshold);
   o.granularity = parse_granularity(a.granularity);
@@ -107,6 +111,37 @@ std::string plain_summary(const Explanation& e, int top_k) {
 }
 #endif
 
+// Refuses a model file that cannot be loaded within the budget (before loading it).
+void require_model_load(const MemoryBudget& budget, const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return;  // missing or unreadable: Model::load says why
+  budget.require(estimate_model_load_bytes(static_cast<int64_t>(size)), "loading the model " + path);
+}
+
+// Checks that the sweep fits the budget at its batch size (before any pass
+// runs) and returns the batch size to use: the given one, or with an explicit
+// --max-memory the largest that fits (at most 32), or 0 (the explainer's default).
+int64_t check_sweep_memory(const MemoryBudget& budget, const Model& model, const ExplainInput& input,
+                           const ExplainOptions& options, const ExplainArgs& a) {
+  const int64_t image_positions = input.image_rgb.empty() ? 0 : model.config().image->patches();
+  const Sequence seq = build_sequence(model, input.prompt, input.target, image_positions);
+  const bool full_logits = options.strategy == PassStrategy::kFullLogits || !model.capabilities().target_only();
+  SweepMemory sweep = estimate_sweep_memory(model.config(), seq.length(), seq.length(),
+                                            static_cast<int64_t>(seq.target_ids.size()), full_logits,
+                                            options.conceptual_threshold.has_value());
+  if (!input.image_rgb.empty() && (!a.overlay.empty() || !a.html.empty())) {
+    sweep.fixed_bytes += int64_t{24} * static_cast<int64_t>(input.image_rgb.total());  // overlay at the image's resolution
+  }
+  if (options.batch_size > 0) {
+    budget.require(sweep.bytes(options.batch_size),
+                   fmt::format("the sweep ({} positions, --batch-size {})", seq.length(), options.batch_size));
+    return options.batch_size;
+  }
+  budget.require(sweep.bytes(1), fmt::format("the sweep ({} positions, batch size 1)", seq.length()));
+  return budget.explicit_limit() ? budget.largest_batch(sweep, 32) : 0;
+}
+
 int run_explain(const ExplainArgs& a) {
   if (a.has_question == a.has_prompt) {
     throw UsageError("give exactly one of --question and --prompt");
@@ -114,7 +149,7 @@ int run_explain(const ExplainArgs& a) {
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
   const ExplainOptions options = options_from(a);
   const Method method = parse_method(a.method);  // CLI11 has checked the name
-  if (a.ig_steps < 1) throw UsageError(fmt::format("--ig-steps must be >= 1, got {}", a.ig_steps));
+  check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
   BaselineOptions baseline;
   baseline.ig_steps = a.ig_steps;
 
@@ -123,6 +158,9 @@ int run_explain(const ExplainArgs& a) {
   if (!a.overlay.empty()) check_output_path(a.overlay, "overlay");
   if (!a.html.empty()) check_output_path(a.html, "html");
 
+  // Memory: each step is checked against the budget before it runs (resource_limits.h).
+  const MemoryBudget budget(a.max_memory_mb);
+  require_model_load(budget, a.model);
   std::shared_ptr<const Model> model = Model::load(a.model);
   const ModelConfig& config = model->config();
   check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
@@ -132,7 +170,9 @@ int run_explain(const ExplainArgs& a) {
       throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no --image {}",
                                               a.model, config.name, a.image));
     }
-    input.image_rgb = read_image_rgb(a.image);
+    const std::string bytes = read_image_file(a.image);
+    budget.require(estimate_decode_bytes(bytes, a.image), "decoding the image " + a.image);
+    input.image_rgb = decode_image_rgb(bytes, a.image);
   }
   input.prompt = a.has_prompt ? a.prompt : prompt_from_question(config, a.question);
   input.target = a.target;
@@ -153,9 +193,12 @@ int run_explain(const ExplainArgs& a) {
                                                                                 "prefix_cache/hidden_states_from_cache)");
   }
 
+  ExplainOptions sized = options;
+  sized.batch_size = check_sweep_memory(budget, *model, input, options, a);
+
   Explainer explainer(model);
   ProgressBar bar(!a.quiet);
-  const Explanation e = explain_with_method(explainer, method, input, options, baseline, [&](const SweepProgress& p) {
+  const Explanation e = explain_with_method(explainer, method, input, sized, baseline, [&](const SweepProgress& p) {
     bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
   });
   bar.finish();
@@ -222,6 +265,10 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--batch-size", args->batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();
   sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--max-memory", args->max_memory_mb,
+                  "Memory budget of the whole process in MB; inputs that need more are refused before work "
+                  "starts (0: this machine's available memory)")
+      ->capture_default_str();
   sub->add_option("--top", args->top_k, "Positions listed in the terminal summary")->capture_default_str();
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no terminal summary");
   sub->add_flag("--verbose,-v", args->verbose, "Describe the model and the sweep on stderr");

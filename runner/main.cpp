@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include "atman/interrupt.h"
 #include "commands.h"
 
 namespace {
@@ -30,6 +31,8 @@ int fail(const std::string& message, int code) {
 
 int main(int argc, char** argv) {
   using namespace atman::runner;
+  // SIGINT/SIGTERM: exit 130/143 at once, naming the outputs not written; files are never half-written.
+  atman::install_interrupt_handlers("atman");
   CLI::App app{"atman: explain what a TorchScript image-text or text model attends to (AtMan)", "atman"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "atman 0.1");

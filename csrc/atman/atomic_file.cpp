@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "atman/interrupt.h"
+
 namespace atman {
 namespace {
 
@@ -57,12 +59,18 @@ void check_destination(const std::string& path, const std::string& what) {
   if (path.empty()) throw std::runtime_error("cannot write " + what + ": the path is empty");
   if (path.back() == '/') fail(what, path, "the path names a folder, not a file");
   struct stat info {};
-  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) fail(what, path, "is a folder");
+  if (::stat(path.c_str(), &info) == 0) {
+    if (S_ISDIR(info.st_mode)) fail(what, path, "is a folder");
+    // A rename would replace a device or pipe node itself (/dev/null, as root).
+    if (!S_ISREG(info.st_mode)) fail(what, path, "exists and is not a regular file");
+  }
 }
 
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
+  // SIGINT/SIGTERM are held until the file is complete and renamed (or removed).
+  InterruptDeferral defer;
   check_destination(path, what);
   std::string temp_path;
   const int fd = open_temporary_sibling(path, &temp_path);
@@ -88,6 +96,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes, co
   if (::fsync(fd) != 0) give_up(errno, true);
   if (::close(fd) != 0) give_up(errno, false);
   if (::rename(temp_path.c_str(), path.c_str()) != 0) give_up(errno, false);
+  mark_output_written(path);
 
   // Make the rename itself durable; a failure here loses nothing already done.
   std::string folder, name;
@@ -100,6 +109,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes, co
 }
 
 void check_output_path(const std::string& path, const std::string& what) {
+  InterruptDeferral defer;  // the probe file is always removed
   check_destination(path, what);
   std::string folder, name;
   split_path(path, &folder, &name);
@@ -111,6 +121,7 @@ void check_output_path(const std::string& path, const std::string& what) {
   if (fd < 0) fail(what, path, errno_text(errno));
   ::close(fd);
   ::unlink(temp_path.c_str());
+  register_pending_output(path, what);  // named if the run is interrupted (interrupt.h)
 }
 
 }  // namespace atman

@@ -1,5 +1,14 @@
 #include "atman/image.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -9,6 +18,9 @@
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "atman/image_header.h"
+#include "atman/interrupt.h"
 
 namespace atman {
 namespace {
@@ -33,32 +45,110 @@ void check_not_truncated(const std::string& bytes, const std::string& origin) {
   }
 }
 
-}  // namespace
-
-cv::Mat read_image_rgb(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error(path + ": image file not found");
-  if (fs::is_directory(path, ec)) throw std::runtime_error(path + ": image path is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": image file cannot be read");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error(path + ": image file cannot be read");
-  return decode_image_rgb(bytes, path);
+// Decoders print to the process's stderr (libpng's "libpng warning: ...",
+// OpenCV's "imdecode_(''): can't read data: ..."), which would break the
+// one-line error contract: while `decode` runs, fd 2 goes to /dev/null.
+// Serialised, since fd 2 is process-wide; a signal is held until it is back.
+template <typename F>
+void with_stderr_silenced(F&& decode) {
+  InterruptDeferral defer;  // an interruption's line must not go to /dev/null
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::fflush(stderr);
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const int saved = null_fd >= 0 ? ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0) : -1;
+  if (saved < 0 || ::dup2(null_fd, STDERR_FILENO) < 0) {  // cannot redirect: decode as is
+    if (saved >= 0) ::close(saved);
+    if (null_fd >= 0) ::close(null_fd);
+    decode();
+    return;
+  }
+  ::close(null_fd);
+  struct Restore {
+    int saved;
+    ~Restore() {
+      std::fflush(stderr);
+      ::dup2(saved, STDERR_FILENO);
+      ::close(saved);
+    }
+  } restore{saved};
+  decode();
 }
 
-cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin) {
+// OpenCV decodes OpenEXR only when this variable is set (its own default since 4.5.5).
+bool openexr_enabled() {
+  const char* value = std::getenv("OPENCV_IO_ENABLE_OPENEXR");
+  if (value == nullptr) return false;
+  const std::string v = value;
+  return v == "1" || v == "true" || v == "True" || v == "TRUE" || v == "on" || v == "ON";
+}
+
+}  // namespace
+
+cv::Mat read_image_rgb(const std::string& path) { return decode_image_rgb(read_image_file(path), path); }
+
+int64_t estimate_decode_bytes(const std::string& bytes, const std::string& origin) {
+  const std::optional<ImageHeader> header = read_image_header(bytes, origin);
+  if (!header) return 0;
+  // The decoded image, its 8-bit copy and the RGB result.
+  return header->decoded_bytes() + 6 * header->pixels();
+}
+
+std::string read_image_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) throw std::runtime_error(path + ": image file not found");
+  if (fs::is_directory(status)) throw std::runtime_error(path + ": image path is a directory");
+  // Devices and pipes could block or never end (/dev/zero): regular files only.
+  if (!fs::is_regular_file(status)) throw std::runtime_error(path + ": image path is not a regular file");
+  const uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(kMaxImageFileBytes)) {
+    throw std::runtime_error(fmt::format("{}: image file is {} bytes, more than the limit of {} bytes", path, size,
+                                         kMaxImageFileBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("{}: image file cannot be read ({})", path, std::strerror(errno)));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(path + ": image file cannot be read");
+  return bytes;
+}
+
+cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin, int64_t max_pixels) {
   if (bytes.empty()) throw std::runtime_error(origin + ": image file is empty");
+  if (static_cast<int64_t>(bytes.size()) > kMaxImageFileBytes) {
+    throw std::runtime_error(fmt::format("{}: image file is {} bytes, more than the limit of {} bytes", origin,
+                                         bytes.size(), kMaxImageFileBytes));
+  }
+  // The size in the header is checked before OpenCV allocates anything for it.
+  const std::optional<ImageHeader> header = read_image_header(bytes, origin);
+  if (header && header->pixels() > max_pixels) {
+    throw std::runtime_error(fmt::format(
+        "{}: {} header says {}x{} pixels, more than the limit of {} pixels (refused before decoding)", origin,
+        header->format, header->width, header->height, max_pixels));
+  }
+  if (header && header->format == "OpenEXR" && !openexr_enabled()) {
+    throw std::runtime_error(origin + ": OpenEXR decoding is disabled in OpenCV (set OPENCV_IO_ENABLE_OPENEXR=1 "
+                                      "to allow it)");
+  }
   check_not_truncated(bytes, origin);
   cv::Mat decoded;
   try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-    decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    with_stderr_silenced([&] {
+      const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+      decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    });
   } catch (const cv::Exception& e) {
     throw std::runtime_error(fmt::format("{}: image could not be decoded ({})", origin, e.msg));
   }
   if (decoded.empty()) {
-    throw std::runtime_error(origin + ": not an image OpenCV can decode (unknown format, corrupt or truncated)");
+    throw std::runtime_error(fmt::format("{}: not an image OpenCV can decode ({})", origin,
+                                         header ? header->format + " data is corrupt or truncated"
+                                                : "unknown format, corrupt or truncated"));
+  }
+  if (static_cast<int64_t>(decoded.rows) * decoded.cols > max_pixels) {
+    throw std::runtime_error(fmt::format("{}: image is {}x{} pixels, more than the limit of {} pixels", origin,
+                                         decoded.cols, decoded.rows, max_pixels));
   }
   return to_rgb8(decoded, origin);
 }

@@ -13,16 +13,28 @@
 
 namespace atman {
 
-/// Largest width*height accepted (checked after decoding; OpenCV itself
-/// refuses headers above 2^30 pixels before allocating).
-constexpr int64_t kMaxImagePixels = int64_t{1} << 28;  // 268 M pixels
+/// Largest width*height accepted: 8192 x 8192. Checked on the file's header
+/// before decoding (image_header.h), and again on the decoded image.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;  // 67,108,864 pixels
+/// Largest image file read (an uncompressed 8192 x 8192 16-bit RGBA image fits).
+constexpr int64_t kMaxImageFileBytes = int64_t{1} << 30;  // 1 GiB
 
 /// Reads and decodes an image file into 8-bit RGB (CV_8UC3): grayscale is
 /// replicated, alpha dropped, 16-bit and float scaled to 8 bits.
-/// Throws std::runtime_error naming the file (missing, empty, not an image, truncated).
+/// Throws std::runtime_error naming the file (missing, not a regular file,
+/// empty, too large, not an image, truncated, header over the pixel limit).
 cv::Mat read_image_rgb(const std::string& path);
-/// Same from encoded bytes; `origin` names them in errors.
-cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin);
+/// The bytes of an image file, after the checks of read_image_rgb that need
+/// no decoding (missing, folder, not a regular file, over kMaxImageFileBytes).
+/// read_image_rgb(path) is decode_image_rgb(read_image_file(path), path).
+std::string read_image_file(const std::string& path);
+/// Upper estimate of the bytes decode_image_rgb allocates for these encoded
+/// bytes, from the header alone (0 when the format is not recognised).
+int64_t estimate_decode_bytes(const std::string& bytes, const std::string& origin);
+/// Same from encoded bytes; `origin` names them in errors. The header's
+/// width*height is checked against `max_pixels` before anything is decoded.
+cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin,
+                         int64_t max_pixels = kMaxImagePixels);
 /// Any decoded cv::Mat (1/3/4 channels, 8/16-bit or float, BGR order) -> 8-bit RGB.
 cv::Mat to_rgb8(const cv::Mat& decoded, const std::string& origin);
 

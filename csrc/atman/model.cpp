@@ -217,6 +217,8 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error(path + ": model file not found");
   if (fs::is_directory(path, ec)) throw std::runtime_error(path + ": model path is a directory, not a .pt file");
+  // Devices and pipes could block or never end (/dev/zero): regular files only.
+  if (!fs::is_regular_file(path, ec)) throw std::runtime_error(path + ": model path is not a regular file");
   if (fs::file_size(path, ec) == 0) throw std::runtime_error(path + ": model file is empty");
   {
     std::ifstream probe(path, std::ios::binary);

@@ -65,10 +65,13 @@ const std::string& Sequence::piece_at(int64_t position) const {
 
 Sequence build_sequence(const Model& model, const std::string& prompt, const std::string& target,
                         int64_t image_positions) {
+  return build_sequence(model.config(), model.tokenizer(), prompt, target, image_positions);
+}
+
+Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, const std::string& prompt,
+                        const std::string& target, int64_t image_positions) {
   check_text(prompt, "prompt");
   check_text(target, "target");
-  const ModelConfig& config = model.config();
-  const Tokenizer& tokenizer = model.tokenizer();
   Sequence s;
   s.prompt = prompt;
   s.target = target;

@@ -52,6 +52,9 @@ struct Sequence {
 /// Throws std::invalid_argument with one line naming the value.
 Sequence build_sequence(const Model& model, const std::string& prompt, const std::string& target,
                         int64_t image_positions);
+/// The same from a config and a tokenizer (what build_sequence(model, ...) uses).
+Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, const std::string& prompt,
+                        const std::string& target, int64_t image_positions);
 
 /// The explained units in sequence order: every image patch alone, then the
 /// prompt's and the target's (but the last) text positions grouped by

@@ -5,7 +5,8 @@ fail at run time) with one clear line.
 Usage: tests/python/make_bad_models.py --out-dir build/test_models/bad
 Writes: empty.pt, random_bytes.pt, zip_not_torchscript.pt, no_extra_files.pt,
         no_tokenizer.pt, not_contract.pt, config_not_json.pt, config_wrong_type.pt,
-        config_missing_field.pt, bad_tokenizer.pt, nan_logits.pt, wrong_vocab.pt"""
+        config_missing_field.pt, bad_tokenizer.pt, nan_logits.pt, wrong_vocab.pt,
+        huge_vocab.pt (config claims 2^40 vocabulary entries: refused by the memory check)"""
 import argparse
 import json
 import os
@@ -88,6 +89,8 @@ def main():
     save(model, out("bad_tokenizer.pt"), dict(good_extra, **{"atman/tokenizer.model": b"\x01not a sentencepiece model"}))
     save(Wrapped(model, "nan"), out("nan_logits.pt"), good_extra)
     save(Wrapped(model, "short"), out("wrong_vocab.pt"), good_extra)
+    huge = dict(config, vocab_size=2 ** 40)
+    save(Wrapped(model, "nan"), out("huge_vocab.pt"), dict(good_extra, **{"atman/config.json": json.dumps(huge)}))
     print("wrote bad models to " + args.out_dir)
 
 
