@@ -20,6 +20,7 @@
 #include "atman/eval_data.h"
 #include "atman/eval_run.h"
 #include "commands.h"
+#include "flag_checks.h"
 #include "progress.h"
 
 #ifndef ATMAN_PLOT_SCRIPT
@@ -168,14 +169,12 @@ void make_plots(const std::string& out_dir, bool quiet) {
 }
 
 int run_eval(const EvalArgs& a) {
-  if (!std::isfinite(a.suppression_factor) || a.suppression_factor < 0.0) {
-    throw UsageError(fmt::format("--suppression-factor must be a finite number >= 0, got {}", a.suppression_factor));
-  }
-  if (a.ig_steps < 1) throw UsageError(fmt::format("--ig-steps must be >= 1, got {}", a.ig_steps));
-  if (a.batch_size < 0) throw UsageError(fmt::format("--batch-size must be >= 0, got {}", a.batch_size));
-  if (a.threads < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", a.threads));
-  if (a.examples < 0) throw UsageError(fmt::format("--examples must be >= 0, got {}", a.examples));
-  if (a.bootstrap < 1) throw UsageError(fmt::format("--bootstrap must be >= 1, got {}", a.bootstrap));
+  check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
+  check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
+  check_int_flag("--batch-size", a.batch_size, 0, kMaxBatchSize);
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
+  check_int_flag("--examples", a.examples, 0, 1000000);
+  check_int_flag("--bootstrap", a.bootstrap, 1, 1000000);
 
   EvalOptions options;
   options.methods = parse_methods(a.methods);

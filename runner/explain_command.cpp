@@ -135,10 +135,11 @@ int64_t check_sweep_memory(const MemoryBudget& budget, const Model& model, const
   }
   if (options.batch_size > 0) {
     budget.require(sweep.bytes(options.batch_size),
-                   fmt::format("the sweep ({} positions, --batch-size {})", seq.length(), options.batch_size));
+                   fmt::format("{}: the sweep ({} positions, --batch-size {})", model.path(), seq.length(),
+                               options.batch_size));
     return options.batch_size;
   }
-  budget.require(sweep.bytes(1), fmt::format("the sweep ({} positions, batch size 1)", seq.length()));
+  budget.require(sweep.bytes(1), fmt::format("{}: the sweep ({} positions, batch size 1)", model.path(), seq.length()));
   return budget.explicit_limit() ? budget.largest_batch(sweep, 32) : 0;
 }
 

@@ -89,7 +89,7 @@ cv::Mat read_image_rgb(const std::string& path) { return decode_image_rgb(read_i
 
 int64_t estimate_decode_bytes(const std::string& bytes, const std::string& origin) {
   const std::optional<ImageHeader> header = read_image_header(bytes, origin);
-  if (!header) return 0;
+  if (!header || header->pixels() > kMaxImagePixels) return 0;  // refused before decoding anyway
   // The decoded image, its 8-bit copy and the RGB result.
   return header->decoded_bytes() + 6 * header->pixels();
 }
@@ -138,8 +138,10 @@ cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin, in
       const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
       decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
     });
-  } catch (const cv::Exception& e) {
-    throw std::runtime_error(fmt::format("{}: image could not be decoded ({})", origin, e.msg));
+  } catch (const cv::Exception& e) {  // e.msg spans lines; e.err is the failed check alone
+    std::string why = e.err.substr(0, e.err.find_first_of("\r\n"));
+    if (!e.func.empty()) why += " in " + e.func;
+    throw std::runtime_error(fmt::format("{}: image could not be decoded (OpenCV: {})", origin, why));
   }
   if (decoded.empty()) {
     throw std::runtime_error(fmt::format("{}: not an image OpenCV can decode ({})", origin,

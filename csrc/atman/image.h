@@ -29,7 +29,8 @@ cv::Mat read_image_rgb(const std::string& path);
 /// read_image_rgb(path) is decode_image_rgb(read_image_file(path), path).
 std::string read_image_file(const std::string& path);
 /// Upper estimate of the bytes decode_image_rgb allocates for these encoded
-/// bytes, from the header alone (0 when the format is not recognised).
+/// bytes, from the header alone (0 when the format is not recognised or the
+/// header is over kMaxImagePixels, which decode_image_rgb refuses unallocated).
 int64_t estimate_decode_bytes(const std::string& bytes, const std::string& origin);
 /// Same from encoded bytes; `origin` names them in errors. The header's
 /// width*height is checked against `max_pixels` before anything is decoded.

@@ -1,5 +1,6 @@
 #include "atman/model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -162,7 +163,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large for a double
     throw std::runtime_error(fmt::format("{}: atman/config.json is not valid JSON ({})", origin, e.what()));
   }
   if (!root.is_object()) {
@@ -173,6 +174,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.contract = r.integer(root, "contract", "contract", 1, 1);
   c.name = r.string(root, "name", "name");
   if (c.name.empty()) r.fail("name", "must not be empty");
+  // The name appears in messages that must stay one line.
+  if (std::any_of(c.name.begin(), c.name.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    r.fail("name", "must not contain control characters, got " + ConfigReader::shown(root["name"]));
+  }
   c.vocab_size = r.integer(root, "vocab_size", "vocab_size", 1);
   c.hidden_size = r.integer(root, "hidden_size", "hidden_size", 1);
   c.num_layers = r.integer(root, "num_layers", "num_layers", 1);

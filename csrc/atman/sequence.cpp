@@ -23,6 +23,33 @@ void check_text(const std::string& text, const char* what) {
   }
 }
 
+// `text` for a one-line message: quoted, control characters escaped, at most
+// 40 characters (valid UTF-8 in, valid UTF-8 out).
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c & 0xC0) != 0x80 && ++chars > 40) {
+      out += "...";
+      break;
+    }
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
 bool ends_sentence(const std::string& piece) {
   return !piece.empty() && (piece.back() == '.' || piece.back() == '?' || piece.back() == '!');
 }
@@ -85,7 +112,7 @@ Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, c
   s.prompt_ids.insert(s.prompt_ids.end(), prompt_ids.begin(), prompt_ids.end());
   if (s.prompt_ids.empty()) throw std::invalid_argument("prompt gives no tokens");
   s.target_ids = tokenizer.encode(target);
-  if (s.target_ids.empty()) throw std::invalid_argument(fmt::format("target \"{}\" gives no tokens", target));
+  if (s.target_ids.empty()) throw std::invalid_argument(fmt::format("target {} gives no tokens", quoted(target)));
   s.prompt_pieces = tokenizer.pieces(s.prompt_ids);
   s.target_pieces = tokenizer.pieces(s.target_ids);
   if (s.length() > config.max_positions) {
