@@ -8,6 +8,7 @@
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
 
 namespace atman::ops {
 
