@@ -8,7 +8,11 @@ Usage: torchscript_models/make_test_models.py --out-dir build/test_models
 Writes: image_text.pt   (image prefix + LM, every optional method)
         text_only.pt    (config image = null)
         minimal.pt      (image + LM with only the three required methods)
-        long_context.pt (text only, max_positions 1100, for length sweeps)"""
+        long_context.pt (text only, max_positions 1100, for length sweeps)
+        shifted.pt      (text only, only the required methods; forward adds a fixed
+                         vector to the embeddings, so that the integrated-gradients
+                         path from the zero embedding stays clear of LayerNorm's
+                         eps region and its Riemann sum converges as 1/steps^2)"""
 import argparse
 import os
 import sys
@@ -39,6 +43,28 @@ class MinimalContract(nn.Module):
 
     def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
         return self.inner(embeddings, attention_modifier)
+
+
+class ShiftedEmbeddings(nn.Module):
+    """forward(e, m) = inner(e + shift, m): a smooth function of e on the whole
+    segment [0, e] (the inner model's LayerNorms never see inputs near 0)."""
+
+    def __init__(self, inner: TinyMagma, seed: int):
+        super().__init__()
+        self.inner = inner
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("shift", torch.randn(inner.width, generator=gen))
+
+    @torch.jit.export
+    def embed_text(self, ids: Tensor) -> Tensor:
+        return self.inner.embed_text(ids)
+
+    @torch.jit.export
+    def embed_image(self, pixels: Tensor) -> Tensor:
+        return self.inner.embed_image(pixels)
+
+    def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        return self.inner(embeddings + self.shift, attention_modifier)
 
 
 def randomize(model, seed):
@@ -85,6 +111,9 @@ def main():
     long_context = build("long_context", vocab_size, seed=4, image=False, max_positions=1100)
     write(long_context, make_config(long_context, "test-long-context", image=False,
                                     template="{question}"), "long_context.pt")
+    shifted = build("shifted", vocab_size, seed=5, image=False)
+    write(ShiftedEmbeddings(shifted, seed=5), make_config(shifted, "test-shifted", image=False,
+                                                           template="{question}"), "shifted.pt")
     print("wrote test models to " + args.out_dir)
 
 

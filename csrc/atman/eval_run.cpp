@@ -481,6 +481,8 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
   run["model"] = fs::absolute(model_->path()).lexically_normal().string();
   run["model_name"] = model_->config().name;
   run["model_fingerprint"] = file_fingerprint(model_->path());
+  run["sets"] = ojson::array();
+  for (const EvalSet& set : sets_) run["sets"].push_back(fs::absolute(set.folder).lexically_normal().string());
   if (fs::exists(run_file)) {
     std::ifstream in(run_file);
     ojson old;
@@ -494,9 +496,8 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
           "{} holds rows of another model ({}, {}); use another --out or remove the folder", out_dir_,
           old.value("model_name", "?"), old.value("model", "?")));
     }
-  } else {
-    write_file_atomically(run_file, run.dump(2) + "\n", "run.json");
   }
+  write_file_atomically(run_file, run.dump(2) + "\n", "run.json");  // the latest sets, for tools/plot_eval.py
 }
 
 EvalRun::~EvalRun() = default;

@@ -3,7 +3,7 @@
 // metrics per item, a summary per task x method x setting, resumable.
 //
 // Output folder:
-//   run.json        the model and the run's fixed parameters (a resumed run must use the same model)
+//   run.json        the model (a resumed run must use the same model) and the sets of the latest run
 //   rows.jsonl      one row per (task, item, method, setting): the source of truth, appended and
 //                   flushed after every row; a resumed run skips the rows found here (a torn last
 //                   line from a killed run is dropped)
