@@ -31,5 +31,6 @@ Command add_explain_command(CLI::App& app);
 Command add_answer_command(CLI::App& app);
 Command add_accuracy_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
 
 }  // namespace atman::runner

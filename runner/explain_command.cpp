@@ -42,6 +42,7 @@ struct ExplainArgs {
   std::string conceptual_threshold = "0.6";
   std::string granularity = "token";
   std::string strategy = "auto";
+  std::string precision = "fp32";
   std::string method = "atman";
   int64_t ig_steps = BaselineOptions{}.ig_steps;
   int64_t batch_size = 0;
@@ -73,7 +74,8 @@ PassStrategy parse_strategy(const std::string& text) {
   if (text == "auto") return PassStrategy::kAuto;
   if (text == "full-logits") return PassStrategy::kFullLogits;
   if (text == "target-only") return PassStrategy::kTargetOnly;
-  throw UsageError("--strategy must be auto, full-logits or target-only, got \"" + text + "\"");
+  if (text == "prefix-reuse") return PassStrategy::kPrefixReuse;
+  throw UsageError("--strategy must be auto, full-logits, target-only or prefix-reuse, got \"" + text + "\"");
 }
 
 ExplainOptions options_from(const ExplainArgs& a) {
@@ -87,6 +89,8 @@ ExplainOptions options_from(const ExplainArgs& a) {
   o.conceptual_threshold = parse_threshold(a.conceptual_threshold);
   o.granularity = parse_granularity(a.granularity);
   o.strategy = parse_strategy(a.strategy);
+  o.precision = a.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;  // CLI11 checked the name
+  o.max_memory_mb = a.max_memory_mb;
   o.batch_size = a.batch_size;
   o.threads = a.threads;
   return o;
@@ -184,14 +188,15 @@ int run_explain(const ExplainArgs& a) {
                  config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
                  static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
                  static_cast<long long>(config.max_positions), config.image ? "image-text" : "text-only");
-    const bool target_only = options.strategy != PassStrategy::kFullLogits && caps.target_only();
-    std::fprintf(stderr, "atman: passes: %s\n",
-                 target_only ? "target-only log-probs (hidden_states + lm_head)"
-                             : (caps.target_only() ? "full logits (as asked)"
-                                                   : "full logits (model lacks hidden_states/lm_head)"));
-    std::fprintf(stderr, "atman: prefix reuse: %s\n",
-                 caps.prefix_reuse() ? "available, not used by this version" : "not available (model lacks "
-                                                                                "prefix_cache/hidden_states_from_cache)");
+    const PassStrategy resolved = resolve_strategy(*model, options.strategy);
+    std::string why = options.strategy != PassStrategy::kAuto ? "as asked" : "the fastest this model supports";
+    if (options.strategy == PassStrategy::kAuto && resolved != PassStrategy::kPrefixReuse) {
+      why = "no prefix reuse: the model lacks prefix_cache/hidden_states_from_cache/lm_head, so every pass is a "
+            "full recompute";
+      if (!caps.target_only()) why += ", with [B, S, V] logits (no hidden_states/lm_head)";
+    }
+    std::fprintf(stderr, "atman: passes: %s (%s), %s\n", strategy_name(resolved).c_str(), why.c_str(),
+                 options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
   }
 
   ExplainOptions sized = options;
@@ -204,9 +209,8 @@ int run_explain(const ExplainArgs& a) {
   });
   bar.finish();
   if (a.verbose) {
-    std::fprintf(stderr, "atman: %lld passes of %lld positions, batch %lld, %lld threads, %.2fs, peak %.0f MB\n",
-                 static_cast<long long>(e.stats.forward_passes),
-                 static_cast<long long>(e.units.empty() ? 0 : e.stats.positions_computed / e.stats.forward_passes),
+    std::fprintf(stderr, "atman: %lld passes, %lld positions computed, batch %lld, %lld threads, %.2fs, peak %.0f MB\n",
+                 static_cast<long long>(e.stats.forward_passes), static_cast<long long>(e.stats.positions_computed),
                  static_cast<long long>(e.stats.batch_size), static_cast<long long>(e.stats.threads),
                  e.stats.sweep_seconds, e.stats.peak_memory_mb);
   }
@@ -254,8 +258,15 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--granularity", args->granularity, "Text units: token, word or sentence")
       ->check(CLI::IsMember({"token", "word", "sentence"}))
       ->capture_default_str();
-  sub->add_option("--strategy", args->strategy, "Passes: auto, full-logits or target-only (same numbers)")
-      ->check(CLI::IsMember({"auto", "full-logits", "target-only"}))
+  sub->add_option("--strategy", args->strategy,
+                  "Passes: auto, full-logits, target-only or prefix-reuse (same numbers; auto: the fastest the "
+                  "model supports)")
+      ->check(CLI::IsMember({"auto", "full-logits", "target-only", "prefix-reuse"}))
+      ->capture_default_str();
+  sub->add_option("--precision", args->precision,
+                  "Number format of the passes: fp32 (exact) or bf16 (faster on CPUs with bfloat16 units, "
+                  "small deviations)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   sub->add_option("--method", args->method,
                   "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer")

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       add_answer_command(app),
       add_accuracy_command(app),
       add_eval_command(app),
+      add_bench_command(app),
       // answer, accuracy, bench, eval: added by their issues (see commands.h).
   };
 

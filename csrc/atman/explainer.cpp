@@ -1,8 +1,11 @@
 #include "atman/explainer.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -14,6 +17,7 @@
 
 #include "atman/image.h"
 #include "atman/pass_runner.h"
+#include "atman/resource_limits.h"
 #include "atman/suppression.h"
 
 namespace atman {
@@ -59,17 +63,40 @@ int64_t set_threads(int64_t threads) {
   return at::get_num_threads();
 }
 
-std::vector<WorkUnit> split_work(int64_t rows, int64_t batch_size) {
-  TORCH_CHECK(batch_size > 0, "split_work: batch size must be positive, got ", batch_size);
-  std::vector<WorkUnit> units;
-  for (int64_t begin = 0; begin < rows; begin += batch_size) units.push_back({begin, std::min(rows, begin + batch_size)});
-  return units;
+WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit) {
+  const std::vector<int64_t> rows = unit.row_indices();
+  TORCH_CHECK(!rows.empty(), "run_work_unit: empty unit");
+  for (int64_t r : rows) {
+    TORCH_CHECK(r >= 0 && r < modifiers.size(0), "run_work_unit: row ", r, " outside the ", modifiers.size(0),
+                " modifier rows");
+  }
+  const at::Tensor batch = unit.rows.empty() ? modifiers.slice(0, unit.begin, unit.end)
+                                             : modifiers.index_select(0, at::tensor(rows, at::kLong));
+  return {unit, runner.target_cross_entropy(batch)};
 }
 
-WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit) {
-  TORCH_CHECK(unit.begin >= 0 && unit.begin < unit.end && unit.end <= modifiers.size(0),
-              "run_work_unit: bad unit [", unit.begin, ", ", unit.end, ") of ", modifiers.size(0), " rows");
-  return {unit, runner.target_cross_entropy(modifiers.slice(0, unit.begin, unit.end))};
+SweepOutput run_sweep_units(PassRunner& runner, const at::Tensor& modifiers, const std::vector<WorkUnit>& units,
+                            const ProgressCallback& progress) {
+  constexpr int64_t kTrimSlack = int64_t{16} << 20;
+  SweepOutput out;
+  out.clean_ce = runner.target_cross_entropy(at::ones({1, modifiers.size(1)}, at::kFloat))[0];
+  out.results.reserve(units.size());
+  int64_t held = resident_bytes();
+  int64_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const WorkUnit& unit : units) {
+    out.results.push_back(run_work_unit(runner, modifiers, unit));
+    if (resident_bytes() > held + kTrimSlack) {
+      malloc_trim(0);
+      held = resident_bytes();
+    }
+    done += unit.size();
+    if (progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      progress({done, modifiers.size(0), elapsed});
+    }
+  }
+  return out;
 }
 
 at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows, const at::Tensor& clean_ce) {
@@ -77,28 +104,52 @@ at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows
   at::Tensor ce = at::empty({rows, clean_ce.size(0)}, at::kDouble);
   std::vector<char> seen(rows, 0);
   for (const WorkResult& r : results) {
-    TORCH_CHECK(r.unit.end <= rows && r.cross_entropy.size(0) == r.unit.end - r.unit.begin,
-                "gather_relevance: result [", r.unit.begin, ", ", r.unit.end, ") does not fit ", rows, " rows");
-    for (int64_t i = r.unit.begin; i < r.unit.end; ++i) {
+    const std::vector<int64_t> indices = r.unit.row_indices();
+    const int64_t n = static_cast<int64_t>(indices.size());
+    TORCH_CHECK(r.cross_entropy.dim() == 2 && r.cross_entropy.size(0) == n, "gather_relevance: a result of ",
+                r.cross_entropy.size(0), " rows for a unit of ", n);
+    for (int64_t i : indices) {
+      TORCH_CHECK(i >= 0 && i < rows, "gather_relevance: row ", i, " does not fit ", rows, " rows");
       TORCH_CHECK(!seen[i], "gather_relevance: row ", i, " computed twice");
       seen[i] = 1;
     }
-    ce.slice(0, r.unit.begin, r.unit.end).copy_(r.cross_entropy);
+    if (r.unit.rows.empty()) {
+      ce.slice(0, r.unit.begin, r.unit.end).copy_(r.cross_entropy);
+    } else {
+      ce.index_copy_(0, at::tensor(indices, at::kLong), r.cross_entropy.to(at::kDouble));
+    }
   }
   TORCH_CHECK(std::all_of(seen.begin(), seen.end(), [](char c) { return c != 0; }),
               "gather_relevance: some rows were not computed");
   return ce - clean_ce.to(at::kDouble).unsqueeze(0);
 }
 
-int64_t default_batch_size(const Model& model, int64_t sequence_length, const ExplainOptions& options) {
+int64_t default_batch_size(const Model& model, const PreparedInput& prepared, const ExplainOptions& options) {
+  const Sequence& seq = prepared.sequence;
+  const PassStrategy strategy = resolve_strategy(model, options.strategy);
   const ModelConfig& c = model.config();
-  const int64_t s = sequence_length;
-  const bool full_logits = options.strategy == PassStrategy::kFullLogits || !model.capabilities().target_only();
-  // float32 values alive per modifier row: logits, a layer's activations and attention scores.
-  const double per_row = 4.0 * (static_cast<double>(s) * (full_logits ? c.vocab_size : 0) +
-                                static_cast<double>(s) * c.hidden_size * 16 + 3.0 * c.num_heads * s * s);
-  const double budget = (options.max_memory_mb > 0 ? options.max_memory_mb : 1024) * 1024.0 * 1024.0 / 2;
-  return std::clamp<int64_t>(static_cast<int64_t>(budget / per_row), 1, 32);
+  SweepMemory need = estimate_sweep_memory(c, seq.length(), prepared.modifiers.size(0),
+                                           static_cast<int64_t>(seq.target_ids.size()),
+                                           strategy == PassStrategy::kFullLogits, options.conceptual_threshold.has_value());
+  // The compiled copy of the model (parameters are shared; bfloat16 holds a
+  // cast copy) and, for prefix reuse, the cache: keys and values of every layer.
+  if (options.precision == Precision::kBFloat16) {
+    std::error_code ec;
+    const auto file_bytes = std::filesystem::file_size(model.path(), ec);
+    if (!ec) need.fixed_bytes += static_cast<int64_t>(file_bytes / 2);  // float32 weights -> bfloat16
+  }
+  if (strategy == PassStrategy::kPrefixReuse) need.fixed_bytes += 8 * c.num_layers * seq.length() * c.hidden_size;
+  const MemoryBudget budget(options.max_memory_mb);
+  const int64_t batch = budget.largest_batch(need, kMaxAutoBatchSize);
+  if (batch < 1) budget.require(need.bytes(1), fmt::format("the sweep ({} positions, batch size 1)", seq.length()));
+  return std::max<int64_t>(1, batch);
+}
+
+std::shared_ptr<const CompiledModel> Explainer::compiled(Precision precision) const {
+  std::lock_guard<std::mutex> lock(compiled_mutex_);
+  auto& slot = compiled_[precision == Precision::kBFloat16 ? 1 : 0];
+  if (!slot) slot = CompiledModel::compile(*model_, precision);
+  return slot;
 }
 
 Explainer::Explainer(std::shared_ptr<const Model> model) : model_(std::move(model)) {
@@ -147,34 +198,20 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
   const auto start = std::chrono::steady_clock::now();
   PreparedInput prepared = prepare(input, options);
   const Sequence& seq = prepared.sequence;
-  const int64_t s = seq.length();
   const int64_t t = static_cast<int64_t>(seq.target_ids.size());
 
   SweepInput sweep;
   sweep.embeddings = prepared.embeddings;
   sweep.target_ids = seq.target_ids;
   for (int64_t i = 0; i < t; ++i) sweep.prediction_rows.push_back(seq.prediction_row(i));
-  auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy);
+  auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy, compiled(options.precision));
 
   const int64_t rows = prepared.modifiers.size(0);
-  const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, s, options);
-  const std::vector<WorkUnit> units = split_work(rows, batch);
-  const at::Tensor ones = at::ones({1, s}, at::kFloat);
-  const at::Tensor clean_ce = runner->target_cross_entropy(ones)[0];
-  int64_t positions = runner->positions_computed(ones);
-
-  std::vector<WorkResult> results;
-  results.reserve(units.size());
-  const auto sweep_start = std::chrono::steady_clock::now();
-  for (const WorkUnit& unit : units) {
-    results.push_back(run_work_unit(*runner, prepared.modifiers, unit));
-    positions += runner->positions_computed(prepared.modifiers.slice(0, unit.begin, unit.end));
-    if (progress) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-      progress({unit.end, rows, elapsed});
-    }
-  }
-  const at::Tensor relevance = gather_relevance(results, rows, clean_ce).contiguous();
+  const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
+  const std::vector<WorkUnit> units = runner->plan(prepared.modifiers, batch);
+  const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, units, progress);
+  const at::Tensor& clean_ce = out.clean_ce;
+  const at::Tensor relevance = gather_relevance(out.results, rows, clean_ce).contiguous();
   const auto r = relevance.accessor<double, 2>();
 
   Explanation e;
@@ -204,7 +241,7 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
     e.units.push_back(std::move(unit));
   }
   e.stats.forward_passes = rows + 1;
-  e.stats.positions_computed = positions;
+  e.stats.positions_computed = runner->positions_computed();
   e.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   e.stats.peak_memory_mb = peak_resident_mb();
   e.stats.threads = threads;

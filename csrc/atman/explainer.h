@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,10 @@
 #include "atman/explanation.h"
 #include "atman/model.h"
 #include "atman/options.h"
+#include "atman/pass_runner.h"
 #include "atman/sequence.h"
 
 namespace atman {
-
-class PassRunner;
 
 /// What to explain. `image_rgb` is 8-bit RGB (read_image_rgb); empty = no image.
 struct ExplainInput {
@@ -44,28 +44,39 @@ struct PreparedInput {
   at::Tensor modifiers;                      // float32 [N, S], one row per group
 };
 
-/// A contiguous range [begin, end) of modifier rows run as one batch: the
-/// sweep's independent work unit (shardable across threads or processes).
-struct WorkUnit {
-  int64_t begin = 0;
-  int64_t end = 0;
-};
-/// The cross-entropies of one work unit, float64 [end - begin, T].
+/// The cross-entropies of one work unit (pass_runner.h: a range of modifier
+/// rows or a list of them), float64 [unit.size(), T] in the unit's row order.
 struct WorkResult {
   WorkUnit unit;
   at::Tensor cross_entropy;
 };
 
-/// Splits `rows` modifier rows into batches of at most `batch_size`.
-std::vector<WorkUnit> split_work(int64_t rows, int64_t batch_size);
 /// Runs one work unit.
 WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit);
+/// What the sweep loop computed: CE_t(1) [T] and one result per unit.
+struct SweepOutput {
+  at::Tensor clean_ce;
+  std::vector<WorkResult> results;
+};
+/// The sweep loop (explain and `atman bench` both run it): the clean pass,
+/// then every unit in order, `progress` after each. Between units, heap
+/// memory freed by earlier units is handed back to the system (malloc_trim)
+/// once the process holds 16 MB more than after the last hand-back: passes of
+/// changing shapes otherwise leave the heap fragmented, and peak memory grows
+/// to about twice that of one pass.
+SweepOutput run_sweep_units(PassRunner& runner, const at::Tensor& modifiers, const std::vector<WorkUnit>& units,
+                            const ProgressCallback& progress = {});
 /// Assembles R[i, t] = CE_t(m_i) - CE_t(1), float64 [N, T], from any order of results
 /// that covers every row exactly once (throws otherwise).
 at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows, const at::Tensor& clean_ce);
 
-/// Batch size used when ExplainOptions::batch_size is 0.
-int64_t default_batch_size(const Model& model, int64_t sequence_length, const ExplainOptions& options);
+/// Largest automatic batch size (rows of full length per pass).
+constexpr int64_t kMaxAutoBatchSize = 16;
+/// Batch size used when ExplainOptions::batch_size is 0: the largest (at most
+/// kMaxAutoBatchSize) whose sweep fits options.max_memory_mb, or the machine's
+/// available memory (resource_limits.h). Throws ResourceLimitError when not
+/// even one row fits.
+int64_t default_batch_size(const Model& model, const PreparedInput& prepared, const ExplainOptions& options);
 
 /// Usage:
 ///   auto model = Model::load("tiny_magma.pt");
@@ -85,9 +96,14 @@ class Explainer {
                       const ProgressCallback& progress = {}) const;
 
   const Model& model() const { return *model_; }
+  /// The frozen (and for kBFloat16 cast) copy of the model the passes run on,
+  /// made on first use and kept for later explanations.
+  std::shared_ptr<const CompiledModel> compiled(Precision precision) const;
 
  private:
   std::shared_ptr<const Model> model_;
+  mutable std::mutex compiled_mutex_;
+  mutable std::shared_ptr<const CompiledModel> compiled_[2];  // by Precision
 };
 
 /// Sets LibTorch's intra-op threads (0: all cores); returns the number set.

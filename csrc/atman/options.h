@@ -17,7 +17,13 @@ enum class PassStrategy {
   kAuto,
   kFullLogits,  // forward -> [B, S, V] logits (the published algorithm)
   kTargetOnly,  // hidden_states -> lm_head on the rows before target tokens only
+  kPrefixReuse,  // prefix_cache once, then only the positions from the first suppressed one (CONTRACT.md)
 };
+
+/// Number format of the perturbed passes. kFloat32 is exact (the default);
+/// kBFloat16 casts the model and the embeddings to bfloat16 for speed, with
+/// small deviations (`atman bench` reports them).
+enum class Precision { kFloat32, kBFloat16 };
 
 /// Parameters of the AtMan sweep (DESIGN.md section 1).
 ///
@@ -30,14 +36,19 @@ struct ExplainOptions {
   std::optional<double> conceptual_threshold = 0.6;
   /// Grouping of text positions (image patches are always single).
   Granularity granularity = Granularity::kToken;
-  /// Modifier rows per forward pass; 0 picks one from max_memory_mb.
+  /// Modifier rows per forward pass (of the full sequence length; the
+  /// prefix-reuse strategy packs more rows into a pass when their suffixes are
+  /// shorter, never more positions); 0 picks the largest that fits max_memory_mb.
   int64_t batch_size = 0;
-  /// Peak-memory budget of the sweep in MB; 0 means "fit the free memory".
+  /// Peak resident memory of the whole process in MB (resource_limits.h);
+  /// 0 means what the process holds plus the machine's available memory.
   int64_t max_memory_mb = 0;
   /// LibTorch intra-op threads; 0 means all cores.
   int64_t threads = 0;
   /// How passes are computed (kAuto: the fastest the model supports).
   PassStrategy strategy = PassStrategy::kAuto;
+  /// Number format of the passes (kFloat32: exact).
+  Precision precision = Precision::kFloat32;
 };
 
 }  // namespace atman

@@ -1,8 +1,23 @@
 #pragma once
 // Pass runners: one batch of attention-modifier rows in, the target tokens'
-// cross-entropies out. The sweep (explainer.h) only talks to this interface,
-// so faster exact strategies (prefix reuse, target-only log-probs) slot in
-// without touching it.
+// cross-entropies out. The sweep (explainer.h) only talks to this interface:
+//
+//   full-logits    forward() -> [B, S, V] logits, every position of every pass
+//                  (the published algorithm)
+//   target-only    hidden_states() -> lm_head() on the T rows before target
+//                  tokens only: never [B, S, V]
+//   prefix-reuse   prefix_cache() once, then per pass only the positions from
+//                  its first suppressed one on (hidden_states_from_cache), and
+//                  lm_head() on the target rows. Exact (DESIGN.md section 1, key
+//                  fact): a query row q before the first suppressed key sees
+//                  modifier 1 on every key it may attend, so its shift by the
+//                  row minimum cancels in the softmax whatever keys the minimum
+//                  covers; a suffix row's minimum still covers every key, the
+//                  cached prefix keys and all suffix keys.
+//
+// Every runner calls the model through a CompiledModel: a frozen copy of the
+// TorchScript module (same numbers, less interpreter work), in float32 or, on
+// request, bfloat16.
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +29,12 @@
 #include "atman/model.h"
 #include "atman/options.h"
 
+namespace torch {
+namespace jit {
+struct Module;
+}
+}  // namespace torch
+
 namespace atman {
 
 /// What every pass of one sweep shares.
@@ -23,31 +44,135 @@ struct SweepInput {
   std::vector<int64_t> target_ids;       // [T]
 };
 
+/// A batch of modifier rows computed in one call: the sweep's independent
+/// work unit (shardable across threads or processes). Either the range
+/// [begin, end) or, when `rows` is not empty, exactly those rows in that order.
+struct WorkUnit {
+  WorkUnit() = default;
+  WorkUnit(int64_t begin_row, int64_t end_row) : begin(begin_row), end(end_row) {}
+  explicit WorkUnit(std::vector<int64_t> row_list) : rows(std::move(row_list)) {}
+  int64_t begin = 0;
+  int64_t end = 0;
+  std::vector<int64_t> rows;
+  int64_t size() const { return rows.empty() ? end - begin : static_cast<int64_t>(rows.size()); }
+  /// The unit's modifier rows in order.
+  std::vector<int64_t> row_indices() const;
+};
+
+/// Splits `rows` modifier rows into ranges of at most `batch_size`.
+std::vector<WorkUnit> split_work(int64_t rows, int64_t batch_size);
+
+/// What a runner has pushed through the model so far (the sweep's stats and
+/// `atman bench`'s FLOP count).
+struct PassCounters {
+  int64_t calls = 0;           // model calls (batches, the prefix cache)
+  int64_t positions = 0;       // query positions, summed over calls and batch rows
+  int64_t attended = 0;        // (query, key) pairs of attention scores, summed likewise
+  int64_t projected_rows = 0;  // rows through the LM head
+};
+
+/// The pass methods of a model as the runners call them. Inputs may be
+/// float32 or the model's dtype; outputs come in the model's dtype (float32,
+/// or bfloat16 with Precision::kBFloat16). Output shapes are checked.
+///
+/// Usage:
+///   auto fast = CompiledModel::compile(*model, Precision::kFloat32);  // frozen copy
+///   at::Tensor hidden = fast->hidden_states(embeddings, modifiers);
+class CompiledModel {
+ public:
+  /// A frozen copy (torch::jit::freeze: attributes folded into constants) of
+  /// the model's module, cast to bfloat16 first for kBFloat16. When freezing
+  /// fails the copy runs unfrozen (frozen() is false, why_not_frozen() says why).
+  static std::shared_ptr<const CompiledModel> compile(const Model& model, Precision precision);
+  /// The module exactly as loaded, float32 (what the published algorithm runs).
+  static std::shared_ptr<const CompiledModel> as_loaded(const Model& model);
+  ~CompiledModel();
+
+  const Model& model() const { return model_; }
+  Precision precision() const { return precision_; }
+  at::ScalarType dtype() const;
+  bool frozen() const { return frozen_; }
+  const std::string& why_not_frozen() const { return why_not_frozen_; }
+
+  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& modifier) const;
+  at::Tensor hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const;
+  at::Tensor lm_head(const at::Tensor& hidden) const;
+  at::Tensor prefix_cache(const at::Tensor& embeddings) const;
+  at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
+                                      const at::Tensor& modifier) const;
+
+ private:
+  explicit CompiledModel(const Model& model);
+  void warm_up() const;
+  at::Tensor call(const char* name, std::vector<at::Tensor> inputs, const std::vector<int64_t>& expected) const;
+  const Model& model_;
+  Precision precision_ = Precision::kFloat32;
+  bool frozen_ = false;
+  std::string why_not_frozen_;
+  std::unique_ptr<torch::jit::Module> owned_;  // null for as_loaded
+  torch::jit::Module* module_ = nullptr;
+};
+
 /// Usage:
 ///   auto runner = make_pass_runner(model, input, PassStrategy::kAuto);
-///   at::Tensor ce = runner->target_cross_entropy(modifiers);  // [B, S] -> [B, T]
+///   for (const WorkUnit& unit : runner->plan(modifiers, 8))
+///     at::Tensor ce = runner->target_cross_entropy(modifiers.index_select(0, ...));  // [B, S] -> [B, T]
 class PassRunner {
  public:
   virtual ~PassRunner() = default;
   /// float32 modifiers [B, S] -> float64 CE_t [B, T]. Throws std::runtime_error
   /// when the model produces NaN/Inf or outputs of the wrong shape.
   virtual at::Tensor target_cross_entropy(const at::Tensor& modifiers) = 0;
-  /// Query positions this runner pushes through the model for these rows.
-  virtual int64_t positions_computed(const at::Tensor& modifiers) const;
-  /// Short name for --verbose and stats ("full-logits", "target-only").
+  /// Groups the rows of `modifiers` [N, S] into work units for this runner;
+  /// `batch_size` bounds a unit's memory as that many rows of full length.
+  /// Default: ranges of `batch_size` rows.
+  virtual std::vector<WorkUnit> plan(const at::Tensor& modifiers, int64_t batch_size) const;
+  /// Short name for --verbose and stats ("full-logits", "target-only", "prefix-reuse").
   virtual std::string name() const = 0;
+  /// One line for --verbose: strategy, methods used, precision, frozen or not.
+  std::string description() const;
+  const PassCounters& counters() const { return counters_; }
+  /// Query positions pushed through the model so far.
+  int64_t positions_computed() const { return counters_.positions; }
+  const CompiledModel& compiled() const { return *compiled_; }
 
  protected:
-  PassRunner(const Model& model, SweepInput input) : model_(model), input_(std::move(input)) {}
-  /// logits or log-prob rows [B, T, V] -> CE [B, T] (float64), checking finiteness.
+  PassRunner(std::shared_ptr<const CompiledModel> compiled, SweepInput input);
+  /// logits rows [B, T, V] (any float dtype) -> CE [B, T] (float64), checking finiteness.
   at::Tensor cross_entropy_from_rows(const at::Tensor& rows) const;
-  const Model& model_;
+  /// final hidden rows [B, T, D] -> CE [B, T] through lm_head.
+  at::Tensor cross_entropy_from_hidden(const at::Tensor& hidden_rows);
+  std::shared_ptr<const CompiledModel> compiled_;
   SweepInput input_;
+  at::Tensor embeddings_;  // input_.embeddings in the compiled model's dtype
+  at::Tensor rows_;        // int64 prediction rows
+  PassCounters counters_;
 };
 
-/// Picks the runner for `strategy` (kAuto: target-only when the model has
-/// hidden_states and lm_head, else full logits). Throws when a strategy is
-/// asked for that the model cannot run.
-std::unique_ptr<PassRunner> make_pass_runner(const Model& model, SweepInput input, PassStrategy strategy);
+/// The position of the first modifier factor != 1 in each row of [N, S]
+/// (S for a row of ones): where a pass with prefix reuse has to start.
+std::vector<int64_t> first_suppressed(const at::Tensor& modifiers);
+
+/// Groups rows with the given start positions into passes for prefix reuse:
+/// rows sorted by start, cut into runs so that the positions computed (each
+/// run from its smallest start) plus `call_overhead` positions per call are
+/// least, with every run's memory at most that of `batch_size` full rows of
+/// a sequence of `length` positions (`width` D, `heads` H). Exact: a run's
+/// rows compute from its smallest start, which only recomputes positions.
+std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int64_t length, int64_t batch_size,
+                                         int64_t width, int64_t heads, double call_overhead);
+
+/// The strategy kAuto resolves to for this model: prefix-reuse when it has
+/// prefix_cache, hidden_states_from_cache and lm_head; else target-only when
+/// it has hidden_states and lm_head; else full-logits.
+PassStrategy resolve_strategy(const Model& model, PassStrategy strategy);
+/// "full-logits", "target-only", "prefix-reuse" ("auto" for kAuto).
+std::string strategy_name(PassStrategy strategy);
+
+/// Picks the runner for `strategy`. `compiled` null: CompiledModel::compile(model,
+/// kFloat32). Throws std::invalid_argument when a strategy is asked for that the
+/// model cannot run.
+std::unique_ptr<PassRunner> make_pass_runner(const Model& model, SweepInput input, PassStrategy strategy,
+                                             std::shared_ptr<const CompiledModel> compiled = nullptr);
 
 }  // namespace atman

@@ -1,0 +1,182 @@
+#include "atman/bench.h"
+
+#include <malloc.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/script.h>
+
+#include "atman/eval_memory.h"
+#include "atman/explainer.h"
+#include "atman/resource_limits.h"
+
+namespace atman {
+namespace {
+
+bool has_numeric_component(const std::string& name) {
+  size_t begin = 0;
+  while (begin <= name.size()) {
+    size_t end = name.find('.', begin);
+    if (end == std::string::npos) end = name.size();
+    if (end > begin && std::all_of(name.begin() + begin, name.begin() + end, [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+      return true;
+    }
+    begin = end + 1;
+  }
+  return false;
+}
+
+std::vector<double> ranks(const std::vector<double>& v) {
+  const size_t n = v.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(n);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && v[order[j + 1]] == v[order[i]]) ++j;
+    const double mean = 0.5 * static_cast<double>(i + j) + 1.0;
+    for (size_t k = i; k <= j; ++k) r[order[k]] = mean;
+    i = j + 1;
+  }
+  return r;
+}
+
+std::vector<double> unit_sums(const at::Tensor& relevance) {
+  at::Tensor r = relevance.to(at::kDouble);
+  if (r.dim() == 2) r = r.sum(1);
+  r = r.contiguous();
+  return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+}
+
+}  // namespace
+
+PeakMemoryProbe::PeakMemoryProbe() {
+  malloc_trim(0);
+  reset_ = reset_resident_peak();
+  baseline_mb_ = reset_ ? static_cast<double>(resident_bytes()) / 1048576.0 : resident_peak_mb();
+}
+
+double PeakMemoryProbe::peak_delta_mb() const { return std::max(0.0, resident_peak_mb() - baseline_mb_); }
+
+double ModelCost::flops(const PassCounters& c) const {
+  return position_flops * static_cast<double>(c.positions) + pair_flops * static_cast<double>(c.attended) +
+         head_flops * static_cast<double>(c.projected_rows);
+}
+
+ModelCost model_cost(const Model& model) {
+  const ModelConfig& c = model.config();
+  const double d = static_cast<double>(c.hidden_size);
+  int64_t weights = 0;
+  for (const auto& p : model.module().named_parameters(/*recurse=*/true)) {
+    if (p.value.dim() == 2 && has_numeric_component(p.name)) weights += p.value.numel();
+  }
+  ModelCost cost;
+  if (weights > 0) {
+    cost.layer_weights = weights / c.num_layers;
+    cost.source = "2-D weights of the numbered layers";
+  } else {
+    cost.layer_weights = 12 * c.hidden_size * c.hidden_size;
+    cost.source = "4 D^2 + 8 D^2 (no numbered layer weights found)";
+  }
+  cost.position_flops = 2.0 * static_cast<double>(cost.layer_weights) * static_cast<double>(c.num_layers);
+  cost.pair_flops = 4.0 * d * static_cast<double>(c.num_layers);
+  cost.head_flops = 2.0 * d * static_cast<double>(c.vocab_size);
+  return cost;
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+MatmulPeak measure_matmul_peak(int64_t width, int64_t rows, at::ScalarType dtype, int repeats) {
+  c10::InferenceMode guard;
+  const at::Tensor a = at::randn({rows, width}).to(dtype);
+  const at::Tensor b = at::randn({width, width}).to(dtype);
+  at::Tensor out = at::mm(a, b);
+  double best = 1e30, best_cpu = 1e30;
+  for (int i = 0; i < std::max(1, repeats); ++i) {
+    const double cpu = process_cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    at::mm_out(out, a, b);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best_cpu = std::min(best_cpu, std::max(1e-9, process_cpu_seconds() - cpu));
+  }
+  const double flops = 2.0 * static_cast<double>(rows) * width * width;
+  return {flops / best / 1e9, flops / best_cpu / 1e9};
+}
+
+double reuse_limit(const at::Tensor& modifiers) {
+  const int64_t n = modifiers.size(0), s = modifiers.size(1);
+  double left = 0.0;
+  for (int64_t first : first_suppressed(modifiers)) left += static_cast<double>(s - first);
+  return left > 0.0 ? static_cast<double>(n) * static_cast<double>(s) / left : 0.0;
+}
+
+SweepRun run_sweep(const std::string& variant, PassRunner& runner, const at::Tensor& modifiers,
+                   const std::vector<WorkUnit>& units, AllocationMeter* meter) {
+  c10::InferenceMode guard;
+  SweepRun run;
+  run.variant = variant;
+  run.units = static_cast<int64_t>(units.size());
+  const PassCounters before = runner.counters();
+  PeakMemoryProbe probe;
+  if (meter != nullptr) meter->reset_peak();
+  const double cpu = process_cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  const SweepOutput out = run_sweep_units(runner, modifiers, units);
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.cpu_seconds = process_cpu_seconds() - cpu;
+  run.peak_delta_mb = probe.peak_delta_mb();
+  if (meter != nullptr) run.tensor_peak_mb = static_cast<double>(meter->peak_bytes_since_reset()) / 1048576.0;
+  run.relevance = gather_relevance(out.results, modifiers.size(0), out.clean_ce);
+  const PassCounters& after = runner.counters();
+  run.counters.calls = after.calls - before.calls;
+  run.counters.positions = after.positions - before.positions;
+  run.counters.attended = after.attended - before.attended;
+  run.counters.projected_rows = after.projected_rows - before.projected_rows;
+  return run;
+}
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  TORCH_CHECK(a.size() == b.size(), "spearman: ", a.size(), " vs ", b.size(), " values");
+  const size_t n = a.size();
+  if (n < 2) return 1.0;
+  const std::vector<double> ra = ranks(a), rb = ranks(b);
+  const double mean = 0.5 * static_cast<double>(n + 1);
+  double sab = 0.0, saa = 0.0, sbb = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    sab += (ra[i] - mean) * (rb[i] - mean);
+    saa += (ra[i] - mean) * (ra[i] - mean);
+    sbb += (rb[i] - mean) * (rb[i] - mean);
+  }
+  return saa > 0.0 && sbb > 0.0 ? sab / std::sqrt(saa * sbb) : (saa == sbb ? 1.0 : 0.0);
+}
+
+Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact) {
+  TORCH_CHECK(approx.sizes() == exact.sizes(), "compare_relevance: ", approx.sizes(), " vs ", exact.sizes());
+  Deviation d;
+  const at::Tensor a = approx.to(at::kDouble), b = exact.to(at::kDouble);
+  d.max_abs = (a - b).abs().max().item<double>();
+  const double scale = b.abs().max().item<double>();
+  d.max_relative = scale > 0.0 ? d.max_abs / scale : (d.max_abs > 0.0 ? INFINITY : 0.0);
+  const std::vector<double> sa = unit_sums(a), sb = unit_sums(b);
+  d.spearman = spearman(sa, sb);
+  d.same_top = !sa.empty() && std::max_element(sa.begin(), sa.end()) - sa.begin() ==
+                                  std::max_element(sb.begin(), sb.end()) - sb.begin();
+  return d;
+}
+
+}  // namespace atman

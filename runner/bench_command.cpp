@@ -1,0 +1,540 @@
+// `atman bench`: the published AtMan algorithm (every pass a full recompute
+// with full [B, S, V] logits, fixed batch, the module as loaded) against ours
+// (prefix reuse, target-only log-probs, frozen graph, memory-sized batches),
+// in one process on the same inputs; plus bfloat16's deviation and speed, and
+// how time and memory grow with the sequence length.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <CLI/CLI.hpp>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "atman/atomic_file.h"
+#include "atman/bench.h"
+#include "atman/eval_memory.h"
+#include "atman/explainer.h"
+#include "atman/image.h"
+#include "atman/resource_limits.h"
+#include "atman/sequence.h"
+#include "commands.h"
+#include "flag_checks.h"
+
+#ifndef ATMAN_EXAMPLE_DIR
+#define ATMAN_EXAMPLE_DIR "data/example"
+#endif
+
+namespace atman::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct BenchArgs {
+  std::string model, image, question, prompt, target, csv, json_path, length_model;
+  std::string lengths = "128,256,512,1024";
+  double suppression_factor = ExplainOptions{}.suppression_factor;
+  double conceptual_threshold = 0.6;
+  int64_t threads = 0;
+  int64_t batch_size = 0;
+  int64_t published_batch = 0;
+  int64_t max_memory_mb = 0;
+  int64_t repeat = 1;
+  bool length_sweep = false;
+  bool skip_bf16 = false;
+  bool has_question = false, has_prompt = false;
+};
+
+// One measured (case, variant).
+struct Row {
+  std::string case_name;  // single-token, conceptual, length-N
+  std::string variant;    // published, ours, ours-bf16
+  std::string strategy;
+  int64_t length = 0;
+  int64_t rows = 0;
+  double seconds = 0.0;      // wall, best of the repeats
+  double cpu_seconds = 0.0;  // process CPU time, best of the repeats
+  double speedup = 0.0;      // published wall time / this one
+  double cpu_speedup = 0.0;  // the same in CPU time
+  int64_t positions = 0;
+  double gflops = 0.0;  // model FLOPs per wall second
+  double peak_fraction = 0.0;
+  double cpu_gflops = 0.0;  // model FLOPs per CPU second
+  double cpu_peak_fraction = 0.0;
+  int64_t batch = 0;
+  int64_t calls = 0;
+  double peak_mb = 0.0;           // resident peak above the start (PeakMemoryProbe)
+  double plain_forward_mb = 0.0;  // the same for one plain forward at this batch
+  double memory_ratio = 0.0;
+  double tensor_mb = 0.0;         // tensors alive at the peak (AllocationMeter)
+  double plain_tensor_mb = 0.0;
+  double tensor_ratio = 0.0;
+  double reuse_limit = 0.0;
+  double limit_fraction = 0.0;      // speedup / reuse_limit
+  double cpu_limit_fraction = 0.0;  // cpu_speedup / reuse_limit
+  double max_abs_diff = 0.0;  // vs published (fp32 variants) or vs ours fp32 (bf16)
+  bool agree = true;
+  double max_rel_err = 0.0;
+  double spearman = 1.0;
+  bool same_top = true;
+  at::Tensor relevance;
+};
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return in ? fmt::format("{} {} {}", a, b, c) : "unknown";
+}
+
+std::vector<int64_t> parse_lengths(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || v < 4 || v > 1000000) {
+      throw UsageError("--lengths must be comma-separated integers >= 4, got \"" + text + "\"");
+    }
+    out.push_back(v);
+  }
+  if (out.empty()) throw UsageError("--lengths is empty");
+  return out;
+}
+
+// The input to explain: the flags, or the bundled example (data/example).
+ExplainInput bench_input(const BenchArgs& a, const Model& model, std::string* described) {
+  ExplainInput input;
+  if (a.has_question || a.has_prompt || !a.target.empty() || !a.image.empty()) {
+    if (a.has_question == a.has_prompt) throw UsageError("give exactly one of --question and --prompt");
+    if (a.target.empty()) throw UsageError("--target is required with --question/--prompt");
+    input.prompt = a.has_prompt ? a.prompt : prompt_from_question(model.config(), a.question);
+    input.target = a.target;
+    if (!a.image.empty()) input.image_rgb = read_image_rgb(a.image);
+    *described = a.image.empty() ? "the given prompt" : a.image;
+    return input;
+  }
+  if (!model.has_image()) {  // a Facts-QA-style text prompt
+    input.prompt = prompt_from_question(model.config(),
+                                        "Alice lives in Paris. Bob works as a baker. Carol likes apples. "
+                                        "Question: Where does Alice live? Answer:");
+    input.target = " Paris";
+    *described = "a built-in Facts-QA prompt";
+    return input;
+  }
+  fs::path dir = "data/example";
+  if (!fs::exists(dir / "example.json")) dir = ATMAN_EXAMPLE_DIR;
+  const fs::path item_path = dir / "example.json";
+  std::ifstream in(item_path);
+  if (!in) throw std::runtime_error(item_path.string() + ": cannot read the bundled example (give --image/--question/--target)");
+  json item;
+  try {
+    item = json::parse(in);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not valid JSON ({})", item_path.string(), e.what()));
+  }
+  input.prompt = prompt_from_question(model.config(), item.at("question").get<std::string>());
+  input.target = item.at("target").get<std::string>();
+  const std::string image = (dir / item.at("image").get<std::string>()).string();
+  input.image_rgb = read_image_rgb(image);
+  *described = image;
+  return input;
+}
+
+// A text prompt of exactly `length` prompt positions (BOS included) for the length sweep.
+std::string prompt_of_length(const Model& model, int64_t length) {
+  static const char* kWords[] = {"Alice", "lives", "in", "Paris.", "Bob", "works", "as", "a", "baker.",
+                                 "Carol", "likes", "apples.", "Dave", "lives", "in", "Rome."};
+  const int64_t bos = model.config().add_bos ? 1 : 0;
+  std::string prompt;
+  for (size_t i = 0;; ++i) {
+    const std::string next = prompt.empty() ? kWords[0] : prompt + " " + kWords[i % 16];
+    if (bos + static_cast<int64_t>(model.tokenizer().encode(next).size()) > length) break;
+    prompt = next;
+  }
+  return prompt;
+}
+
+struct CaseResult {
+  std::vector<Row> rows;
+};
+
+class Bench {
+ public:
+  Bench(const BenchArgs& a, std::shared_ptr<const Model> model, AllocationMeter* meter)
+      : a_(a), model_(std::move(model)), explainer_(model_), meter_(meter), cost_(model_cost(*model_)) {}
+
+  // Runs one input through every variant, `repeat` times interleaved; keeps the
+  // best time and the largest memory of each variant.
+  std::vector<Row> run_case(const std::string& case_name, const ExplainInput& input,
+                            const ExplainOptions& options, bool with_bf16) {
+    c10::InferenceMode guard;
+    const PreparedInput prepared = explainer_.prepare(input, options);
+    const int64_t s = prepared.sequence.length();
+    SweepInput sweep;
+    sweep.embeddings = prepared.embeddings;
+    sweep.target_ids = prepared.sequence.target_ids;
+    for (size_t t = 0; t < sweep.target_ids.size(); ++t) {
+      sweep.prediction_rows.push_back(prepared.sequence.prediction_row(static_cast<int64_t>(t)));
+    }
+    const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
+    const int64_t published_batch = a_.published_batch > 0 ? a_.published_batch : batch;
+
+    struct Variant {
+      std::string name;
+      std::shared_ptr<const CompiledModel> compiled;
+      PassStrategy strategy;
+      int64_t batch;
+    };
+    std::vector<Variant> variants = {
+        {"published", CompiledModel::as_loaded(*model_), PassStrategy::kFullLogits, published_batch},
+        {"ours", explainer_.compiled(Precision::kFloat32), PassStrategy::kAuto, batch}};
+    if (with_bf16) variants.push_back({"ours-bf16", explainer_.compiled(Precision::kBFloat16), PassStrategy::kAuto, batch});
+
+    std::vector<Row> rows(variants.size());
+    for (int64_t r = 0; r < a_.repeat; ++r) {
+      for (size_t v = 0; v < variants.size(); ++v) {
+        auto runner = make_pass_runner(*model_, sweep, variants[v].strategy, variants[v].compiled);
+        const auto units = variants[v].name == "published" ? split_work(prepared.modifiers.size(0), variants[v].batch)
+                                                            : runner->plan(prepared.modifiers, variants[v].batch);
+        const SweepRun run = run_sweep(variants[v].name, *runner, prepared.modifiers, units, meter_);
+        Row& row = rows[v];
+        if (r == 0 || run.seconds < row.seconds) row.seconds = run.seconds;
+        if (r == 0 || run.cpu_seconds < row.cpu_seconds) row.cpu_seconds = run.cpu_seconds;
+        row.peak_mb = std::max(row.peak_mb, run.peak_delta_mb);
+        row.tensor_mb = std::max(row.tensor_mb, run.tensor_peak_mb);
+        row.case_name = case_name;
+        row.variant = variants[v].name;
+        row.strategy = runner->name();
+        row.length = s;
+        row.rows = prepared.modifiers.size(0);
+        row.positions = run.counters.positions;
+        row.calls = run.counters.calls;
+        row.batch = variants[v].batch;
+        row.relevance = run.relevance;
+        flops_[v] = cost_.flops(run.counters);
+      }
+    }
+    // One plain forward of the module as loaded at each variant's batch size.
+    const double limit = reuse_limit(prepared.modifiers);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      Row& row = rows[v];
+      plain_forward(prepared.embeddings, row.batch, &row.plain_forward_mb, &row.plain_tensor_mb);
+      row.memory_ratio = row.plain_forward_mb > 0 ? row.peak_mb / row.plain_forward_mb : 0.0;
+      row.tensor_ratio = row.plain_tensor_mb > 0 ? row.tensor_mb / row.plain_tensor_mb : 0.0;
+      row.gflops = flops_[v] / row.seconds / 1e9;
+      row.cpu_gflops = flops_[v] / row.cpu_seconds / 1e9;
+      const bool bf16 = row.variant == "ours-bf16";
+      const MatmulPeak& peak = bf16 ? bf16_peak() : fp32_peak();
+      row.peak_fraction = row.gflops / peak.gflops;
+      row.cpu_peak_fraction = row.cpu_gflops / peak.cpu_gflops;
+      row.speedup = rows[0].seconds / row.seconds;
+      row.cpu_speedup = rows[0].cpu_seconds / row.cpu_seconds;
+      row.reuse_limit = limit;
+      row.limit_fraction = row.speedup / limit;
+      row.cpu_limit_fraction = row.cpu_speedup / limit;
+      const Deviation d = compare_relevance(row.relevance, bf16 ? rows[1].relevance : rows[0].relevance);
+      row.max_abs_diff = d.max_abs;
+      row.agree = bf16 || d.max_abs <= 1e-5;
+      row.max_rel_err = d.max_relative;
+      row.spearman = d.spearman;
+      row.same_top = d.same_top;
+    }
+    return rows;
+  }
+
+  const MatmulPeak& fp32_peak() {
+    if (fp32_peak_.gflops <= 0) fp32_peak_ = measure_matmul_peak(model_->config().hidden_size, 1024, at::kFloat, 30);
+    return fp32_peak_;
+  }
+  const MatmulPeak& bf16_peak() {
+    if (bf16_peak_.gflops <= 0) bf16_peak_ = measure_matmul_peak(model_->config().hidden_size, 1024, at::kBFloat16, 30);
+    return bf16_peak_;
+  }
+  const ModelCost& cost() const { return cost_; }
+  const Model& model() const { return *model_; }
+
+ private:
+  // One forward of the module as loaded (warm) on `batch` rows of ones.
+  void plain_forward(const at::Tensor& embeddings, int64_t batch, double* resident_mb, double* tensor_mb) {
+    c10::InferenceMode guard;
+    const at::Tensor ones = at::ones({batch, embeddings.size(1)}, at::kFloat);
+    PeakMemoryProbe probe;
+    if (meter_ != nullptr) meter_->reset_peak();
+    { const at::Tensor logits = model_->forward(embeddings, ones); }
+    *resident_mb = probe.peak_delta_mb();
+    *tensor_mb = meter_ != nullptr ? static_cast<double>(meter_->peak_bytes_since_reset()) / 1048576.0 : 0.0;
+  }
+
+  const BenchArgs& a_;
+  std::shared_ptr<const Model> model_;
+  Explainer explainer_;
+  AllocationMeter* meter_;
+  ModelCost cost_;
+  double flops_[3] = {0, 0, 0};
+  MatmulPeak fp32_peak_;
+  MatmulPeak bf16_peak_;
+};
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+void print_main_table(const std::vector<Row>& rows) {
+  std::printf("\n%-13s %-10s %-13s %8s %8s %9s %9s %10s %6s %6s\n", "case", "variant", "strategy", "wall s",
+              "cpu s", "speed-up", "(cpu)", "positions", "calls", "batch");
+  for (const Row& r : rows) {
+    std::printf("%-13s %-10s %-13s %8.2f %8.2f %8.2fx %8.2fx %10lld %6lld %6lld\n", r.case_name.c_str(),
+                r.variant.c_str(), r.strategy.c_str(), r.seconds, r.cpu_seconds, r.speedup, r.cpu_speedup,
+                static_cast<long long>(r.positions), static_cast<long long>(r.calls), static_cast<long long>(r.batch));
+  }
+  std::printf("\n%-13s %-10s %8s %7s %11s %7s %10s %8s %6s %11s %8s %6s\n", "case", "variant", "GFLOP/s", "% peak",
+              "GFLOP/cpu-s", "% peak", "tensors MB", "plain", "ratio", "resident MB", "plain", "ratio");
+  for (const Row& r : rows) {
+    std::printf("%-13s %-10s %8.1f %6.1f%% %11.1f %6.1f%% %10.1f %8.1f %5.2fx %11.1f %8.1f %5.2fx\n",
+                r.case_name.c_str(), r.variant.c_str(), r.gflops, 100.0 * r.peak_fraction, r.cpu_gflops,
+                100.0 * r.cpu_peak_fraction, r.tensor_mb, r.plain_tensor_mb, r.tensor_ratio, r.peak_mb,
+                r.plain_forward_mb, r.memory_ratio);
+  }
+  std::printf("\n%-13s %-10s %11s %11s %8s %22s %6s %11s %9s %8s\n", "case", "variant", "reuse limit", "% of limit",
+              "(cpu)", "max |dR| (reference)", "agree", "max rel err", "spearman", "same top");
+  for (const Row& r : rows) {
+    const bool bf16 = r.variant == "ours-bf16";
+    std::printf("%-13s %-10s %10.2fx %10.1f%% %7.1f%% %13.2e (%s) %6s %11.2e %9.4f %8s\n", r.case_name.c_str(),
+                r.variant.c_str(), r.reuse_limit, 100.0 * r.limit_fraction, 100.0 * r.cpu_limit_fraction,
+                r.max_abs_diff, bf16 ? "fp32" : "publ", bf16 ? "-" : yes_no(r.agree).c_str(), r.max_rel_err,
+                r.spearman, yes_no(r.same_top).c_str());
+  }
+}
+
+void print_length_table(const std::vector<Row>& rows) {
+  std::printf("\n%-11s %6s %-10s %9s %9s %9s %11s %11s %10s %8s %11s %8s\n", "case", "S", "variant", "wall s",
+              "cpu s", "speed-up", "positions", "cpu growth", "tensors MB", "ratio", "resident MB", "ratio");
+  const Row* previous[2] = {nullptr, nullptr};
+  for (const Row& r : rows) {
+    const int slot = r.variant == "published" ? 0 : 1;
+    std::string growth = "-";
+    if (previous[slot] != nullptr) {
+      const double k = std::log(r.cpu_seconds / previous[slot]->cpu_seconds) /
+                       std::log(static_cast<double>(r.length) / static_cast<double>(previous[slot]->length));
+      growth = fmt::format("S^{:.2f}", k);
+    }
+    std::printf("%-11s %6lld %-10s %9.2f %9.2f %8.2fx %11lld %11s %10.1f %7.2fx %11.1f %7.2fx\n", r.case_name.c_str(),
+                static_cast<long long>(r.length), r.variant.c_str(), r.seconds, r.cpu_seconds, r.speedup,
+                static_cast<long long>(r.positions), growth.c_str(), r.tensor_mb, r.tensor_ratio, r.peak_mb,
+                r.memory_ratio);
+    previous[slot] = &r;
+  }
+}
+
+json row_json(const Row& r) {
+  return {{"case", r.case_name},         {"variant", r.variant},
+          {"strategy", r.strategy},      {"positions_in_sequence", r.length},
+          {"explained_units", r.rows},   {"wall_seconds", r.seconds}, {"cpu_seconds", r.cpu_seconds}, {"cpu_speedup", r.cpu_speedup},
+          {"cpu_gflops", r.cpu_gflops}, {"cpu_matmul_peak_fraction", r.cpu_peak_fraction},
+          {"cpu_limit_fraction", r.cpu_limit_fraction},
+          {"speedup", r.speedup},        {"positions_computed", r.positions},
+          {"model_calls", r.calls},      {"gflops", r.gflops},
+          {"matmul_peak_fraction", r.peak_fraction}, {"batch_size", r.batch},
+          {"peak_memory_mb", r.peak_mb}, {"plain_forward_memory_mb", r.plain_forward_mb},
+          {"memory_ratio", r.memory_ratio},
+          {"tensor_peak_mb", r.tensor_mb}, {"plain_forward_tensor_mb", r.plain_tensor_mb},
+          {"tensor_memory_ratio", r.tensor_ratio}, {"reuse_limit", r.reuse_limit},
+          {"limit_fraction", r.limit_fraction}, {"max_abs_diff", r.max_abs_diff},
+          {"agree", r.agree},            {"max_relative_error", r.max_rel_err},
+          {"spearman", r.spearman},      {"same_top", r.same_top}};
+}
+
+std::string rows_csv(const std::vector<Row>& rows) {
+  std::string out =
+      "case,variant,strategy,positions_in_sequence,explained_units,wall_seconds,cpu_seconds,speedup,cpu_speedup,"
+      "positions_computed,model_calls,gflops,matmul_peak_fraction,cpu_gflops,cpu_matmul_peak_fraction,batch_size,"
+      "peak_memory_mb,plain_forward_memory_mb,memory_ratio,tensor_peak_mb,plain_forward_tensor_mb,tensor_memory_ratio,"
+      "reuse_limit,limit_fraction,cpu_limit_fraction,"
+      "max_abs_diff,agree,max_relative_error,spearman,same_top\n";
+  for (const Row& r : rows) {
+    out += fmt::format(
+        "{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{},{},{:.3f},{:.4f},{:.3f},{:.4f},{},{:.2f},{:.2f},{:.4f},{:.2f},"
+        "{:.2f},{:.4f},{:.4f},"
+        "{:.4f},{:.4f},{:.3e},{},{:.3e},{:.6f},{}\n",
+        r.case_name, r.variant, r.strategy, r.length, r.rows, r.seconds, r.cpu_seconds, r.speedup, r.cpu_speedup,
+        r.positions, r.calls, r.gflops, r.peak_fraction, r.cpu_gflops, r.cpu_peak_fraction, r.batch, r.peak_mb,
+        r.plain_forward_mb, r.memory_ratio, r.tensor_mb, r.plain_tensor_mb, r.tensor_ratio, r.reuse_limit,
+        r.limit_fraction, r.cpu_limit_fraction, r.max_abs_diff, r.agree ? 1 : 0, r.max_rel_err, r.spearman, r.same_top ? 1 : 0);
+  }
+  return out;
+}
+
+int run_bench(const BenchArgs& a) {
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
+  check_int_flag("--batch-size", a.batch_size, 0, kMaxBatchSize);
+  check_int_flag("--published-batch", a.published_batch, 0, kMaxBatchSize);
+  check_int_flag("--max-memory", a.max_memory_mb, 0, kMaxMemoryMb);
+  check_int_flag("--repeat", a.repeat, 1, 100);
+  check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
+  check_real_flag("--conceptual-threshold", a.conceptual_threshold, -1.0, 1.0);
+  const std::vector<int64_t> lengths = parse_lengths(a.lengths);
+  if (!a.csv.empty()) check_output_path(a.csv, "csv");
+  if (!a.json_path.empty()) check_output_path(a.json_path, "json");
+
+  const int64_t threads = set_threads(a.threads);
+  const std::string load_before = load_average();
+  AllocationMeter meter;  // before the model is loaded: every tensor's bytes are seen
+  auto model = Model::load(a.model);
+  std::string described;
+  const ExplainInput input = bench_input(a, *model, &described);
+  Bench bench(a, model, &meter);
+
+  ExplainOptions options;
+  options.suppression_factor = a.suppression_factor;
+  options.batch_size = a.batch_size;
+  options.max_memory_mb = a.max_memory_mb;
+  options.threads = threads;
+  const Sequence seq = Explainer(model).prepare(input, options).sequence;
+  const ModelConfig& c = model->config();
+  std::printf("atman bench: %s (%s), %d layers, width %lld, %lld heads\n", c.name.c_str(), a.model.c_str(),
+              static_cast<int>(c.num_layers), static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.num_heads));
+  std::printf("input: %s, \"%s\" -> \"%s\": S = %lld positions (%lld image + %zu prompt + %zu target - 1)\n",
+              described.c_str(), seq.prompt.c_str(), seq.target.c_str(), static_cast<long long>(seq.length()),
+              static_cast<long long>(seq.image_positions), seq.prompt_ids.size(), seq.target_ids.size());
+  std::printf("threads %lld, load average %s (before), repeat %lld (best time kept)\n",
+              static_cast<long long>(threads), load_before.c_str(), static_cast<long long>(a.repeat));
+  std::printf("matmul peak (torch::mm [1024, %lld] x [%lld, %lld], best of 30): float32 %.1f GFLOP/s, %.1f "
+              "GFLOP/cpu-s",
+              static_cast<long long>(c.hidden_size), static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.hidden_size), bench.fp32_peak().gflops, bench.fp32_peak().cpu_gflops);
+  if (!a.skip_bf16) {
+    std::printf("; bfloat16 %.1f GFLOP/s, %.1f GFLOP/cpu-s", bench.bf16_peak().gflops, bench.bf16_peak().cpu_gflops);
+  }
+  std::printf("\n");
+  const ModelCost& cost = bench.cost();
+  std::printf("model FLOPs: %.2f MFLOP per position (%lld multiply-adds per layer from %s) + %.1f kFLOP per "
+              "(query, key) pair + %.1f kFLOP per LM-head row\n",
+              cost.position_flops / 1e6, static_cast<long long>(cost.layer_weights), cost.source.c_str(),
+              cost.pair_flops / 1e3, cost.head_flops / 1e3);
+
+  std::vector<Row> rows;
+  ExplainOptions single = options;
+  single.conceptual_threshold = std::nullopt;
+  for (Row& r : bench.run_case("single-token", input, single, !a.skip_bf16)) rows.push_back(std::move(r));
+  ExplainOptions conceptual = options;
+  conceptual.conceptual_threshold = a.conceptual_threshold;
+  for (Row& r : bench.run_case("conceptual", input, conceptual, !a.skip_bf16)) rows.push_back(std::move(r));
+  print_main_table(rows);
+
+  std::vector<Row> length_rows;
+  if (a.length_sweep) {
+    std::shared_ptr<const Model> length_model = a.length_model.empty() ? model : Model::load(a.length_model);
+    Bench length_bench(a, length_model, &meter);
+    std::printf("\nlength sweep: %s (%s), single-token, text prompts\n", length_model->config().name.c_str(),
+                (a.length_model.empty() ? a.model : a.length_model).c_str());
+    for (int64_t length : lengths) {
+      if (length + 1 > length_model->config().max_positions) {
+        std::printf("length %lld skipped: above max_positions %lld\n", static_cast<long long>(length),
+                    static_cast<long long>(length_model->config().max_positions));
+        continue;
+      }
+      const ExplainInput text{prompt_of_length(*length_model, length), " Paris", {}};
+      for (Row& r : length_bench.run_case(fmt::format("length-{}", length), text, single, false)) {
+        length_rows.push_back(std::move(r));
+      }
+    }
+    print_length_table(length_rows);
+  }
+  const std::string load_after = load_average();
+  std::printf("\nload average %s (after)\n", load_after.c_str());
+
+  std::vector<Row> all = rows;
+  all.insert(all.end(), length_rows.begin(), length_rows.end());
+  if (!a.csv.empty()) {
+    write_file_atomically(a.csv, rows_csv(all), "csv");
+    std::printf("csv: %s\n", a.csv.c_str());
+  }
+  if (!a.json_path.empty()) {
+    json out = {{"model", c.name},
+                {"model_path", a.model},
+                {"input", described},
+                {"threads", threads},
+                {"load_average_before", load_before},
+                {"load_average_after", load_after},
+                {"repeat", a.repeat},
+                {"matmul_peak_gflops_fp32", bench.fp32_peak().gflops},
+                {"matmul_peak_cpu_gflops_fp32", bench.fp32_peak().cpu_gflops},
+                {"model_flops", {{"position", cost.position_flops}, {"pair", cost.pair_flops},
+                                 {"head_row", cost.head_flops}, {"source", cost.source}}},
+                {"rows", json::array()}};
+    if (!a.skip_bf16) {
+      out["matmul_peak_gflops_bf16"] = bench.bf16_peak().gflops;
+      out["matmul_peak_cpu_gflops_bf16"] = bench.bf16_peak().cpu_gflops;
+    }
+    for (const Row& r : all) out["rows"].push_back(row_json(r));
+    write_file_atomically(a.json_path, out.dump(1) + "\n", "json");
+    std::printf("json: %s\n", a.json_path.c_str());
+  }
+  for (const Row& r : all) {
+    if (!r.agree) {
+      std::fprintf(stderr, "atman: error: %s %s differs from the published algorithm by %.3g (> 1e-5)\n",
+                   r.case_name.c_str(), r.variant.c_str(), r.max_abs_diff);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Time the published AtMan algorithm against ours (prefix reuse, target-only log-probs) on one input");
+  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
+  sub->add_option("--image", args->image, "Image (default: the bundled example data/example for image models)");
+  auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
+  auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
+  q->excludes(p);
+  sub->add_option("--target", args->target, "The answer to explain");
+  sub->add_option("--csv", args->csv, "Write every measured row as CSV here");
+  sub->add_option("--json", args->json_path, "Write the measurements as JSON here");
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--batch-size", args->batch_size, "Rows per pass for ours (0: the largest that fits the memory budget)")
+      ->capture_default_str();
+  sub->add_option("--published-batch", args->published_batch, "Rows per pass of the published algorithm (0: ours)")
+      ->capture_default_str();
+  sub->add_option("--max-memory", args->max_memory_mb, "Memory budget in MB that sizes the batch (0: available memory)")
+      ->capture_default_str();
+  sub->add_option("--suppression-factor", args->suppression_factor, "Factor f of a suppressed position")
+      ->capture_default_str();
+  sub->add_option("--conceptual-threshold", args->conceptual_threshold, "kappa of the conceptual case")
+      ->capture_default_str();
+  sub->add_option("--repeat", args->repeat, "Runs of every variant, interleaved; the best time is kept")
+      ->capture_default_str();
+  sub->add_flag("--length-sweep", args->length_sweep,
+                "Also time text prompts of --lengths tokens (single-token) on --length-model");
+  sub->add_option("--length-model", args->length_model,
+                  "Model of the length sweep (default: --model), e.g. build/test_models/long_context.pt");
+  sub->add_option("--lengths", args->lengths, "Prompt lengths of the length sweep")->capture_default_str();
+  sub->add_flag("--skip-bf16", args->skip_bf16, "Do not time the bfloat16 variant");
+  return {sub, [args, q, p] {
+            args->has_question = q->count() > 0;
+            args->has_prompt = p->count() > 0;
+            return run_bench(*args);
+          }};
+}
+
+}  // namespace atman::runner
