@@ -123,11 +123,11 @@ void require_model_load(const MemoryBudget& budget, const std::string& path) {
   budget.require(estimate_model_load_bytes(static_cast<int64_t>(size)), "loading the model " + path);
 }
 
-// Checks that the sweep fits the budget at its batch size (before any pass
-// runs) and returns the batch size to use: the given one, or with an explicit
-// --max-memory the largest that fits (at most 32), or 0 (the explainer's default).
-int64_t check_sweep_memory(const MemoryBudget& budget, const Model& model, const ExplainInput& input,
-                           const ExplainOptions& options, const ExplainArgs& a) {
+// Refuses, before any work on the input, a sweep that does not fit the budget
+// at its batch size (the given one, else 1). The batch size itself is then
+// picked by the explainer from the same budget (default_batch_size).
+void check_sweep_memory(const MemoryBudget& budget, const Model& model, const ExplainInput& input,
+                        const ExplainOptions& options, const ExplainArgs& a) {
   const int64_t image_positions = input.image_rgb.empty() ? 0 : model.config().image->patches();
   const Sequence seq = build_sequence(model, input.prompt, input.target, image_positions);
   const bool full_logits = options.strategy == PassStrategy::kFullLogits || !model.capabilities().target_only();
@@ -141,10 +141,9 @@ int64_t check_sweep_memory(const MemoryBudget& budget, const Model& model, const
     budget.require(sweep.bytes(options.batch_size),
                    fmt::format("{}: the sweep ({} positions, --batch-size {})", model.path(), seq.length(),
                                options.batch_size));
-    return options.batch_size;
+  } else {
+    budget.require(sweep.bytes(1), fmt::format("{}: the sweep ({} positions, batch size 1)", model.path(), seq.length()));
   }
-  budget.require(sweep.bytes(1), fmt::format("{}: the sweep ({} positions, batch size 1)", model.path(), seq.length()));
-  return budget.explicit_limit() ? budget.largest_batch(sweep, 32) : 0;
 }
 
 int run_explain(const ExplainArgs& a) {
@@ -199,12 +198,11 @@ int run_explain(const ExplainArgs& a) {
                  options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
   }
 
-  ExplainOptions sized = options;
-  sized.batch_size = check_sweep_memory(budget, *model, input, options, a);
+  check_sweep_memory(budget, *model, input, options, a);
 
   Explainer explainer(model);
   ProgressBar bar(!a.quiet);
-  const Explanation e = explain_with_method(explainer, method, input, sized, baseline, [&](const SweepProgress& p) {
+  const Explanation e = explain_with_method(explainer, method, input, options, baseline, [&](const SweepProgress& p) {
     bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
   });
   bar.finish();

@@ -2,7 +2,7 @@
 # Configures and builds atman-cpp (Release) into build/, using every core.
 #
 # Usage: tools/build.sh [--sanitize] [extra cmake -D options...]
-#   --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-sanitize/
+#   --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
 # Environment: ATMAN_BUILD_DIR overrides the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ build_dir=${ATMAN_BUILD_DIR:-build}
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 if [[ ${1:-} == --sanitize ]]; then
   shift
-  build_dir=${ATMAN_BUILD_DIR:-build-sanitize}
+  build_dir=${ATMAN_BUILD_DIR:-build-asan}
   cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DATMAN_SANITIZE=ON)
 fi
 

@@ -6,6 +6,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "atman/image.h"
+#include "atman/sequence.h"
 
 namespace atman {
 namespace {
@@ -20,13 +21,17 @@ std::string trim(const std::string& text) {
 
 GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const cv::Mat& image_rgb,
                            int64_t max_tokens) {
-  if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
+  check_input_text(prompt, "prompt");  // empty, whitespace only, not UTF-8
   if (!image_rgb.empty() && !model.has_image())
     throw std::invalid_argument("model " + model.path() + " is text-only (config image is null) but an image was given");
   c10::InferenceMode guard;
   const ModelConfig& config = model.config();
   std::vector<int64_t> ids = model.tokenizer().encode(prompt);
   if (config.add_bos) ids.insert(ids.begin(), config.bos_id);
+  const int64_t positions = static_cast<int64_t>(ids.size()) + (image_rgb.empty() ? 0 : config.image->patches());
+  if (positions > config.max_positions)  // before embedding: a huge prompt must not be embedded
+    throw std::invalid_argument("the prompt needs " + std::to_string(positions) + " positions but the model allows " +
+                                std::to_string(config.max_positions));
   at::Tensor embeddings = model.embed_text(at::tensor(ids, at::kLong).unsqueeze(0));
   if (!image_rgb.empty())
     embeddings = at::cat({model.embed_image(image_to_tensor(image_rgb, *config.image)), embeddings}, 1);

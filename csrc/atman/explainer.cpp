@@ -75,20 +75,34 @@ WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const 
   return {unit, runner.target_cross_entropy(batch)};
 }
 
+void keep_freed_memory_for_reuse() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, kHeapThresholdBytes);
+    mallopt(M_TRIM_THRESHOLD, kHeapThresholdBytes);
+  });
+}
+
 SweepOutput run_sweep_units(PassRunner& runner, const at::Tensor& modifiers, const std::vector<WorkUnit>& units,
                             const ProgressCallback& progress) {
-  constexpr int64_t kTrimSlack = int64_t{16} << 20;
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  keep_freed_memory_for_reuse();
+  malloc_trim(0);  // what earlier work left free goes back first: the sweep's growth is its own
+  const int64_t start_bytes = resident_bytes();
   SweepOutput out;
   out.clean_ce = runner.target_cross_entropy(at::ones({1, modifiers.size(1)}, at::kFloat))[0];
   out.results.reserve(units.size());
-  int64_t held = resident_bytes();
+  int64_t anchor = -1;  // resident after the first unit since the start or the last hand-back
   int64_t done = 0;
   const auto start = std::chrono::steady_clock::now();
   for (const WorkUnit& unit : units) {
     out.results.push_back(run_work_unit(runner, modifiers, unit));
-    if (resident_bytes() > held + kTrimSlack) {
-      malloc_trim(0);
-      held = resident_bytes();
+    const int64_t now = resident_bytes();
+    if (anchor < 0) {
+      anchor = now;
+    } else if (now > anchor + std::max<int64_t>(8 * kMiB, (anchor - start_bytes) / 10)) {
+      malloc_trim(0);  // the heap grew past one unit's working set: fragmentation, hand it back
+      anchor = -1;
     }
     done += unit.size();
     if (progress) {
@@ -96,6 +110,7 @@ SweepOutput run_sweep_units(PassRunner& runner, const at::Tensor& modifiers, con
       progress({done, modifiers.size(0), elapsed});
     }
   }
+  malloc_trim(0);
   return out;
 }
 

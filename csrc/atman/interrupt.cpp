@@ -79,11 +79,11 @@ const char* signal_name(int sig) {
     at = append(at, " (files already at those paths are unchanged)");
   } else if (written > 0) {
     at = append(at, " after every output was written");
-  } else {
-    at = append(at, "; no output files were written");
-  }
+  }  // else: no output was registered (none asked for, or a tool that does not register them)
   at = append(at, "\n");
-  ssize_t ignored = ::write(STDERR_FILENO, g_message, at);
+  ssize_t ignored = 0;
+  if (::isatty(STDERR_FILENO) == 1) ignored = ::write(STDERR_FILENO, "\r\033[K", 4);  // over a progress bar
+  ignored = ::write(STDERR_FILENO, g_message, at);
   (void)ignored;
   ::_exit(128 + sig);
 }

@@ -62,15 +62,16 @@ SweepMemory estimate_sweep_memory(const ModelConfig& c, int64_t positions, int64
   fixed = add(fixed, mul(rows, 512));  // explanation units, JSON text
   // Measured (README, "Memory budget"): the first
   // pass leaves about 8 H x S x S floats of attention temporaries resident
-  // (the allocator keeps freed blocks), plus a few MB of threads and buffers.
+  // (the allocator keeps freed blocks), plus threads, buffers and the outputs.
   fixed = add(fixed, mul(32, mul(h, mul(s, s))));
-  fixed = add(fixed, 16 * kMiB);
+  fixed = add(fixed, 24 * kMiB);
   m.fixed_bytes = fixed;
   // Per row of a batch, float32, within one layer: attention scores, their
   // shifted/modified copy and the softmax (3 x H x S x S), q/k/v, attention
-  // output, MLP (4 x width, twice), residuals (16 x S x D); then the logits:
-  // all S rows for full logits, the target rows otherwise (float64 log-softmax).
-  int64_t per_row = mul(4, add(mul(3, mul(h, mul(s, s))), mul(16, mul(s, d))));
+  // output, MLP, adapters, rotary tables and residuals (32 x S x D, measured);
+  // then the logits: all S rows for full logits, the target rows otherwise
+  // (float64 log-softmax).
+  int64_t per_row = mul(4, add(mul(3, mul(h, mul(s, s))), mul(32, mul(s, d))));
   per_row = add(per_row, full_logits ? mul(4, mul(s, v)) : mul(4, mul(targets, d)));
   per_row = add(per_row, mul(16, mul(targets, v)));
   per_row = add(per_row, mul(4, s));  // the modifier row

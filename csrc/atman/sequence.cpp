@@ -56,6 +56,8 @@ bool ends_sentence(const std::string& piece) {
 
 }  // namespace
 
+void check_input_text(const std::string& text, const char* what) { check_text(text, what); }
+
 std::string prompt_from_question(const ModelConfig& config, const std::string& question) {
   check_text(question, "question");
   std::string prompt = config.prompt_template;

@@ -13,6 +13,11 @@
 
 namespace atman {
 
+/// Checks user text (a prompt, target or question) as every entry point does:
+/// throws std::invalid_argument "`what` is empty", "... is only whitespace" or
+/// "... is not valid UTF-8 (byte 0x.. at offset N)".
+void check_input_text(const std::string& text, const char* what);
+
 /// `--question` fills the model's prompt_template; `--prompt` is verbatim.
 /// Throws std::invalid_argument for an empty or non-UTF-8 question.
 std::string prompt_from_question(const ModelConfig& config, const std::string& question);
