@@ -161,6 +161,7 @@ void write_table_files(const TempDir& tmp) {
                                                         "\x01\x22\x00\x02\x11\x01\x03\x11\x01\xff\xd9",
                                                         24));
   testing::write_file(tmp.path("damaged.png"), std::string("\x89PNG\r\n\x1a\n", 8));
+  testing::write_file(tmp.path("scan.dcm"), std::string(128, '\0') + "DICM" + std::string(64, '\x02'));
   cv::Mat f(8, 8, CV_32FC3, cv::Scalar(0.2, 0.4, 0.6));
   cv::imencode(".exr", f, buf);
   testing::write_file(tmp.path("x.exr"), std::string(buf.begin(), buf.end()));
@@ -187,6 +188,8 @@ TEST(E2eHostileInputTest, EveryReadmeRowGivesItsExactLine) {
   const std::string m = ATMAN_TEST_MODELS;
   const std::string out = tmp.path("out.json");
   for (const TableRow& row : rows) {
+    // Budgets in MB of resident memory: an ASan process is several times larger.
+    if (testing::kUnderAddressSanitizer && row.input.rfind("memory:", 0) == 0) continue;
     SCOPED_TRACE(row.input + ": " + row.command);
     std::vector<std::string> args;
     for (std::string word : split_words(row.command)) {
@@ -361,6 +364,7 @@ int64_t process_mb_with(const std::string& model) {
 }
 
 TEST(E2eMemoryTest, BudgetIsHonouredWithTheSameNumbers) {
+  if (testing::kUnderAddressSanitizer) GTEST_SKIP() << "resident memory under AddressSanitizer is not the program's";
   TempDir tmp;
   std::string prompt;
   for (int i = 0; i < 12; ++i) prompt += "Bob likes tea. ";
@@ -383,7 +387,7 @@ TEST(E2eMemoryTest, BudgetIsHonouredWithTheSameNumbers) {
     budget = loaded + extra;
     budget_result = run("budget.json", {"--max-memory", std::to_string(budget)});
     if (budget_result.exit_code == 0) break;
-    EXPECT_NE(budget_result.err.find("atman: error: the sweep ("), std::string::npos) << budget_result.err;
+    EXPECT_NE(budget_result.err.find(": the sweep ("), std::string::npos) << budget_result.err;
   }
   ASSERT_EQ(budget_result.exit_code, 0) << budget_result.err;
   const auto budget_run = nlohmann::json::parse(read_file(tmp.path("budget.json")));

@@ -125,6 +125,20 @@ TEST(ImageLimitTest, HugeHeaderIsRefusedBeforeDecoding) {
                {"small.png: PNG header says 200x100 pixels, more than the limit of 10000 pixels"});
 }
 
+// OpenCV hands anything with "DICM" at byte 128 to GDCM, which aborted the
+// process on the image fuzzer's input (a JPEG 2000 signature first): refused.
+TEST(ImageFormatTest, DicomIsRefusedBeforeOpenCvSeesIt) {
+  const std::string dicom = std::string(128, '\0') + "DICM" + std::string(64, '\x02');
+  expect_error([&] { decode_image_rgb(dicom, "scan.dcm"); },
+               {"scan.dcm: DICOM data (\"DICM\" at byte 128) is not accepted: OpenCV's DICOM decoder aborts the "
+                "process on malformed files"});
+  const std::string found = testing::read_file(
+      testing::source_path("tests/fuzz/regressions/image/dicom_in_jp2_gdcm_assert_abort"));
+  expect_error([&] { decode_image_rgb(found, "fuzz"); }, {"fuzz: DICOM data"});
+  // Fewer than 132 bytes, or the tag elsewhere: not DICOM.
+  expect_error([] { decode_image_rgb(std::string(100, '\0') + "DICM", "short"); }, {"short: not an image"});
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 TEST(ImageLimitTest, DISABLED_HugeHeaderAllocatesNothing) {}  // ASan reserves terabytes of address space
 #else

@@ -46,7 +46,8 @@ for target in "${targets[@]}"; do
   "$build_dir/tests/fuzz/$binary" -runs="$runs" -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
     -print_final_stats=1 "${corpora[@]}" 2>"$scratch/$target.log" || {
     tail -40 "$scratch/$target.log" >&2
-    echo "fuzz: $binary failed (see above)" >&2
+    echo "fuzz: $binary failed (see above); the image loader silences stderr while OpenCV decodes, so replay" \
+      "with ASAN_OPTIONS=log_path=/tmp/asan $build_dir/tests/fuzz/$binary crash-* to see a report from there" >&2
     exit 1
   }
   grep -E "stat::number_of_executed_units|stat::average_exec_per_sec" "$scratch/$target.log" | sed 's/^/  /'

@@ -4,7 +4,12 @@ explainable-model .pt: TorchScript plus atman/config.json and
 atman/tokenizer.model (shared/DESIGN.md section 2).
 
 Usage (after training): torchscript_models/export.py --weights W.npz [--weights W2.npz]
-       --tokenizer torchscript_models/tokenizer.model --out torchscript_models/tiny_magma.pt"""
+       --tokenizer torchscript_models/tokenizer.model --out torchscript_models/tiny_magma.pt
+A longer-context copy of the shipped model (same weights; rotary positions
+need no training to extend, though the model never saw such lengths), for
+`atman bench --length-sweep`:
+       torchscript_models/export.py --from torchscript_models/tiny_magma.pt --max-positions 1100
+       --tokenizer torchscript_models/tokenizer.model --out build/tiny_magma_long.pt"""
 import argparse
 import json
 import os
@@ -61,15 +66,23 @@ def load_weights(paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", action="append", required=True, help="npz file(s) of the state dict")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", action="append", help="npz file(s) of the state dict")
+    source.add_argument("--from", dest="from_pt", help="an exported TinyMagma .pt to take the weights from")
+    parser.add_argument("--max-positions", type=int, default=TINY_MAGMA_SHAPE["max_positions"])
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--name", default="tiny-magma")
     args = parser.parse_args()
     import sentencepiece as spm
     vocab_size = spm.SentencePieceProcessor(model_file=args.tokenizer).get_piece_size()
-    model = TinyMagma(vocab_size, **TINY_MAGMA_SHAPE)
-    missing, unexpected = model.load_state_dict(load_weights(args.weights), strict=False)
+    shape = dict(TINY_MAGMA_SHAPE, max_positions=args.max_positions)
+    model = TinyMagma(vocab_size, **shape)
+    if args.from_pt:
+        state = {k: v for k, v in torch.jit.load(args.from_pt).state_dict().items() if not k.startswith("rot_")}
+    else:
+        state = load_weights(args.weights)
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         sys.exit("export: weights do not match the model: missing {} unexpected {}".format(missing, unexpected))
     save_contract_model(model.eval(), make_config(model, args.name), args.tokenizer, args.out)

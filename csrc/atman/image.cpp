@@ -120,6 +120,13 @@ cv::Mat decode_image_rgb(const std::string& bytes, const std::string& origin, in
     throw std::runtime_error(fmt::format("{}: image file is {} bytes, more than the limit of {} bytes", origin,
                                          bytes.size(), kMaxImageFileBytes));
   }
+  // OpenCV picks its DICOM decoder (GDCM) for any bytes with "DICM" at offset
+  // 128, whatever comes first, and GDCM aborts the process (assert) on
+  // malformed files: found by tests/fuzz (image). DICOM is not taken at all.
+  if (bytes.size() >= 132 && bytes.compare(128, 4, "DICM") == 0) {
+    throw std::runtime_error(origin + ": DICOM data (\"DICM\" at byte 128) is not accepted: OpenCV's DICOM decoder "
+                                      "aborts the process on malformed files");
+  }
   // The size in the header is checked before OpenCV allocates anything for it.
   const std::optional<ImageHeader> header = read_image_header(bytes, origin);
   if (header && header->pixels() > max_pixels) {

@@ -49,6 +49,8 @@ int64_t resident_bytes() { return std::max<int64_t>(0, proc_kb_field("/proc/self
 
 int64_t available_bytes() { return proc_kb_field("/proc/meminfo", "MemAvailable"); }
 
+int64_t SweepMemory::bytes(int64_t batch_size) const { return add(fixed_bytes, mul(per_row_bytes, batch_size)); }
+
 SweepMemory estimate_sweep_memory(const ModelConfig& c, int64_t positions, int64_t rows, int64_t targets,
                                   bool full_logits, bool conceptual) {
   const int64_t s = positions, d = c.hidden_size, h = c.num_heads, v = c.vocab_size;

@@ -36,7 +36,8 @@ int64_t available_bytes();
 struct SweepMemory {
   int64_t fixed_bytes = 0;
   int64_t per_row_bytes = 0;
-  int64_t bytes(int64_t batch_size) const { return fixed_bytes + per_row_bytes * batch_size; }
+  /// fixed + per_row x batch, saturating at INT64_MAX (a hostile config's estimate is already there).
+  int64_t bytes(int64_t batch_size) const;
 };
 
 /// For a sequence of `positions` positions, `rows` modifier rows and
