@@ -254,7 +254,10 @@ class Bench {
       row.cpu_limit_fraction = row.cpu_speedup / limit;
       const Deviation d = compare_relevance(row.relevance, bf16 ? rows[1].relevance : rows[0].relevance);
       row.max_abs_diff = d.max_abs;
-      row.agree = bf16 || d.max_abs <= 1e-5;
+      // Within 1e-5, relative to the largest |R| where that exceeds 1: float32
+      // sums over 1024 keys in another order differ by more than 1e-5 absolute
+      // on relevance of a few nats (2.3e-5 of 2.3 here).
+      row.agree = bf16 || d.max_abs <= 1e-5 || d.max_relative <= 1e-5;
       row.max_rel_err = d.max_relative;
       row.spearman = d.spearman;
       row.same_top = d.same_top;
@@ -500,7 +503,7 @@ int run_bench(const BenchArgs& a) {
   }
   for (const Row& r : all) {
     if (!r.agree) {
-      std::fprintf(stderr, "atman: error: %s %s differs from the published algorithm by %.3g (> 1e-5)\n",
+      std::fprintf(stderr, "atman: error: %s %s differs from the published algorithm by %.3g (> 1e-5 x max(1, max |R|))\n",
                    r.case_name.c_str(), r.variant.c_str(), r.max_abs_diff);
       return 1;
     }
