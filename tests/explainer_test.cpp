@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "atman/pass_runner.h"
+#include "explanation_compare.h"
 #include "test_util.h"
 
 namespace atman {
@@ -18,23 +19,8 @@ cv::Mat test_image() {
   return rgb;
 }
 
-double max_abs_diff(const Explanation& a, const Explanation& b) {
-  EXPECT_EQ(a.units.size(), b.units.size());
-  double worst = 0.0;
-  for (size_t i = 0; i < a.units.size() && i < b.units.size(); ++i) {
-    EXPECT_EQ(a.units[i].members, b.units[i].members);
-    for (size_t t = 0; t < a.units[i].per_target.size(); ++t) {
-      worst = std::max(worst, std::abs(a.units[i].per_target[t] - b.units[i].per_target[t]));
-    }
-  }
-  return worst;
-}
-
-double max_abs(const Explanation& e) {
-  double m = 0.0;
-  for (const auto& u : e.units) m = std::max(m, std::abs(u.relevance));
-  return m;
-}
+using testing::max_abs;
+using testing::max_abs_diff;
 
 TEST(WorkUnitTest, SplitAndGatherInAnyOrder) {
   const auto units = split_work(10, 4);

@@ -26,8 +26,9 @@ from export import make_config, save_contract_model  # noqa: E402
 from tiny_magma import TinyMagma  # noqa: E402
 
 
-class MinimalContract(nn.Module):
-    """Only the three required methods: the tool must fall back for the rest."""
+class RequiredMethodsOnly(nn.Module):
+    """Wraps a TinyMagma with only the three required methods (the tool must
+    fall back for the rest); subclasses change forward."""
 
     def __init__(self, inner: TinyMagma):
         super().__init__()
@@ -45,23 +46,14 @@ class MinimalContract(nn.Module):
         return self.inner(embeddings, attention_modifier)
 
 
-class ShiftedEmbeddings(nn.Module):
+class ShiftedEmbeddings(RequiredMethodsOnly):
     """forward(e, m) = inner(e + shift, m): a smooth function of e on the whole
     segment [0, e] (the inner model's LayerNorms never see inputs near 0)."""
 
     def __init__(self, inner: TinyMagma, seed: int):
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner)
         gen = torch.Generator().manual_seed(seed)
         self.register_buffer("shift", torch.randn(inner.width, generator=gen))
-
-    @torch.jit.export
-    def embed_text(self, ids: Tensor) -> Tensor:
-        return self.inner.embed_text(ids)
-
-    @torch.jit.export
-    def embed_image(self, pixels: Tensor) -> Tensor:
-        return self.inner.embed_image(pixels)
 
     def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
         return self.inner(embeddings + self.shift, attention_modifier)
@@ -107,7 +99,7 @@ def main():
     write(text_only, make_config(text_only, "test-text-only", image=False,
                                  template="{question}"), "text_only.pt")
     minimal = build("minimal", vocab_size, seed=3)
-    write(MinimalContract(minimal), make_config(minimal, "test-minimal"), "minimal.pt")
+    write(RequiredMethodsOnly(minimal), make_config(minimal, "test-minimal"), "minimal.pt")
     long_context = build("long_context", vocab_size, seed=4, image=False, max_positions=1100)
     write(long_context, make_config(long_context, "test-long-context", image=False,
                                     template="{question}"), "long_context.pt")

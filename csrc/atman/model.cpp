@@ -10,17 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
+#include "atman/error_text.h"
+
 namespace atman {
 namespace {
 
 using nlohmann::json;
-
-std::string first_line(const std::string& text) {
-  const auto end = text.find('\n');
-  std::string line = text.substr(0, end);
-  if (line.size() > 200) line = line.substr(0, 200) + "...";
-  return line;
-}
 
 // Readers of one config field; every failure names origin, field and what came.
 class ConfigReader {
@@ -130,18 +125,6 @@ at::Tensor call_tensor(torch::jit::Module& module, const std::string& path, cons
                                          out.tagKind()));
   }
   return out.toTensor();
-}
-
-std::string dtype_name(at::ScalarType type) {
-  switch (type) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    default: return c10::toString(type);
-  }
 }
 
 void check_output(const at::Tensor& out, const std::string& path, const std::string& name,

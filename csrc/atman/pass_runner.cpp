@@ -9,26 +9,10 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include "atman/error_text.h"
+
 namespace atman {
 namespace {
-
-std::string first_line(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  if (line.size() > 200) line = line.substr(0, 200) + "...";
-  return line;
-}
-
-std::string dtype_name(at::ScalarType type) {
-  switch (type) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    default: return c10::toString(type);
-  }
-}
 
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::vector<std::string> parts;
@@ -41,15 +25,7 @@ class FullLogitsRunner final : public PassRunner {
  public:
   FullLogitsRunner(std::shared_ptr<const CompiledModel> compiled, SweepInput input)
       : PassRunner(std::move(compiled), std::move(input)) {}
-  at::Tensor target_cross_entropy(const at::Tensor& modifiers) override {
-    const int64_t b = modifiers.size(0), s = modifiers.size(1);
-    const at::Tensor logits = compiled_->forward(embeddings_, modifiers);
-    counters_.calls += 1;
-    counters_.positions += b * s;
-    counters_.attended += b * s * s;
-    counters_.projected_rows += b * s;
-    return cross_entropy_from_rows(logits.index_select(1, rows_));
-  }
+  at::Tensor target_cross_entropy(const at::Tensor& modifiers) override { return full_logits_pass(modifiers); }
   std::string name() const override { return "full-logits"; }
 };
 
@@ -90,12 +66,7 @@ class PrefixReuseRunner final : public PassRunner {
     const int64_t start = std::min(prefix_end_, *std::min_element(firsts.begin(), firsts.end()));
     at::Tensor hidden;
     if (start == 0 && !compiled_->model().capabilities().hidden_states) {  // nothing shared, no hidden_states
-      const at::Tensor logits = compiled_->forward(embeddings_, modifiers);
-      counters_.calls += 1;
-      counters_.positions += b * s;
-      counters_.attended += b * s * s;
-      counters_.projected_rows += b * s;
-      return cross_entropy_from_rows(logits.index_select(1, rows_));
+      return full_logits_pass(modifiers);
     }
     if (start == 0) {  // nothing shared: a whole pass
       hidden = compiled_->hidden_states(embeddings_, modifiers).index_select(1, rows_);
@@ -357,6 +328,16 @@ std::string PassRunner::description() const {
                      compiled_->precision() == Precision::kBFloat16 ? "bfloat16" : "float32",
                      compiled_->frozen() ? "frozen TorchScript graph"
                                          : "module unfrozen (" + compiled_->why_not_frozen() + ")");
+}
+
+at::Tensor PassRunner::full_logits_pass(const at::Tensor& modifiers) {
+  const int64_t b = modifiers.size(0), s = modifiers.size(1);
+  const at::Tensor logits = compiled_->forward(embeddings_, modifiers);
+  counters_.calls += 1;
+  counters_.positions += b * s;
+  counters_.attended += b * s * s;
+  counters_.projected_rows += b * s;
+  return cross_entropy_from_rows(logits.index_select(1, rows_));
 }
 
 at::Tensor PassRunner::cross_entropy_from_rows(const at::Tensor& rows) const {

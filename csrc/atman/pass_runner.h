@@ -142,6 +142,9 @@ class PassRunner {
   at::Tensor cross_entropy_from_rows(const at::Tensor& rows) const;
   /// final hidden rows [B, T, D] -> CE [B, T] through lm_head.
   at::Tensor cross_entropy_from_hidden(const at::Tensor& hidden_rows);
+  /// A whole pass through forward() with its [B, S, V] logits (the published
+  /// algorithm, and prefix reuse's fallback when nothing is shared).
+  at::Tensor full_logits_pass(const at::Tensor& modifiers);
   std::shared_ptr<const CompiledModel> compiled_;
   SweepInput input_;
   at::Tensor embeddings_;  // input_.embeddings in the compiled model's dtype

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "torchscript_models"))
 from export import make_config  # noqa: E402
+from make_test_models import RequiredMethodsOnly  # noqa: E402
 from tiny_magma import TinyMagma  # noqa: E402
 
 
@@ -29,21 +30,12 @@ class NotContract(nn.Module):
         return x * 2
 
 
-class Wrapped(nn.Module):
+class Wrapped(RequiredMethodsOnly):
     """Only the three required methods; forward's logits post-processed."""
 
     def __init__(self, inner: TinyMagma, mode: str):
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner)
         self.mode = mode
-
-    @torch.jit.export
-    def embed_text(self, ids: Tensor) -> Tensor:
-        return self.inner.embed_text(ids)
-
-    @torch.jit.export
-    def embed_image(self, pixels: Tensor) -> Tensor:
-        return self.inner.embed_image(pixels)
 
     def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
         logits = self.inner(embeddings, attention_modifier)
