@@ -503,7 +503,9 @@ int run_bench(const BenchArgs& a) {
   }
   for (const Row& r : all) {
     if (!r.agree) {
-      std::fprintf(stderr, "atman: error: %s %s differs from the published algorithm by %.3g (> 1e-5 x max(1, max |R|))\n",
+      std::fprintf(stderr,
+                   "atman: error: %s %s differs from the published algorithm by %.3g "
+                   "(more than 1e-5 x max(1, largest absolute relevance))\n",
                    r.case_name.c_str(), r.variant.c_str(), r.max_abs_diff);
       return 1;
     }

@@ -293,6 +293,22 @@ TEST(E2eBenchTest, PrintsTheTableAndWritesCsvAndJson) {
   EXPECT_NE(bad.err.find("--lengths must be comma-separated integers"), std::string::npos) << bad.err;
 }
 
+// A model whose lm_head disagrees with its forward: prefix reuse differs from
+// the published algorithm, and bench says so with one line and exit 1
+// (after printing its table, so that the measurement is not lost).
+TEST(E2eBenchTest, DisagreementIsRefusedWithOneLine) {
+  const testing::RunResult r = testing::run_atman(
+      {"bench", "--model", testing::bad_model("inconsistent_head.pt"), "--threads", "1", "--skip-bf16"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("single-token  ours"), std::string::npos) << r.out;
+  const auto lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines.back().rfind("atman: error: single-token ours differs from the published algorithm by ", 0), 0u)
+      << r.err;
+  EXPECT_NE(lines.back().find(" (more than 1e-5 x max(1, largest absolute relevance))"), std::string::npos)
+      << r.err;
+}
+
 TEST(E2eBenchTest, ExplainTakesPrefixReuseAndBf16) {
   const testing::RunResult r = testing::run_atman(
       {"explain", "--model", testing::test_model("text_only.pt"), "--prompt", "Alice lives in Paris.", "--target",

@@ -44,6 +44,15 @@ class Wrapped(RequiredMethodsOnly):
         return logits[:, :, :-1]  # one vocabulary entry short
 
 
+class InconsistentHead(TinyMagma):
+    """lm_head (prefix reuse's projection) disagrees with forward's: `atman
+    bench` must refuse the timing of a strategy that does not agree."""
+
+    @torch.jit.export
+    def lm_head(self, hidden: Tensor) -> Tensor:
+        return self.head(hidden) * 1.5
+
+
 def save(module, out_path, extra):
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
     torch.jit.save(scripted, out_path, _extra_files=extra)
@@ -81,6 +90,10 @@ def main():
     save(model, out("bad_tokenizer.pt"), dict(good_extra, **{"atman/tokenizer.model": b"\x01not a sentencepiece model"}))
     save(Wrapped(model, "nan"), out("nan_logits.pt"), good_extra)
     save(Wrapped(model, "short"), out("wrong_vocab.pt"), good_extra)
+    torch.manual_seed(5)
+    inconsistent = InconsistentHead(vocab, width=16, layers=1, heads=2, mlp_width=32, adapter_width=4,
+                                    max_positions=200).eval()
+    save(inconsistent, out("inconsistent_head.pt"), good_extra)
     huge = dict(config, vocab_size=2 ** 40)
     save(Wrapped(model, "nan"), out("huge_vocab.pt"), dict(good_extra, **{"atman/config.json": json.dumps(huge)}))
     print("wrote bad models to " + args.out_dir)
