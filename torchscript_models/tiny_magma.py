@@ -4,32 +4,20 @@ contract of shared/DESIGN.md section 2, and the optional methods documented in
 torchscript_models/CONTRACT.md.
 
 The attention modifier of DESIGN.md section 1 lives in one function,
-`manipulated_attention`, which every layer calls.
+`manipulated_attention` (atman_attention.py, shared with the importers),
+which every layer calls.
 
 Runs eagerly on any torch >= 1.13 and scripts with torch.jit.script."""
-import math
+import os
+import sys
 from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
-                          query_offset: int) -> Tuple[Tensor, Tensor]:
-    """AtMan attention. q [B,H,Sq,dh] are the queries of positions
-    query_offset .. query_offset+Sq-1; k, v [B,H,Sk,dh] are the keys of
-    positions 0 .. Sk-1; modifier [B,Sk] is one factor per key.
-    H' = (H - min_j H) * m[k]; then the causal mask; then softmax.
-    Returns (output [B,H,Sq,dh], probabilities [B,H,Sq,Sk])."""
-    scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(q.size(-1)))
-    scores = (scores - scores.amin(dim=-1, keepdim=True)) * modifier[:, None, None, :]
-    sq, sk = q.size(2), k.size(2)
-    query_pos = torch.arange(sq, device=q.device)[:, None] + query_offset
-    key_pos = torch.arange(sk, device=q.device)[None, :]
-    scores = scores.masked_fill(key_pos > query_pos, float("-inf"))
-    probs = torch.softmax(scores, dim=-1)
-    return torch.matmul(probs, v), probs
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atman_attention import manipulated_attention  # noqa: E402
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -119,7 +107,8 @@ class ImagePrefix(nn.Module):
 class TinyMagma(nn.Module):
     """The explainable model. Contract methods: embed_text, embed_image,
     forward. Optional methods: hidden_states, lm_head, prefix_cache,
-    hidden_states_from_cache, forward_with_attentions (CONTRACT.md)."""
+    hidden_states_from_cache, step_from_cache, forward_with_attentions
+    (CONTRACT.md)."""
 
     def __init__(self, vocab_size: int, width: int = 256, layers: int = 6, heads: int = 8,
                  mlp_width: int = 768, adapter_width: int = 64, max_positions: int = 256,
@@ -198,6 +187,23 @@ class TinyMagma(nn.Module):
             past_v = cache[i, 1].unsqueeze(0).expand(batch, -1, -1, -1)
             x, _, _, _ = block(x, cos, sin, attention_modifier, past_k, past_v)
         return self.final_ln(x)
+
+    @torch.jit.export
+    def step_from_cache(self, embeddings: Tensor, cache: Tensor,
+                        attention_modifier: Tensor) -> Tuple[Tensor, Tensor]:
+        """Steered generation: embeddings [1,S2,D] of positions P .. P+S2-1,
+        cache [L,2,H,P,dh] (P may be 0), attention_modifier [1,P+S2]. Returns
+        (final hidden states [1,S2,D], the cache extended to P+S2 positions)."""
+        x = embeddings
+        start = cache.size(3)
+        cos, sin = self._cos(start, x.size(1)), self._sin(start, x.size(1))
+        modifier = attention_modifier.to(x.dtype)
+        layers: List[Tensor] = []
+        for i, block in enumerate(self.blocks):
+            past_k, past_v = cache[i, 0].unsqueeze(0), cache[i, 1].unsqueeze(0)
+            x, k, v, _ = block(x, cos, sin, modifier, past_k, past_v)
+            layers.append(torch.stack([torch.cat([past_k[0], k[0]], dim=1), torch.cat([past_v[0], v[0]], dim=1)]))
+        return self.final_ln(x), torch.stack(layers)
 
     @torch.jit.export
     def forward_with_attentions(self, embeddings: Tensor,
