@@ -1,0 +1,14 @@
+"""Importers from published checkpoint formats into the explainable-model
+contract (shared/DESIGN.md section 2). One file per job:
+
+  errors.py             CheckpointError: the one exception a refused input raises
+  safetensors_reader.py the safetensors format, every header field checked
+  hf_folder.py          a Hugging Face folder: configs, weights (single or sharded,
+                        safetensors or pytorch_model.bin), tokenizer
+  llama2c.py            a llama2.c checkpoint as Hugging Face LLaMA weights
+  llama2c_tokenizer.py  llama2.c's tokenizer.bin as a sentencepiece BPE model
+  weight_loading.py     copies a weight source into a module, one tensor at a time
+  llama.py              LLaMA / Mistral language models
+  clip_llava.py         LLaVA: CLIP vision tower + projector + LLaMA/Mistral
+
+The command is torchscript_models/import_checkpoint.py."""

@@ -1,0 +1,315 @@
+"""LLaMA-family language models (LlamaForCausalLM, MistralForCausalLM) as
+explainable models, from the published definitions: RMSNorm (the config's
+eps), SwiGLU MLP down(silu(gate x) * up x), rotary positions with rope_theta
+in Hugging Face's half-split layout (dimension i pairs with i + d_head/2),
+grouped-query attention, optional q/k/v/o and MLP biases, tied or untied LM
+head, and Mistral's sliding window (exact: the window's mask, like the causal
+mask, applies after the AtMan modification; the row minimum stays over all
+keys). Every layer's attention is atman_attention.manipulated_attention.
+
+Module names map one to one onto the checkpoint keys: `language_model.` +
+Hugging Face's key (model.layers.0.self_attn.q_proj.weight, lm_head.weight).
+
+Usage: settings = LlamaSettings.from_hf(config_dict, "config.json")
+       model = TextExplainableModel(settings, dtype)   # parameters uninitialised
+       load_weights(model, source, prefix="language_model.", ignorable=settings.ignorable)"""
+import os
+import sys
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from atman_attention import manipulated_attention  # noqa: E402
+
+from .errors import CheckpointError  # noqa: E402
+
+# Hugging Face's defaults for keys a config.json may leave out (LlamaConfig,
+# MistralConfig); a LLaVA text_config often holds only a few keys.
+DEFAULTS = {
+    "llama": dict(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                  num_attention_heads=32, hidden_act="silu", max_position_embeddings=2048, rms_norm_eps=1e-6,
+                  rope_theta=10000.0, tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
+                  sliding_window=None, bos_token_id=1, eos_token_id=2),
+    "mistral": dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                    num_attention_heads=32, num_key_value_heads=8, hidden_act="silu",
+                    max_position_embeddings=4096 * 32, rms_norm_eps=1e-6, rope_theta=10000.0,
+                    tie_word_embeddings=False, attention_bias=False, mlp_bias=False, sliding_window=4096,
+                    bos_token_id=1, eos_token_id=2),
+}
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral"}
+
+
+class LlamaSettings:
+    """The shape of a LLaMA/Mistral model, read from a Hugging Face config."""
+
+    @staticmethod
+    def from_hf(config, where, model_type=None):
+        model_type = model_type or config.get("model_type", "llama")
+        if model_type not in DEFAULTS:
+            raise CheckpointError("%s: language model type %r is not supported (supported: %s)"
+                                  % (where, model_type, ", ".join(sorted(DEFAULTS))))
+        c = dict(DEFAULTS[model_type], **{k: v for k, v in config.items() if v is not None or k == "sliding_window"})
+        if c.get("rope_scaling") is not None:
+            raise CheckpointError("%s: rope_scaling %s is not supported (supported: plain rotary positions "
+                                  "with rope_theta, rope_scaling null)" % (where, json_text(c["rope_scaling"])))
+        if c["hidden_act"] != "silu":
+            raise CheckpointError("%s: hidden_act %r is not supported for the language model (supported: silu)"
+                                  % (where, c["hidden_act"]))
+        s = LlamaSettings()
+        s.model_type = model_type
+        s.vocab_size = int(c["vocab_size"])
+        s.hidden_size = int(c["hidden_size"])
+        s.intermediate_size = int(c["intermediate_size"])
+        s.num_layers = int(c["num_hidden_layers"])
+        s.num_heads = int(c["num_attention_heads"])
+        s.num_kv_heads = int(c.get("num_key_value_heads") or s.num_heads)
+        s.head_dim = int(c.get("head_dim") or s.hidden_size // max(s.num_heads, 1))
+        s.rms_norm_eps = float(c["rms_norm_eps"])
+        s.rope_theta = float(c["rope_theta"])
+        s.max_positions = int(c["max_position_embeddings"])
+        s.tie_word_embeddings = bool(c["tie_word_embeddings"])
+        s.attention_bias = bool(c["attention_bias"])
+        s.mlp_bias = bool(c["mlp_bias"])
+        s.sliding_window = int(c["sliding_window"] or 0) if model_type == "mistral" else 0
+        s.bos_token_id, s.eos_token_id = c.get("bos_token_id"), c.get("eos_token_id")
+        for key in ("vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
+                    "head_dim", "max_positions"):
+            if getattr(s, key) <= 0:
+                raise CheckpointError("%s: %s must be positive, got %d" % (where, key, getattr(s, key)))
+        if s.num_heads % s.num_kv_heads:
+            raise CheckpointError("%s: num_attention_heads %d is not a multiple of num_key_value_heads %d"
+                                  % (where, s.num_heads, s.num_kv_heads))
+        if s.head_dim % 2:
+            raise CheckpointError("%s: head dimension %d is odd; rotary positions need pairs" % (where, s.head_dim))
+        return s
+
+    def ignorable(self, key):
+        """Checkpoint tensors the model knowingly leaves out: old checkpoints'
+        rotary frequency buffers, and a tied head's stored copy."""
+        return key.endswith("rotary_emb.inv_freq") or (self.tie_word_embeddings and key == "lm_head.weight")
+
+
+def json_text(value):
+    import json
+    return json.dumps(value, sort_keys=True)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    half = x.size(-1) // 2
+    return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+
+
+class LlamaRMSNorm(nn.Module):
+    def __init__(self, width: int, eps: float, dtype: torch.dtype):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(width, dtype=dtype))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        # In float32 whatever the model's dtype, then back, as the reference does.
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+def linear(n_in: int, n_out: int, bias: bool, dtype: torch.dtype) -> nn.Linear:
+    # Built on the meta device: no time or memory spent on an initialisation
+    # the checkpoint overwrites; to_empty() allocates once, in the output dtype.
+    return nn.Linear(n_in, n_out, bias=bias, device="meta", dtype=dtype)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = s.num_heads, s.num_kv_heads, s.head_dim
+        self.sliding_window = s.sliding_window
+        self.q_proj = linear(s.hidden_size, s.num_heads * s.head_dim, s.attention_bias, dtype)
+        self.k_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.attention_bias, dtype)
+        self.v_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.attention_bias, dtype)
+        self.o_proj = linear(s.num_heads * s.head_dim, s.hidden_size, s.attention_bias, dtype)
+
+    def forward(self, h: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
+                past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """h [B,S,D] normalised input of positions P..P+S-1, past_k/v
+        [B,Hkv,P,dh]. Returns (output [B,S,D], this call's keys (after
+        rotary) and values [B,Hkv,S,dh], probabilities [B,H,S,P+S])."""
+        b, s = h.size(0), h.size(1)
+        q = self.q_proj(h).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(h).view(b, s, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(h).view(b, s, self.kv_heads, self.head_dim).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        keys = torch.cat([past_k, k], dim=2)
+        values = torch.cat([past_v, v], dim=2)
+        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2), self.sliding_window)
+        out = self.o_proj(attended.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
+        return out, k, v, probs
+
+
+class LlamaMLP(nn.Module):
+    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+        super().__init__()
+        self.gate_proj = linear(s.hidden_size, s.intermediate_size, s.mlp_bias, dtype)
+        self.up_proj = linear(s.hidden_size, s.intermediate_size, s.mlp_bias, dtype)
+        self.down_proj = linear(s.intermediate_size, s.hidden_size, s.mlp_bias, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaDecoderLayer(nn.Module):
+    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+        super().__init__()
+        self.self_attn = LlamaAttention(s, dtype)
+        self.mlp = LlamaMLP(s, dtype)
+        self.input_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+        self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
+                past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        attended, k, v, probs = self.self_attn(self.input_layernorm(x), cos, sin, modifier, past_k, past_v)
+        x = x + attended
+        return x + self.mlp(self.post_attention_layernorm(x)), k, v, probs
+
+
+class LlamaModel(nn.Module):
+    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(s.vocab_size, s.hidden_size, device="meta", dtype=dtype)
+        self.layers = nn.ModuleList([LlamaDecoderLayer(s, dtype) for _ in range(s.num_layers)])
+        self.norm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+
+
+class LlamaForCausalLM(nn.Module):
+    """The network, Hugging Face's module tree; `run` is every pass the
+    contract methods need: positions P..P+S-1 over a cache of P positions."""
+
+    def __init__(self, s: LlamaSettings, max_positions: int, dtype: torch.dtype):
+        super().__init__()
+        self.model = LlamaModel(s, dtype)
+        self.lm_head = linear(s.hidden_size, s.vocab_size, False, dtype)
+        self.num_layers, self.kv_heads, self.head_dim = s.num_layers, s.num_kv_heads, s.head_dim
+        self.max_positions = max_positions
+        self.rope_theta = s.rope_theta
+        self.tie_word_embeddings = s.tie_word_embeddings
+
+    def allocate(self):
+        """Allocates the parameters (uninitialised: the checkpoint fills
+        them), ties the head, and computes the rotary tables, in float64
+        then stored as float32 and cast to the parameters' dtype at use (a
+        bfloat16 copy computes in bfloat16)."""
+        self.to_empty(device="cpu")
+        if self.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+        dh = self.head_dim
+        inv = 1.0 / (self.rope_theta ** (torch.arange(0, dh, 2, dtype=torch.float64) / dh))
+        angles = torch.arange(self.max_positions, dtype=torch.float64)[:, None] * inv[None, :]
+        angles = torch.cat([angles, angles], dim=-1)
+        self.register_buffer("rot_cos", angles.cos().float(), persistent=False)
+        self.register_buffer("rot_sin", angles.sin().float(), persistent=False)
+
+    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
+            keep_probs: bool) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
+        """x [B,S,D] embeddings of positions P..P+S-1; modifier [B,P+S];
+        cache [L,2,Hkv,P,dh] (P may be 0), shared by the batch. Returns (final
+        normalised hidden states [B,S,D], per layer [2,B,Hkv,S,dh] new keys
+        and values when keep_kv, per layer [B,H,S,P+S] probabilities when
+        keep_probs)."""
+        b, start, length = x.size(0), cache.size(3), x.size(1)
+        if start + length > self.max_positions:
+            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
+                               + " exceed the model's max_positions " + str(self.max_positions))
+        dtype = self.model.embed_tokens.weight.dtype
+        cos = self.rot_cos[start:start + length].to(dtype)
+        sin = self.rot_sin[start:start + length].to(dtype)
+        modifier = modifier.to(x.dtype)
+        kvs: List[Tensor] = []
+        maps: List[Tensor] = []
+        for i, layer in enumerate(self.model.layers):
+            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
+            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
+            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v)
+            if keep_kv:
+                kvs.append(torch.stack([k, v]))
+            if keep_probs:
+                maps.append(probs)
+        return self.model.norm(x), kvs, maps
+
+    def empty_cache(self, like: Tensor) -> Tensor:
+        return like.new_zeros(self.num_layers, 2, self.kv_heads, 0, self.head_dim)
+
+
+class ContractMethods(nn.Module):
+    """The contract's methods (shared/DESIGN.md section 2, CONTRACT.md) over
+    a `language_model` (LlamaForCausalLM); subclasses provide embed_image."""
+
+    @torch.jit.export
+    def embed_text(self, ids: Tensor) -> Tensor:
+        return self.language_model.model.embed_tokens(ids)
+
+    def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        return self.language_model.lm_head(self.hidden_states(embeddings, attention_modifier))
+
+    @torch.jit.export
+    def lm_head(self, hidden: Tensor) -> Tensor:
+        return self.language_model.lm_head(hidden)
+
+    @torch.jit.export
+    def hidden_states(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        x = self._broadcast(embeddings, attention_modifier)
+        hidden, _, _ = self.language_model.run(x, attention_modifier, self.language_model.empty_cache(x), False,
+                                               False)
+        return hidden
+
+    @torch.jit.export
+    def prefix_cache(self, embeddings: Tensor) -> Tensor:
+        """Clean pass over [1,P,D]: [L, 2, Hkv, P, dh], keys after rotary."""
+        lm = self.language_model
+        _, kvs, _ = lm.run(embeddings, embeddings.new_ones(1, embeddings.size(1)), lm.empty_cache(embeddings),
+                           True, False)
+        return torch.stack([kv[:, 0] for kv in kvs])
+
+    @torch.jit.export
+    def hidden_states_from_cache(self, embeddings: Tensor, cache: Tensor, attention_modifier: Tensor) -> Tensor:
+        x = self._broadcast(embeddings, attention_modifier)
+        hidden, _, _ = self.language_model.run(x, attention_modifier, cache, False, False)
+        return hidden
+
+    @torch.jit.export
+    def step_from_cache(self, embeddings: Tensor, cache: Tensor,
+                        attention_modifier: Tensor) -> Tuple[Tensor, Tensor]:
+        """Steered generation: embeddings [1,S2,D] of positions P..P+S2-1,
+        cache [L,2,Hkv,P,dh] (P may be 0), modifier [1,P+S2]. Returns (final
+        hidden states [1,S2,D], the cache extended to [L,2,Hkv,P+S2,dh])."""
+        hidden, kvs, _ = self.language_model.run(embeddings, attention_modifier, cache, True, False)
+        new = torch.stack([kv[:, 0] for kv in kvs])
+        return hidden, torch.cat([cache, new], dim=3)
+
+    @torch.jit.export
+    def forward_with_attentions(self, embeddings: Tensor,
+                                attention_modifier: Tensor) -> Tuple[Tensor, List[Tensor]]:
+        x = self._broadcast(embeddings, attention_modifier)
+        hidden, _, maps = self.language_model.run(x, attention_modifier, self.language_model.empty_cache(x),
+                                                  False, True)
+        return self.language_model.lm_head(hidden), maps
+
+    def _broadcast(self, embeddings: Tensor, modifier: Tensor) -> Tensor:
+        if embeddings.size(0) == 1 and modifier.size(0) > 1:
+            return embeddings.expand(modifier.size(0), -1, -1)
+        return embeddings
+
+
+class TextExplainableModel(ContractMethods):
+    """A LLaMA/Mistral language model as a text-only explainable model."""
+
+    def __init__(self, s: LlamaSettings, max_positions: int, dtype: torch.dtype):
+        super().__init__()
+        self.language_model = LlamaForCausalLM(s, max_positions, dtype)
+        self.language_model.allocate()
+
+    @torch.jit.export
+    def embed_image(self, pixels: Tensor) -> Tensor:
+        raise RuntimeError("embed_image: this is a text-only model (its config has image null)")
