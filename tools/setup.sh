@@ -18,7 +18,7 @@ PACKAGES=(
   libopenblas0-openmp
   # Python side: model export, test models, reference implementation, plots
   python3 python3-torch python3-numpy python3-opencv python3-matplotlib
-  python3-sentencepiece sentencepiece
+  python3-sentencepiece sentencepiece python3-protobuf
 )
 
 missing=()
