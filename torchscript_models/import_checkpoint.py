@@ -180,6 +180,9 @@ def write_model(module, config, tokenizer, out):
     os.makedirs(directory, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=".import-", suffix=".pt", dir=directory)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the model from other users
     try:
         torch.jit.save(scripted, tmp, _extra_files={"atman/config.json": json.dumps(config, indent=2),
                                                     "atman/tokenizer.model": tokenizer})
