@@ -384,6 +384,53 @@ def check_bfloat16(checks, name, case, work):
                  "dtype %s, max err %.2e vs float64 (tolerance 5e-2)" % (logits.dtype, err))
 
 
+def check_options(checks, cases, work):
+    """--image-resize, --prompt-template, --max-positions, --name reach the
+    config; the LLaVA image entry comes from preprocessor_config.json."""
+    out = os.path.join(work, "out", "llava_options.pt")
+    proc = run_importer([cases["llava_llama_f16_sharded"]["src"], "--out", out, "--image-resize", "pad",
+                         "--prompt-template", "Q: {image} {question} A:", "--max-positions", "40", "--name", "opt"])
+    if proc.returncode:
+        checks.check("options reach the config", False, proc.stderr.strip())
+        return
+    _, config, _ = load(out)
+    want = {"size": [16, 16], "grid": [4, 4], "mean": PREPROCESSOR["image_mean"], "std": PREPROCESSOR["image_std"],
+            "resize": "pad"}
+    checks.check("options reach the config (resize, template, max_positions, name)",
+                 config["image"] == want and config["prompt_template"] == "Q: {image} {question} A:"
+                 and config["max_positions"] == 40 and config["name"] == "opt" and config["image_token_index"] == 255,
+                 json.dumps(config))
+    _, default, _ = load(os.path.join(work, "out", "llava_llama_f16_sharded.pt"))
+    checks.check("LLaVA defaults: center_crop from the CLIP processor, LLaVA-1.5 template",
+                 default["image"]["resize"] == "center_crop"
+                 and default["prompt_template"] == "USER: {image}\n{question} ASSISTANT:"
+                 and default["max_positions"] == 64, json.dumps(default["image"]))
+
+
+def check_cpp_explain(checks, atman, name, case, work):
+    """`atman explain` on an imported model against reference_atman driving
+    the float64 reference network."""
+    model = os.path.join(work, "out", name + ".pt")
+    module, config, sp = load(model)
+    prompt, target = "the cat and the cat saw the dog", " on the hill"
+    for kappa in ("off", "0.6"):
+        out_json = os.path.join(work, "out", "%s_%s.json" % (name, kappa))
+        proc = subprocess.run([atman, "explain", "--model", model, "--prompt", prompt, "--target", target,
+                               "--conceptual-threshold", kappa, "--granularity", "token", "--json", out_json,
+                               "--quiet"], capture_output=True, text=True)
+        if proc.returncode:
+            checks.check("%s: atman explain, kappa %s" % (name, kappa), False, proc.stderr.strip()[:300])
+            continue
+        got = json.load(open(out_json))
+        want = reference_atman.explain(ReferenceAdapter(case["ref"], config, sp), prompt, target, None, 0.1,
+                                       None if kappa == "off" else float(kappa))
+        r_got = np.array([p["per_target"] for p in got["positions"]])
+        r_want = np.array([p["per_target"] for p in want["positions"]])
+        err = float(np.abs(r_got - r_want).max() / np.abs(r_want).max()) if r_got.shape == r_want.shape \
+            else float("inf")
+        checks.within("%s: atman explain R[i,t] vs reference, kappa %s" % (name, kappa), err)
+
+
 def check_case(checks, name, case, work, image_path):
     out = os.path.join(work, "out", name + ".pt")
     started = time.time()
@@ -474,6 +521,9 @@ def bad_inputs(work, cases):
     d = copy("llava_llama_f16_sharded", "siglip")
     edit_json(os.path.join(d, "config.json"), lambda v: v["vision_config"].update(model_type="siglip_vision_model"))
     out.append(("unknown vision tower", [d], "vision tower 'siglip_vision_model' is not supported"))
+    d = copy("llava_llama_f16_sharded", "clip_gelu")
+    edit_json(os.path.join(d, "config.json"), lambda v: v["vision_config"].update(hidden_act="gelu"))
+    out.append(("CLIP hidden_act other than quick_gelu", [d], "vision hidden_act 'gelu' is not supported"))
     d = copy("llava_llama_f16_sharded", "full_strategy")
     edit_json(os.path.join(d, "config.json"), lambda v: v.update(vision_feature_select_strategy="full"))
     out.append(("vision_feature_select_strategy full", [d], "vision_feature_select_strategy 'full'"))
@@ -641,6 +691,10 @@ def main():
     for name, case in cases.items():
         check_case(checks, name, case, args.work_dir, image_path)
     check_bfloat16(checks, "llama_gqa_tied_bias_bf16_sharded", cases["llama_gqa_tied_bias_bf16_sharded"], args.work_dir)
+    check_options(checks, cases, args.work_dir)
+    if args.atman:
+        for name in ("llama_mha_f32", "llama_gqa_tied_bias_bf16_sharded", "mistral_window3_headdim"):
+            check_cpp_explain(checks, args.atman, name, cases[name], args.work_dir)
     check_bad_inputs(checks, args.work_dir, cases)
     check_stories(checks, args.work_dir, args.stories, args.atman)
     print("%d checks, %d failed, %.0f s" % (checks.count, len(checks.failed), time.time() - started))
