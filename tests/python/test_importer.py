@@ -305,7 +305,7 @@ def check_steps(checks, name, case, module, emb):
                 print("     (vs hidden_states on the whole sequence, which may differ: %.2e)" % rel_err(steps, whole))
             checks.within("%s: whole-prompt step = hidden_states, %s" % (name, label), first, 1e-5)
             ok = list(cache.shape[2:4]) == [module.prefix_cache(emb[:, :1]).shape[2], s]
-            checks.check("%s: step_from_cache returns the cache of all %d positions" % (name, s), ok,
+            checks.check("%s: step_from_cache returns the cache of all %d positions, %s" % (name, s, label), ok,
                          str(list(cache.shape)))
 
 
@@ -454,6 +454,14 @@ def check_case(checks, name, case, work, image_path):
     check_steps(checks, name, case, module, emb)
     if name in ("llama_gqa_tied_bias_bf16_sharded", "llava_llama_f16_sharded", "llama2c_unshared"):
         check_relevance(checks, name, case, module, config, sp, image_path if case["image"] else None)
+    try:
+        too_long = module.embed_text(torch.ones(1, config["max_positions"] + 1, dtype=torch.long))
+        module.hidden_states(too_long, torch.ones(1, too_long.shape[1]))
+        refused = ""
+    except Exception as e:  # torch.jit.Error
+        refused = str(e)
+    checks.check("%s: a sequence past max_positions is refused clearly" % name,
+                 "exceed the model's max_positions %d" % config["max_positions"] in refused)
     if not case["image"]:
         try:
             module.embed_image(torch.zeros(1, 3, 16, 16))
