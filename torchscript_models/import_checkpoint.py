@@ -83,6 +83,19 @@ def special_id(name, configs, tokenizer_id):
     return tokenizer_id if tokenizer_id >= 0 else None
 
 
+class Imported:
+    """What an importer hands to the writer: the module (weights loaded),
+    the language model's settings, the tokenizer's bytes and the config
+    entries that depend on the source."""
+
+    def __init__(self, model, text, tokenizer, image, template, id_configs, add_bos, max_positions, extra=None):
+        self.model, self.text, self.tokenizer = model, text, tokenizer
+        self.image, self.template = image, template
+        self.id_configs, self.add_bos = id_configs, add_bos  # where BOS/EOS ids are looked for, in order
+        self.max_positions = max_positions
+        self.extra = extra or {}
+
+
 def import_hf_folder(args):
     folder = HfFolder(args.src)
     architectures = folder.config.get("architectures") or []
@@ -112,7 +125,7 @@ def import_hf_folder(args):
         load_weights(model, folder.weights(), prefix="language_model.", ignorable=text.ignorable)
         id_configs = [folder.config, generation]
     add_bos = folder.optional_json("tokenizer_config.json").get("add_bos_token", True)
-    return model, text, tokenizer, image, template, id_configs, add_bos, max_positions, extra
+    return Imported(model, text, tokenizer, image, template, id_configs, add_bos, max_positions, extra)
 
 
 def import_llama2c(args):
@@ -125,7 +138,7 @@ def import_llama2c(args):
     max_positions = args.max_positions or text.max_positions
     model = TextExplainableModel(text, max_positions, DTYPES[args.dtype])
     load_weights(model, checkpoint, prefix="language_model.")
-    return model, text, tokenizer, None, TEXT_TEMPLATE, [config], True, max_positions, {}
+    return Imported(model, text, tokenizer, None, TEXT_TEMPLATE, [config], True, max_positions)
 
 
 def tokenizer_bytes(path):
@@ -146,30 +159,32 @@ def tokenizer_bytes(path):
                               % (path, str(e).split(": ", 1)[-1]))
 
 
-def contract_config(args, text, tokenizer, image, template, id_configs, add_bos, max_positions, extra):
-    processor = check_sentencepiece(tokenizer, "tokenizer")
+def contract_config(args, imported):
+    """atman/config.json (shared/DESIGN.md section 2, CONTRACT.md)."""
+    text = imported.text
+    processor = check_sentencepiece(imported.tokenizer, "tokenizer")
     if processor.get_piece_size() > text.vocab_size:
         raise CheckpointError("%s: the tokenizer has %d pieces, more than the model's vocab_size %d"
                               % (args.src, processor.get_piece_size(), text.vocab_size))
-    bos = special_id("bos_token_id", id_configs, processor.bos_id())
-    eos = special_id("eos_token_id", id_configs, processor.eos_id())
-    if add_bos and bos is None:
+    bos = special_id("bos_token_id", imported.id_configs, processor.bos_id())
+    eos = special_id("eos_token_id", imported.id_configs, processor.eos_id())
+    if imported.add_bos and bos is None:
         raise CheckpointError("%s: no BOS id in config.json, generation_config.json or the tokenizer" % args.src)
     config = {
         "contract": 1,
         "name": args.name or os.path.splitext(os.path.basename(os.path.normpath(args.src)))[0],
         "vocab_size": text.vocab_size, "hidden_size": text.hidden_size, "num_layers": text.num_layers,
         "num_heads": text.num_heads, "num_kv_heads": text.num_kv_heads,
-        "max_positions": max_positions,
-        "add_bos": bool(add_bos), "bos_id": bos if bos is not None else -1,
-        "image": image,
-        "prompt_template": args.prompt_template if args.prompt_template is not None else template,
+        "max_positions": imported.max_positions,
+        "add_bos": bool(imported.add_bos), "bos_id": bos if bos is not None else -1,
+        "image": imported.image,
+        "prompt_template": args.prompt_template if args.prompt_template is not None else imported.template,
     }
     if eos is not None:
         config["eos_id"] = eos
     if text.sliding_window:
         config["sliding_window"] = text.sliding_window
-    config.update(extra)
+    config.update(imported.extra)
     return config
 
 
@@ -197,14 +212,13 @@ def main(argv=None):
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     try:
         if os.path.isdir(args.src):
-            parts = import_hf_folder(args)
+            imported = import_hf_folder(args)
         elif os.path.isfile(args.src):
-            parts = import_llama2c(args)
+            imported = import_llama2c(args)
         else:
             raise CheckpointError("%s: no such folder or file" % args.src)
-        model, text, tokenizer = parts[:3]
-        config = contract_config(args, text, tokenizer, *parts[3:])
-        write_model(model, config, tokenizer, args.out)
+        config = contract_config(args, imported)
+        write_model(imported.model, config, imported.tokenizer, args.out)
     except CheckpointError as e:
         print("import_checkpoint: %s" % str(e).replace("\n", " "), file=sys.stderr)
         return 1

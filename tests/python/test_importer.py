@@ -585,6 +585,10 @@ def bad_inputs(work, cases):
     tok = cases["llama2c_shared"]["args"]
     out.append(("llama2.c header inconsistent with the file size", [short] + tok, "implies"))
     out.append(("llama2.c without --tokenizer", [src], "needs --tokenizer"))
+    versioned = os.path.join(bad, "version1.bin")
+    with open(versioned, "wb") as f:
+        f.write(struct.pack("<2i", 0x616B3432, 1) + bytes(256))
+    out.append(("llama2.c export version 1", [versioned] + tok, "export version 1 is not supported"))
     junk = os.path.join(bad, "junk_tokenizer.bin")
     open(junk, "wb").write(b"\x01\x02\x03")
     out.append(("llama2.c with a non-tokenizer file", [src, "--tokenizer", junk],

@@ -23,6 +23,7 @@ from .errors import CheckpointError
 
 HEADER = struct.Struct("<7i")
 FLOAT_BYTES = 4
+VERSIONED_MAGIC = 0x616B3432  # "ak42": llama2.c's later export versions, a different layout
 
 
 def interleaved_to_half_split(w, heads):
@@ -44,6 +45,9 @@ class Llama2cCheckpoint:
         if len(head) < HEADER.size:
             raise CheckpointError("%s: %d bytes, too short for llama2.c's 28-byte header" % (path, size))
         dim, hidden, layers, heads, kv_heads, vocab, seq_len = HEADER.unpack(head)
+        if dim == VERSIONED_MAGIC:
+            raise CheckpointError("%s: llama2.c export version %d is not supported (supported: the legacy "
+                                  "format, model.py --version 0)" % (path, hidden))
         self.shared_classifier = vocab > 0
         vocab = abs(vocab)
         if min(dim, hidden, layers, heads, kv_heads, vocab, seq_len) <= 0 or dim % heads or heads % kv_heads \
