@@ -68,7 +68,8 @@ def main():
     started = time.time()
     n = mk.write_large_llama_folder(folder, dtype=getattr(torch, args.checkpoint_dtype), **LARGE)
     print("generated %s: %.1fM parameters, %.2f GB of %s safetensors in %d shards, %.0f s"
-          % (folder, n / 1e6, folder_bytes(folder) / 1e9, args.checkpoint_dtype, LARGE["shards"], time.time() - started))
+          % (folder, n / 1e6, folder_bytes(folder) / 1e9, args.checkpoint_dtype, LARGE["shards"],
+             time.time() - started))
     rows = []
     for dtype in args.dtypes.split(","):
         out = os.path.join(args.work_dir, "llama574m_%s.pt" % dtype)

@@ -43,7 +43,8 @@ def write_safetensors(path, tensors, metadata=None):
     for name in sorted(tensors):
         t = tensors[name]
         size = t.numel() * t.element_size()
-        header[name] = {"dtype": SAFETENSORS_DTYPE[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + size]}
+        header[name] = {"dtype": SAFETENSORS_DTYPE[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + size]}
         offset += size
     if metadata is not None:
         header["__metadata__"] = metadata
@@ -130,7 +131,8 @@ def clip_state(vision, used_layers, gen):
     n = (vision["image_size"] // patch) ** 2 + 1
     p0 = "vision_tower.vision_model."
     state = {p0 + "embeddings.class_embedding": torch.randn(d, generator=gen),
-             p0 + "embeddings.patch_embedding.weight": torch.randn(d, 3, patch, patch, generator=gen) / (3 * patch * patch) ** 0.5,
+             p0 + "embeddings.patch_embedding.weight":
+                 torch.randn(d, 3, patch, patch, generator=gen) / (3 * patch * patch) ** 0.5,
              p0 + "embeddings.position_embedding.weight": 0.5 * torch.randn(n, d, generator=gen),
              p0 + "pre_layrnorm.weight": 1 + 0.1 * torch.randn(d, generator=gen),
              p0 + "pre_layrnorm.bias": 0.1 * torch.randn(d, generator=gen),
@@ -141,8 +143,10 @@ def clip_state(vision, used_layers, gen):
         for name in ("q", "k", "v", "out"):
             state[p + "self_attn.%s_proj.weight" % name] = random_matrix(gen, d, d, 1.5)
             state[p + "self_attn.%s_proj.bias" % name] = 0.1 * torch.randn(d, generator=gen)
-        state[p + "mlp.fc1.weight"], state[p + "mlp.fc1.bias"] = random_matrix(gen, f, d), 0.1 * torch.randn(f, generator=gen)
-        state[p + "mlp.fc2.weight"], state[p + "mlp.fc2.bias"] = random_matrix(gen, d, f), 0.1 * torch.randn(d, generator=gen)
+        state[p + "mlp.fc1.weight"] = random_matrix(gen, f, d)
+        state[p + "mlp.fc1.bias"] = 0.1 * torch.randn(f, generator=gen)
+        state[p + "mlp.fc2.weight"] = random_matrix(gen, d, f)
+        state[p + "mlp.fc2.bias"] = 0.1 * torch.randn(d, generator=gen)
         for ln in ("layer_norm1", "layer_norm2"):
             state[p + ln + ".weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
             state[p + ln + ".bias"] = 0.1 * torch.randn(d, generator=gen)

@@ -640,7 +640,8 @@ def read_llama2c_raw(path):
         o += n
         return t
     w["model.embed_tokens.weight"] = take((abs(vocab), dim))
-    for name, shape in (("input_layernorm", (dim,)), ("self_attn.q_proj", (dim, dim)), ("self_attn.k_proj", (kv * dh, dim)),
+    for name, shape in (("input_layernorm", (dim,)), ("self_attn.q_proj", (dim, dim)),
+                        ("self_attn.k_proj", (kv * dh, dim)),
                         ("self_attn.v_proj", (kv * dh, dim)), ("self_attn.o_proj", (dim, dim)),
                         ("post_attention_layernorm", (dim,)), ("mlp.gate_proj", (hidden, dim)),
                         ("mlp.down_proj", (dim, hidden)), ("mlp.up_proj", (hidden, dim))):

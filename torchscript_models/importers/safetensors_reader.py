@@ -102,7 +102,8 @@ class SafetensorsFile:
         count = (end - begin) // ITEM_SIZE[dtype]
         array = np.fromfile(self.path, dtype=np_dtype, count=count, offset=self.data_start + begin)
         if array.size != count:
-            raise CheckpointError("%s: tensor %s: file ended after %d of %d values" % (self.path, name, array.size, count))
+            raise CheckpointError("%s: tensor %s: file ended after %d of %d values"
+                                  % (self.path, name, array.size, count))
         tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
         if torch_view is not None:
             tensor = tensor.view(torch_view)
