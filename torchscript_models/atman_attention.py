@@ -21,7 +21,8 @@ def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
     every head.
     H' = (H - min_j H) * m[k], the minimum over all Sk keys; then the causal
     mask and, when sliding_window > 0, the window's mask (a query sees the
-    sliding_window keys up to and including itself, as Mistral); then softmax.
+    sliding_window keys up to and including itself, as Hugging Face's eager
+    Mistral attention); then softmax.
     Returns (output [B,H,Sq,dh], probabilities [B,H,Sq,Sk])."""
     b, heads, sq, dh = q.size(0), q.size(1), q.size(2), q.size(3)
     kv_heads, sk = k.size(1), k.size(2)
