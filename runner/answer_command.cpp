@@ -11,13 +11,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "atman/answer.h"
-#include "atman/atomic_file.h"
-#include "atman/dataset.h"
-#include "atman/explainer.h"
-#include "atman/image.h"
-#include "atman/sequence.h"
+#include "atman/core/explainer.h"
+#include "atman/io/atomic_file.h"
+#include "atman/io/image.h"
+#include "atman/model/answer.h"
+#include "atman/model/sequence.h"
 #include "commands.h"
+#include "eval/dataset.h"
 #include "progress.h"
 
 namespace atman::runner {

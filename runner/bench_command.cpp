@@ -21,13 +21,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "atman/atomic_file.h"
-#include "atman/bench.h"
-#include "atman/eval_memory.h"
-#include "atman/explainer.h"
-#include "atman/image.h"
-#include "atman/resource_limits.h"
-#include "atman/sequence.h"
+#include "atman/core/explainer.h"
+#include "atman/io/atomic_file.h"
+#include "atman/io/image.h"
+#include "atman/model/sequence.h"
+#include "atman/runtime/memory_meter.h"
+#include "atman/runtime/resource_limits.h"
+#include "bench/bench.h"
 #include "commands.h"
 #include "flag_checks.h"
 

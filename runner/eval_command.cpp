@@ -1,5 +1,5 @@
-// `atman eval`: explanation methods over held-out sets, with DESIGN.md
-// section 3's metrics, summary tables, sweeps and plots.
+// `atman eval`: explanation methods over held-out sets, with the metrics of
+// docs/evaluation.md, summary tables, sweeps and plots.
 
 #include <cmath>
 #include <cstdio>
@@ -16,10 +16,10 @@
 #include <fmt/format.h>
 
 #include "atman/atman.h"
-#include "atman/baselines.h"
-#include "atman/eval_data.h"
-#include "atman/eval_run.h"
+#include "atman/methods/baselines.h"
 #include "commands.h"
+#include "eval/eval_data.h"
+#include "eval/eval_run.h"
 #include "flag_checks.h"
 #include "progress.h"
 
@@ -224,8 +224,8 @@ int run_eval(const EvalArgs& a) {
 Command add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* sub = app.add_subcommand(
-      "eval", "Compare explanation methods on held-out sets: precision, recall, AP, pointing game (DESIGN.md 3)");
-  sub->add_option("--model", args->model, "Explainable model (.pt, DESIGN.md section 2)")->required();
+      "eval", "Compare explanation methods on held-out sets: precision, recall, AP, pointing game (docs/evaluation.md)");
+  sub->add_option("--model", args->model, "Explainable model (.pt, docs/contract.md)")->required();
   sub->add_option("--data", args->data,
                   "Folder with items.jsonl, or a folder of such folders (e.g. data/heldout)")
       ->required();

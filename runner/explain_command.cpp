@@ -13,15 +13,13 @@
 #include <fmt/format.h>
 
 #include "atman/atman.h"
-#include "atman/atomic_file.h"
-#include "atman/baselines.h"
-#include "atman/heatmap.h"
-#include "atman/html_report.h"
-#if __has_include("atman/terminal_report.h")
-#include "atman/terminal_report.h"
-#define ATMAN_HAVE_TERMINAL_REPORT 1
-#endif
-#include "atman/resource_limits.h"
+#include "atman/core/sweep_memory.h"
+#include "atman/io/atomic_file.h"
+#include "atman/methods/baselines.h"
+#include "atman/render/html_report.h"
+#include "atman/render/overlay.h"
+#include "atman/render/terminal_report.h"
+#include "atman/runtime/resource_limits.h"
 #include "commands.h"
 #include "flag_checks.h"
 #include "progress.h"
@@ -95,25 +93,6 @@ ExplainOptions options_from(const ExplainArgs& a) {
   o.threads = a.threads;
   return o;
 }
-
-#ifndef ATMAN_HAVE_TERMINAL_REPORT
-// Plain summary until terminal_report.h is available.
-std::string plain_summary(const Explanation& e, int top_k) {
-  std::vector<const ExplainedUnit*> units;
-  for (const auto& u : e.units) units.push_back(&u);
-  std::stable_sort(units.begin(), units.end(),
-                   [](const ExplainedUnit* a, const ExplainedUnit* b) { return a->relevance > b->relevance; });
-  std::string out = fmt::format("{} explained {} positions of \"{}\" -> \"{}\"\ntop {}:\n", e.model, e.units.size(),
-                                e.prompt, e.target, std::min<size_t>(top_k, units.size()));
-  for (size_t i = 0; i < units.size() && static_cast<int>(i) < top_k; ++i) {
-    const ExplainedUnit& u = *units[i];
-    const std::string what = u.kind == PositionKind::kImage ? fmt::format("patch ({}, {})", u.patch_row, u.patch_col)
-                                                            : fmt::format("\"{}\"", display_piece(u.piece));
-    out += fmt::format("  {:>2}. {:>5}  {:<24} {:+.6f}\n", i + 1, u.index, what, u.relevance);
-  }
-  return out;
-}
-#endif
 
 // Refuses a model file that cannot be loaded within the budget (before loading it).
 void require_model_load(const MemoryBudget& budget, const std::string& path) {
@@ -222,11 +201,7 @@ int run_explain(const ExplainArgs& a) {
     write_html_report(e, input.image_rgb.empty() ? nullptr : &input.image_rgb, a.html, html_options);
   }
   if (!a.quiet) {
-#ifdef ATMAN_HAVE_TERMINAL_REPORT
     std::fputs(format_terminal_summary(e, isatty(STDOUT_FILENO) == 1, a.top_k).c_str(), stdout);
-#else
-    std::fputs(plain_summary(e, a.top_k).c_str(), stdout);
-#endif
     if (!a.json.empty()) std::printf("json: %s\n", a.json.c_str());
     if (!a.overlay.empty()) std::printf("overlay: %s\n", a.overlay.c_str());
     if (!a.html.empty()) std::printf("html: %s\n", a.html.c_str());
@@ -239,7 +214,7 @@ int run_explain(const ExplainArgs& a) {
 Command add_explain_command(CLI::App& app) {
   auto args = std::make_shared<ExplainArgs>();
   CLI::App* sub = app.add_subcommand("explain", "Explain which image patches and prompt tokens a target depends on");
-  sub->add_option("--model", args->model, "Explainable model (.pt, DESIGN.md section 2)")->required();
+  sub->add_option("--model", args->model, "Explainable model (.pt, docs/contract.md)")->required();
   sub->add_option("--image", args->image, "Image (any format OpenCV reads)");
   auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
   auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");

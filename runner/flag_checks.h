@@ -14,7 +14,7 @@
 
 namespace atman::runner {
 
-/// Documented limits of the numeric flags (also in the README).
+/// Documented limits of the numeric flags (also in docs/cli.md).
 constexpr int64_t kMaxThreads = 1024;
 constexpr int64_t kMaxBatchSize = 65536;
 constexpr int64_t kMaxMemoryMb = int64_t{1} << 30;  // 1 PiB: a typo guard, not a machine

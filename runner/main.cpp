@@ -11,7 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
-#include "atman/interrupt.h"
+#include "atman/runtime/interrupt.h"
 #include "commands.h"
 
 namespace {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The run that trained the shipped tiny_magma.pt: one GPU (an H100 here),
 # bf16 autocast, 7.5 minutes. Weights land in $OUT (default checkpoints/gpu);
-# export them with torchscript_models/export.py (README, "The shipped model").
+# export them with torchscript_models/export.py (docs/evaluation.md, "The shipped model: tiny-magma").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-checkpoints/gpu}

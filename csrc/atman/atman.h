@@ -10,13 +10,13 @@
 //   atman::Explanation e = explainer.explain(input, atman::ExplainOptions{});
 //   std::string json = atman::explanation_to_json(e);
 
-#include "atman/explainer.h"
-#include "atman/explanation.h"
-#include "atman/image.h"
-#include "atman/json_output.h"
-#include "atman/model.h"
-#include "atman/options.h"
-#include "atman/pass_runner.h"
-#include "atman/sequence.h"
-#include "atman/suppression.h"
-#include "atman/tokenizer.h"
+#include "atman/core/explainer.h"
+#include "atman/core/explanation.h"
+#include "atman/core/options.h"
+#include "atman/core/pass_runner.h"
+#include "atman/core/suppression.h"
+#include "atman/io/image.h"
+#include "atman/model/model.h"
+#include "atman/model/sequence.h"
+#include "atman/model/tokenizer.h"
+#include "atman/render/json_output.h"

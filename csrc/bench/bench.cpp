@@ -1,4 +1,4 @@
-#include "atman/bench.h"
+#include "bench/bench.h"
 
 #include <malloc.h>
 #include <time.h>
@@ -14,9 +14,9 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
-#include "atman/eval_memory.h"
-#include "atman/explainer.h"
-#include "atman/resource_limits.h"
+#include "atman/core/explainer.h"
+#include "atman/runtime/memory_meter.h"
+#include "atman/runtime/resource_limits.h"
 
 namespace atman {
 namespace {

@@ -14,8 +14,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "atman/model.h"
-#include "atman/pass_runner.h"
+#include "atman/core/pass_runner.h"
+#include "atman/model/model.h"
 
 namespace atman {
 
@@ -29,7 +29,7 @@ class AllocationMeter;
 /// moment, counted in resident pages (what the system runs out of), including
 /// allocator slack. Without clear_refs (old kernels) reliable() is false and
 /// the delta is taken against the process's earlier peak instead. (The
-/// malloc-independent figure is AllocationMeter's, eval_memory.h: bytes of
+/// malloc-independent figure is AllocationMeter's, runtime/memory_meter.h: bytes of
 /// tensors alive.)
 class PeakMemoryProbe {
  public:

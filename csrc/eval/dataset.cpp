@@ -1,4 +1,4 @@
-#include "atman/dataset.h"
+#include "eval/dataset.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "atman/eval_data.h"
+#include "eval/eval_data.h"
 
 #include <algorithm>
 #include <cfenv>

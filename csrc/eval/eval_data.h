@@ -30,8 +30,8 @@
 
 #include <opencv2/core.hpp>
 
-#include "atman/model.h"
-#include "atman/sequence.h"
+#include "atman/model/model.h"
+#include "atman/model/sequence.h"
 
 namespace atman {
 

@@ -1,4 +1,4 @@
-#include "atman/eval_run.h"
+#include "eval/eval_run.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,12 +16,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "atman/atomic_file.h"
-#include "atman/eval_memory.h"
-#include "atman/explainer.h"
-#include "atman/heatmap.h"
-#include "atman/image.h"
-#include "atman/json_output.h"
+#include "atman/core/explainer.h"
+#include "atman/io/atomic_file.h"
+#include "atman/io/image.h"
+#include "atman/render/json_output.h"
+#include "atman/render/overlay.h"
+#include "atman/runtime/memory_meter.h"
 
 namespace atman {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
-// `atman eval`: explanation methods over held-out sets, DESIGN.md section 3's
-// metrics per item, a summary per task x method x setting, resumable.
+// `atman eval`: explanation methods over held-out sets, the metrics of
+// docs/evaluation.md per item, a summary per task x method x setting, resumable.
 //
 // Output folder:
 //   run.json        the model (a resumed run must use the same model) and the sets of the latest run
@@ -28,11 +28,11 @@
 #include <string>
 #include <vector>
 
-#include "atman/baselines.h"
-#include "atman/eval_data.h"
-#include "atman/metrics.h"
-#include "atman/model.h"
-#include "atman/options.h"
+#include "atman/core/options.h"
+#include "atman/methods/baselines.h"
+#include "atman/model/model.h"
+#include "eval/eval_data.h"
+#include "eval/metrics.h"
 
 namespace atman {
 
@@ -89,7 +89,7 @@ struct EvalRow {
   int64_t truth_positions = 0;               // of which ground truth
   ItemMetrics metrics;                       // NaN when no ground truth or an error
   double seconds = 0.0;                      // wall time of the explanation
-  double peak_mb = 0.0;                      // tracked allocator peak (eval_memory.h)
+  double peak_mb = 0.0;                      // tracked allocator peak (atman/runtime/memory_meter.h)
   double resident_peak_mb = 0.0;             // process VmHWM after the call
   double target_log_prob = 0.0;              // log p(target), the clean model
   int correct = -1;                          // 1: every target token is the model's argmax

@@ -1,4 +1,4 @@
-#include "atman/metrics.h"
+#include "eval/metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 #pragma once
-// The evaluation metrics of DESIGN.md section 3, per explanation, and the
+// The evaluation metrics of docs/evaluation.md, per explanation, and the
 // bootstrap interval of their mean.
 //
 // With r the relevance of the evaluated positions, x = max(r, 0) (the map

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <torch/library.h>
 
-#include "atman/suppression.h"
+#include "atman/core/suppression.h"
 #include "errors.h"
 
 namespace atman::ops {

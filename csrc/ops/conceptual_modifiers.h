@@ -1,6 +1,6 @@
 #pragma once
-// atman::conceptual_modifiers: the attention-modifier rows of DESIGN.md
-// section 1 for people who bring their own model.
+// atman::conceptual_modifiers: the attention-modifier rows of
+// docs/method.md for people who bring their own model.
 //
 // Schema: conceptual_modifiers(Tensor embeddings, Tensor positions,
 //           float suppression_factor=0.1, float? conceptual_threshold=0.6) -> Tensor

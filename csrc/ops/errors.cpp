@@ -3,7 +3,7 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
-#include "atman/error_text.h"
+#include "atman/io/error_text.h"
 
 namespace atman::ops {
 

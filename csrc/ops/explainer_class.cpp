@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
-#include "atman/explainer.h"
-#include "atman/explanation.h"
-#include "atman/image.h"
-#include "atman/model.h"
+#include "atman/core/explainer.h"
+#include "atman/core/explanation.h"
+#include "atman/io/image.h"
+#include "atman/model/model.h"
 #include "errors.h"
 
 namespace atman::ops {

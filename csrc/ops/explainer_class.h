@@ -20,7 +20,7 @@ struct Explanation;
 namespace atman::ops {
 
 /// The tensors of one explanation, one row per explained position (every
-/// position of the sequence, DESIGN.md section 1 order):
+/// position of the sequence, docs/method.md order):
 ///   relevance  float64 [S]     R[i] = sum_t R[i, t] (positive: position i mattered)
 ///   per_target float64 [S, T]  R[i, t]
 ///   kind       int64 [S]       0 image patch, 1 prompt token, 2 target token

@@ -30,7 +30,7 @@ TORCH_LIBRARY(atman, m) {
   m.def("relevance(Tensor clean_ce, Tensor perturbed_ce) -> Tensor");
 
   m.class_<ExplainerClass>("Explainer")
-      .def(torch::init<std::string>(), "Loads and checks a contract model (.pt, DESIGN.md section 2)",
+      .def(torch::init<std::string>(), "Loads and checks a contract model (.pt, docs/contract.md)",
            {torch::arg("model_path")})
       .def(
           "explain",

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <torch/library.h>
 
-#include "atman/explainer.h"
+#include "atman/core/explainer.h"
 #include "errors.h"
 
 namespace atman::ops {

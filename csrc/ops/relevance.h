@@ -1,5 +1,5 @@
 #pragma once
-// atman::relevance: R[i, t] = CE_t(m_i) - CE_t(1) (DESIGN.md section 1, the
+// atman::relevance: R[i, t] = CE_t(m_i) - CE_t(1) (docs/method.md, the
 // paper's sign: positive means position i mattered), for people who run the
 // perturbed passes with their own model.
 //

@@ -1,10 +1,10 @@
-#include "atman/explainer.h"
+#include "atman/core/explainer.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/pass_runner.h"
+#include "atman/core/pass_runner.h"
 #include "explanation_compare.h"
 #include "test_util.h"
 

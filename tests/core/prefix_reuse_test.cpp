@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/bench.h"
-#include "atman/explainer.h"
-#include "atman/pass_runner.h"
-#include "atman/resource_limits.h"
+#include "atman/core/explainer.h"
+#include "atman/core/pass_runner.h"
+#include "atman/core/sweep_memory.h"
+#include "atman/runtime/resource_limits.h"
+#include "bench/bench.h"
 #include "explanation_compare.h"
 #include "test_util.h"
 

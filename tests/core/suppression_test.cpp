@@ -1,4 +1,4 @@
-#include "atman/suppression.h"
+#include "atman/core/suppression.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

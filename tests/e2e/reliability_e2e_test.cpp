@@ -1,5 +1,5 @@
 // End-to-end reliability tests of the real `atman` binary:
-//  - every row of the README's table of hostile inputs (between the
+//  - every row of the table of hostile inputs in docs/reliability.md (between the
 //    "hostile-inputs" markers) is run as written and must give exactly the
 //    stderr line and exit code of that row;
 //  - SIGINT/SIGTERM in the middle of a sweep leave the previous file or
@@ -27,8 +27,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/atomic_file.h"
-#include "atman/interrupt.h"
+#include "atman/io/atomic_file.h"
+#include "atman/runtime/interrupt.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -42,7 +42,7 @@ using testing::RunResult;
 using testing::TempDir;
 using testing::test_model;
 
-// --- the README table -------------------------------------------------------------
+// --- the table of docs/reliability.md --------------------------------------------
 
 struct TableRow {
   std::string input;            // first cell
@@ -62,7 +62,7 @@ std::string strip_ticks(std::string cell) {
 // Rows between <!-- hostile-inputs:begin --> and <!-- hostile-inputs:end -->;
 // cells are split at '|' outside backticks.
 std::vector<TableRow> readme_rows() {
-  std::istringstream in(read_file(testing::source_path("README.md")));
+  std::istringstream in(read_file(testing::source_path("docs/reliability.md")));
   std::vector<TableRow> rows;
   bool inside = false;
   for (std::string line; std::getline(in, line);) {
@@ -181,7 +181,7 @@ void write_table_files(const TempDir& tmp) {
 TEST(E2eHostileInputTest, EveryReadmeRowGivesItsExactLine) {
   if (std::getenv("OPENCV_IO_ENABLE_OPENEXR") != nullptr) GTEST_SKIP() << "OPENCV_IO_ENABLE_OPENEXR is set";
   const std::vector<TableRow> rows = readme_rows();
-  ASSERT_GE(rows.size(), 40u) << "the README table was not found or lost rows";
+  ASSERT_GE(rows.size(), 40u) << "the table of docs/reliability.md was not found or lost rows";
   TempDir tmp;
   write_table_files(tmp);
   const std::string t = tmp.dir().string();

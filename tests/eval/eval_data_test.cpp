@@ -1,12 +1,12 @@
 // Held-out sets, ground truth in sequence positions, sweep settings and row I/O of `atman eval`.
-#include "atman/eval_data.h"
+#include "eval/eval_data.h"
 
 #include <cmath>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
-#include "atman/eval_run.h"
+#include "eval/eval_run.h"
 #include "test_util.h"
 
 namespace atman {

@@ -1,5 +1,5 @@
-// The evaluation metrics (DESIGN.md section 3) on hand-made maps, and the bootstrap interval.
-#include "atman/metrics.h"
+// The evaluation metrics (docs/evaluation.md) on hand-made maps, and the bootstrap interval.
+#include "eval/metrics.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "atman/image.h"
+#include "atman/io/image.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

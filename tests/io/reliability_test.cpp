@@ -15,11 +15,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/image.h"
-#include "atman/image_header.h"
-#include "atman/model.h"
-#include "atman/resource_limits.h"
-#include "atman/sequence.h"
+#include "atman/core/sweep_memory.h"
+#include "atman/io/image.h"
+#include "atman/io/image_header.h"
+#include "atman/model/model.h"
+#include "atman/model/sequence.h"
+#include "atman/runtime/resource_limits.h"
 #include "test_util.h"
 
 namespace atman {

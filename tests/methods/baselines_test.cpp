@@ -1,7 +1,7 @@
 // The baselines of `explain --method`: IG completeness, rollout and Chefer's
 // rule on hand-computed cases, batching, grouping and error paths. (Agreement
 // with an independent PyTorch implementation: tests/python/test_baseline_agreement.py.)
-#include "atman/baselines.h"
+#include "atman/methods/baselines.h"
 
 #include <cmath>
 
@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/sequence.h"
+#include "atman/model/sequence.h"
 #include "test_util.h"
 
 namespace atman {

@@ -1,4 +1,4 @@
-#include "atman/model.h"
+#include "atman/model/model.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>

@@ -1,4 +1,5 @@
-#include "atman/sequence.h"
+#include "atman/model/sequence.h"
+#include "atman/core/units.h"
 
 #include <gtest/gtest.h>
 

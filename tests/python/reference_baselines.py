@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent PyTorch implementations of the baselines of `atman explain
---method` (csrc/atman/baselines.h), to check the C++ ones: Input x Gradient,
+--method` (csrc/atman/methods/baselines.h), to check the C++ ones: Input x Gradient,
 Integrated Gradients (zero baseline, midpoint rule), attention rollout and
 Chefer et al.'s gradient-weighted attention relevance.
 

@@ -180,7 +180,7 @@ class AgreesWithCommandLine(unittest.TestCase):
 
 
 class AgreesWithReference(unittest.TestCase):
-    """The independent float64 PyTorch implementation of DESIGN.md section 1."""
+    """The independent float64 PyTorch implementation of docs/method.md."""
 
     CASES = [
         dict(model="image_text.pt", prompt=QUESTION, target=" red", image="shrink.png", factor=0.1, kappa=0.6),
@@ -226,7 +226,7 @@ class Pixels(unittest.TestCase):
 
 
 def independent_modifiers(emb, positions, f, kappa):
-    """DESIGN.md section 1 written out again in float64."""
+    """docs/method.md written out again in float64."""
     e = emb.double()
     unit = e / e.norm(dim=1, keepdim=True).clamp_min(1e-12)
     cos = (unit @ unit.T).clamp(-1, 1)

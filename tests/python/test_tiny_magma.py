@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Tests of the tiny-magma issue: the benchmark generators obey DESIGN.md
-section 3, the shipped model keeps the contract and equals a plain forward
+"""Tests of the tiny-magma issue: the benchmark generators obey docs/evaluation.md
+(the task rules), the shipped model keeps the contract and equals a plain forward
 with an all-ones modifier, and `atman answer` / `atman accuracy` agree with
 the Python model's greedy answers.
 

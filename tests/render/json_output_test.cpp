@@ -1,4 +1,4 @@
-#include "atman/json_output.h"
+#include "atman/render/json_output.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -16,10 +16,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/atomic_file.h"
-#include "atman/heatmap.h"
-#include "atman/html_report.h"
-#include "atman/terminal_report.h"
+#include "atman/io/atomic_file.h"
+#include "atman/render/html_report.h"
+#include "atman/render/overlay.h"
+#include "atman/render/terminal_report.h"
 
 namespace atman {
 namespace {

@@ -1,4 +1,4 @@
-"""Facts-QA (DESIGN.md section 3): a context of 3-6 one-fact sentences and a
+"""Facts-QA (docs/evaluation.md): a context of 3-6 one-fact sentences and a
 question whose (name, relation) pair occurs exactly once in the context."""
 from .vocab import load_vocab
 
@@ -29,7 +29,7 @@ def make_item(rng, vocab=None, same_relation_bias=0.0, count_range=(3, 6)):
     """Returns dict(prompt, answer, evidence_span=[start, end) in prompt chars,
     context, question). same_relation_bias > 0 (training only) makes contexts
     with several facts of the asked relation more frequent, and count_range
-    other context lengths; both default to DESIGN.md's distribution."""
+    other context lengths; both default to the distribution of docs/evaluation.md."""
     vocab = vocab or load_vocab()
     count = int(rng.integers(count_range[0], count_range[1] + 1))
     asked_relation = RELATIONS[int(rng.integers(0, 3))]

@@ -1,4 +1,4 @@
-#include "atman/explainer.h"
+#include "atman/core/explainer.h"
 
 #include <malloc.h>
 
@@ -15,10 +15,12 @@
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
-#include "atman/image.h"
-#include "atman/pass_runner.h"
-#include "atman/resource_limits.h"
-#include "atman/suppression.h"
+#include "atman/core/pass_runner.h"
+#include "atman/core/suppression.h"
+#include "atman/core/sweep_memory.h"
+#include "atman/core/units.h"
+#include "atman/io/image.h"
+#include "atman/runtime/resource_limits.h"
 
 namespace atman {
 namespace {

@@ -1,5 +1,5 @@
 #pragma once
-// The AtMan sweep (DESIGN.md section 1): clean pass, one perturbed pass per
+// The AtMan sweep (docs/method.md): clean pass, one perturbed pass per
 // explained unit in batches, relevance R = CE(m) - CE(1) per target token.
 
 #include <cstdint>
@@ -12,11 +12,11 @@
 #include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
-#include "atman/explanation.h"
-#include "atman/model.h"
-#include "atman/options.h"
-#include "atman/pass_runner.h"
-#include "atman/sequence.h"
+#include "atman/core/explanation.h"
+#include "atman/core/options.h"
+#include "atman/core/pass_runner.h"
+#include "atman/model/model.h"
+#include "atman/model/sequence.h"
 
 namespace atman {
 

@@ -1,6 +1,6 @@
 #pragma once
 // The result of an explanation: what every output (JSON, overlay, HTML,
-// terminal) is rendered from. Field meanings follow DESIGN.md section 4.
+// terminal) is rendered from. Field meanings follow docs/json.md.
 
 #include <cstdint>
 #include <optional>
@@ -8,11 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "atman/options.h"
+#include "atman/core/options.h"
+#include "atman/model/sequence.h"
 
 namespace atman {
-
-enum class PositionKind { kImage, kText, kTarget };
 
 /// One target token: its id, its sentencepiece piece and its clean
 /// cross-entropy CE_t(1).

@@ -25,7 +25,7 @@ enum class PassStrategy {
 /// small deviations (`atman bench` reports them).
 enum class Precision { kFloat32, kBFloat16 };
 
-/// Parameters of the AtMan sweep (DESIGN.md section 1).
+/// Parameters of the AtMan sweep (docs/method.md).
 ///
 ///   ExplainOptions options;
 ///   options.conceptual_threshold = std::nullopt;  // single-token suppression

@@ -1,4 +1,4 @@
-#include "atman/pass_runner.h"
+#include "atman/core/pass_runner.h"
 
 #include <algorithm>
 #include <limits>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
-#include "atman/error_text.h"
+#include "atman/io/error_text.h"
 
 namespace atman {
 namespace {

@@ -8,8 +8,8 @@
 //                  tokens only: never [B, S, V]
 //   prefix-reuse   prefix_cache() once, then per pass only the positions from
 //                  its first suppressed one on (hidden_states_from_cache), and
-//                  lm_head() on the target rows. Exact (DESIGN.md section 1, key
-//                  fact): a query row q before the first suppressed key sees
+//                  lm_head() on the target rows. Exact (docs/method.md, the
+//                  causal-prefix fact): a query row q before the first suppressed key sees
 //                  modifier 1 on every key it may attend, so its shift by the
 //                  row minimum cancels in the softmax whatever keys the minimum
 //                  covers; a suffix row's minimum still covers every key, the
@@ -26,8 +26,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "atman/model.h"
-#include "atman/options.h"
+#include "atman/core/options.h"
+#include "atman/model/model.h"
 
 namespace torch {
 namespace jit {

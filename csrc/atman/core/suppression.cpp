@@ -1,4 +1,4 @@
-#include "atman/suppression.h"
+#include "atman/core/suppression.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 #pragma once
-// Cosine neighbourhoods and attention-modifier rows (DESIGN.md section 1).
+// Cosine neighbourhoods and attention-modifier rows (docs/method.md).
 
 #include <cstdint>
 #include <optional>

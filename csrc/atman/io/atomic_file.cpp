@@ -1,4 +1,4 @@
-#include "atman/atomic_file.h"
+#include "atman/io/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "atman/interrupt.h"
+#include "atman/runtime/interrupt.h"
 
 namespace atman {
 namespace {

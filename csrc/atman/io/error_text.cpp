@@ -1,4 +1,4 @@
-#include "atman/error_text.h"
+#include "atman/io/error_text.h"
 
 namespace atman {
 

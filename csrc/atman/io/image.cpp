@@ -1,4 +1,4 @@
-#include "atman/image.h"
+#include "atman/io/image.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,8 +19,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/image_header.h"
-#include "atman/interrupt.h"
+#include "atman/io/image_header.h"
+#include "atman/runtime/interrupt.h"
 
 namespace atman {
 namespace {

@@ -9,7 +9,7 @@
 #include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
-#include "atman/model.h"
+#include "atman/io/image_config.h"
 
 namespace atman {
 

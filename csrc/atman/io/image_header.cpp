@@ -1,4 +1,4 @@
-#include "atman/image_header.h"
+#include "atman/io/image_header.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "atman/baselines.h"
+#include "atman/methods/baselines.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
-#include "atman/sequence.h"
+#include "atman/model/sequence.h"
 
 namespace atman {
 namespace {

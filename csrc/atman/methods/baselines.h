@@ -54,10 +54,10 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "atman/explainer.h"
-#include "atman/explanation.h"
-#include "atman/model.h"
-#include "atman/options.h"
+#include "atman/core/explainer.h"
+#include "atman/core/explanation.h"
+#include "atman/core/options.h"
+#include "atman/model/model.h"
 
 namespace atman {
 

@@ -1,12 +1,12 @@
-#include "atman/answer.h"
+#include "atman/model/answer.h"
 
 #include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include "atman/image.h"
-#include "atman/sequence.h"
+#include "atman/io/image.h"
+#include "atman/model/sequence.h"
 
 namespace atman {
 namespace {

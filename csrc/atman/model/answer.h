@@ -8,7 +8,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "atman/model.h"
+#include "atman/model/model.h"
 
 namespace atman {
 

@@ -1,4 +1,4 @@
-#include "atman/model.h"
+#include "atman/model/model.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
-#include "atman/error_text.h"
+#include "atman/io/error_text.h"
 
 namespace atman {
 namespace {
@@ -98,7 +98,7 @@ void check_method(const torch::jit::Module& module, const std::string& path, con
   auto method = module.find_method(name);
   if (!method) {
     throw std::runtime_error(fmt::format(
-        "{}: not an explainable model: it has no method {}{} (DESIGN.md section 2)", path, name, signature));
+        "{}: not an explainable model: it has no method {}{} (docs/contract.md)", path, name, signature));
   }
   const size_t got = method->function().getSchema().arguments().size() - 1;  // minus self
   if (got != arguments) {
@@ -232,11 +232,11 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   model->path_ = path;
   if (extra["atman/config.json"].empty()) {
     throw std::runtime_error(path + ": not an explainable model: the extra file atman/config.json is missing or "
-                                    "empty (DESIGN.md section 2)");
+                                    "empty (docs/contract.md)");
   }
   if (extra["atman/tokenizer.model"].empty()) {
     throw std::runtime_error(path + ": not an explainable model: the extra file atman/tokenizer.model is missing "
-                                    "or empty (DESIGN.md section 2)");
+                                    "or empty (docs/contract.md)");
   }
   model->config_ = parse_model_config(extra["atman/config.json"], path);
   model->tokenizer_ = Tokenizer::from_serialized(extra["atman/tokenizer.model"], path);

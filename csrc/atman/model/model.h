@@ -1,5 +1,5 @@
 #pragma once
-// Loading and checking an explainable model (.pt, DESIGN.md section 2).
+// Loading and checking an explainable model (.pt, docs/contract.md).
 
 #include <array>
 #include <cstdint>
@@ -9,7 +9,8 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "atman/tokenizer.h"
+#include "atman/io/image_config.h"
+#include "atman/model/tokenizer.h"
 
 namespace torch {
 namespace jit {
@@ -19,16 +20,6 @@ struct Module;
 
 namespace atman {
 
-/// `image` of atman/config.json.
-struct ImageConfig {
-  int64_t height = 0;     // size[0]
-  int64_t width = 0;      // size[1]
-  int64_t grid_rows = 0;  // grid[0]
-  int64_t grid_cols = 0;  // grid[1]
-  std::array<double, 3> mean{{0.0, 0.0, 0.0}};
-  std::array<double, 3> std{{1.0, 1.0, 1.0}};
-  int64_t patches() const { return grid_rows * grid_cols; }
-};
 
 /// atman/config.json, contract 1. Every field is checked by parse_model_config.
 struct ModelConfig {

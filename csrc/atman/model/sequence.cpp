@@ -1,4 +1,4 @@
-#include "atman/sequence.h"
+#include "atman/model/sequence.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -8,8 +8,6 @@
 
 namespace atman {
 namespace {
-
-const char kWordStart[] = "\xe2\x96\x81";  // U+2581, sentencepiece's space marker
 
 void check_text(const std::string& text, const char* what) {
   if (text.empty()) throw std::invalid_argument(fmt::format("{} is empty", what));
@@ -48,10 +46,6 @@ std::string quoted(const std::string& text) {
     }
   }
   return out + "\"";
-}
-
-bool ends_sentence(const std::string& piece) {
-  return !piece.empty() && (piece.back() == '.' || piece.back() == '?' || piece.back() == '!');
 }
 
 }  // namespace
@@ -123,39 +117,6 @@ Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, c
         s.length(), image_positions, s.prompt_ids.size(), s.target_ids.size(), config.max_positions));
   }
   return s;
-}
-
-std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Granularity granularity,
-                                                   const Tokenizer& tokenizer) {
-  std::vector<std::vector<int64_t>> groups;
-  for (int64_t i = 0; i < sequence.image_positions; ++i) groups.push_back({i});
-  // Two text segments: the prompt, and the target but its last token.
-  const std::pair<int64_t, int64_t> segments[] = {{sequence.prompt_begin(), sequence.target_begin()},
-                                                  {sequence.target_begin(), sequence.length()}};
-  for (const auto& [begin, end] : segments) {
-    bool open = false;      // is groups.back() a group we may extend?
-    bool prev_ends = true;  // previous piece ended a sentence / was special
-    for (int64_t p = begin; p < end; ++p) {
-      const bool special = tokenizer.is_special(sequence.token_id_at(p));
-      const std::string& piece = sequence.piece_at(p);
-      bool starts_new = true;
-      if (open && !special) {
-        switch (granularity) {
-          case Granularity::kToken: starts_new = true; break;
-          case Granularity::kWord: starts_new = piece.rfind(kWordStart, 0) == 0; break;
-          case Granularity::kSentence: starts_new = prev_ends; break;
-        }
-      }
-      if (starts_new) {
-        groups.push_back({p});
-      } else {
-        groups.back().push_back(p);
-      }
-      open = !special;
-      prev_ends = ends_sentence(piece);
-    }
-  }
-  return groups;
 }
 
 }  // namespace atman

@@ -1,17 +1,18 @@
 #pragma once
-// Building the explained sequence (DESIGN.md sections 1 and 2): image prefix,
-// prompt tokens, target tokens but the last; and grouping text positions into
-// words or sentences.
+// The model's input for one prompt and target (docs/method.md and docs/contract.md):
+// checked text, prompt and target token ids, and where the image's positions
+// stand in the sequence.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "atman/explanation.h"
-#include "atman/model.h"
+#include "atman/model/model.h"
 
 namespace atman {
+
+enum class PositionKind { kImage, kText, kTarget };
 
 /// Checks user text (a prompt, target or question) as every entry point does:
 /// throws std::invalid_argument "`what` is empty", "... is only whitespace" or
@@ -61,12 +62,5 @@ Sequence build_sequence(const Model& model, const std::string& prompt, const std
 Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, const std::string& prompt,
                         const std::string& target, int64_t image_positions);
 
-/// The explained units in sequence order: every image patch alone, then the
-/// prompt's and the target's (but the last) text positions grouped by
-/// `granularity`. Groups never cross the prompt/target boundary; control
-/// tokens (BOS) are their own group. A word starts at a piece beginning with
-/// "▁"; a sentence ends after a piece ending in '.', '?' or '!'.
-std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Granularity granularity,
-                                                   const Tokenizer& tokenizer);
 
 }  // namespace atman

@@ -1,4 +1,4 @@
-#include "atman/tokenizer.h"
+#include "atman/model/tokenizer.h"
 
 #include <stdexcept>
 

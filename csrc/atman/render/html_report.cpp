@@ -1,4 +1,4 @@
-#include "atman/html_report.h"
+#include "atman/render/html_report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,9 +9,9 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
-#include "atman/atomic_file.h"
-#include "atman/baselines.h"
-#include "atman/heatmap.h"
+#include "atman/io/atomic_file.h"
+#include "atman/methods/baselines.h"
+#include "atman/render/overlay.h"
 
 namespace atman {
 namespace {

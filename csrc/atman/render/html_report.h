@@ -12,7 +12,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "atman/explanation.h"
+#include "atman/core/explanation.h"
 
 namespace atman {
 

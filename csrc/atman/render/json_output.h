@@ -1,11 +1,11 @@
 #pragma once
-// Explanation -> JSON (DESIGN.md section 4), plus extra keys: "method",
+// Explanation -> JSON (docs/json.md), plus extra keys: "method",
 // "members" for groups, "params.granularity", "image_grid" (null without an
 // image) and "stats".
 
 #include <string>
 
-#include "atman/explanation.h"
+#include "atman/core/explanation.h"
 
 namespace atman {
 

@@ -1,4 +1,4 @@
-#include "atman/heatmap.h"
+#include "atman/render/overlay.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "atman/atomic_file.h"
+#include "atman/io/atomic_file.h"
 
 namespace atman {
 namespace {

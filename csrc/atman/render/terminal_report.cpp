@@ -1,4 +1,4 @@
-#include "atman/terminal_report.h"
+#include "atman/render/terminal_report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
-#include "atman/baselines.h"
-#include "atman/heatmap.h"
+#include "atman/methods/baselines.h"
+#include "atman/render/overlay.h"
 
 namespace atman {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "atman/explanation.h"
+#include "atman/core/explanation.h"
 
 namespace atman {
 
@@ -21,7 +21,7 @@ enum class TerminalColour {
 };
 
 /// The summary as text ending in a newline. Text units use the diverging
-/// red/blue scale of heatmap.h (text_background_rgb); without colour, units
+/// red/blue scale of overlay.h (text_background_rgb); without colour, units
 /// with at least half of the largest positive relevance are shown [bracketed].
 /// Image units appear as a grid (up to 64 columns): coloured cells, or
 /// without colour the characters " .:-=+*#%@" for 0 .. max. The table lists

@@ -1,4 +1,4 @@
-#include "atman/interrupt.h"
+#include "atman/runtime/interrupt.h"
 
 #include <signal.h>
 #include <string.h>

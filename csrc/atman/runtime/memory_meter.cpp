@@ -1,4 +1,4 @@
-#include "atman/eval_memory.h"
+#include "atman/runtime/memory_meter.h"
 
 #include <algorithm>
 #include <fstream>

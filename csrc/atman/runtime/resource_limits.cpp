@@ -1,4 +1,4 @@
-#include "atman/resource_limits.h"
+#include "atman/runtime/resource_limits.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -28,58 +28,31 @@ int64_t proc_kb_field(const char* file, const char* key) {
   return -1;
 }
 
-// a * b, saturating at int64 max (configs of hostile models may hold huge numbers).
-int64_t mul(int64_t a, int64_t b) {
-  if (a <= 0 || b <= 0) return 0;
-  if (a > std::numeric_limits<int64_t>::max() / b) return std::numeric_limits<int64_t>::max();
-  return a * b;
-}
-int64_t add(int64_t a, int64_t b) {
-  return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
-}
-
 std::string mb(int64_t bytes) {
   if (bytes >= std::numeric_limits<int64_t>::max() / 2) return "an unbounded amount of memory";
   return fmt::format("{} MB", (bytes + kMiB - 1) / kMiB);
 }
 
+int64_t mul(int64_t a, int64_t b) { return saturating_mul(a, b); }
+int64_t add(int64_t a, int64_t b) { return saturating_add(a, b); }
+
 }  // namespace
+
+int64_t saturating_mul(int64_t a, int64_t b) {
+  if (a <= 0 || b <= 0) return 0;
+  if (a > std::numeric_limits<int64_t>::max() / b) return std::numeric_limits<int64_t>::max();
+  return a * b;
+}
+
+int64_t saturating_add(int64_t a, int64_t b) {
+  return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
+}
 
 int64_t resident_bytes() { return std::max<int64_t>(0, proc_kb_field("/proc/self/status", "VmRSS")); }
 
 int64_t available_bytes() { return proc_kb_field("/proc/meminfo", "MemAvailable"); }
 
 int64_t SweepMemory::bytes(int64_t batch_size) const { return add(fixed_bytes, mul(per_row_bytes, batch_size)); }
-
-SweepMemory estimate_sweep_memory(const ModelConfig& c, int64_t positions, int64_t rows, int64_t targets,
-                                  bool full_logits, bool conceptual) {
-  const int64_t s = positions, d = c.hidden_size, h = c.num_heads, v = c.vocab_size;
-  SweepMemory m;
-  // Once: embeddings (image + text), modifier rows, the similarity matrix and
-  // its normalised copy, per-row results (float64, twice), the clean pass' rows.
-  int64_t fixed = mul(8, mul(s, d));
-  fixed = add(fixed, mul(4, mul(rows, s)));
-  if (conceptual) fixed = add(fixed, mul(8, mul(s, s)));
-  fixed = add(fixed, mul(16, mul(rows, targets)));
-  fixed = add(fixed, mul(rows, 512));  // explanation units, JSON text
-  // Measured (README, "Memory budget"): the first
-  // pass leaves about 8 H x S x S floats of attention temporaries resident
-  // (the allocator keeps freed blocks), plus threads, buffers and the outputs.
-  fixed = add(fixed, mul(32, mul(h, mul(s, s))));
-  fixed = add(fixed, 24 * kMiB);
-  m.fixed_bytes = fixed;
-  // Per row of a batch, float32, within one layer: attention scores, their
-  // shifted/modified copy and the softmax (3 x H x S x S), q/k/v, attention
-  // output, MLP, adapters, rotary tables and residuals (32 x S x D, measured);
-  // then the logits: all S rows for full logits, the target rows otherwise
-  // (float64 log-softmax).
-  int64_t per_row = mul(4, add(mul(3, mul(h, mul(s, s))), mul(32, mul(s, d))));
-  per_row = add(per_row, full_logits ? mul(4, mul(s, v)) : mul(4, mul(targets, d)));
-  per_row = add(per_row, mul(16, mul(targets, v)));
-  per_row = add(per_row, mul(4, s));  // the modifier row
-  m.per_row_bytes = per_row;
-  return m;
-}
 
 int64_t estimate_model_load_bytes(int64_t file_bytes) { return add(mul(2, file_bytes), 16 * kMiB); }
 

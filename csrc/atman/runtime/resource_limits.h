@@ -7,7 +7,7 @@
 //   atman::MemoryBudget budget(max_memory_mb);                    // 0: the machine's available memory
 //   budget.require(std::filesystem::file_size(path) * 2, "loading the model m.pt");
 //   ...
-//   const atman::SweepMemory sweep = atman::estimate_sweep_memory(model.config(), s, rows, t, full_logits, conceptual);
+//   const atman::SweepMemory sweep = atman::estimate_sweep_memory(...);  // core/sweep_memory.h
 //   budget.require(sweep.bytes(1), "the sweep at batch size 1");  // throws ResourceLimitError
 //   options.batch_size = budget.largest_batch(sweep, 32);
 
@@ -15,7 +15,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "atman/model.h"
 
 namespace atman {
 
@@ -23,6 +22,11 @@ namespace atman {
 struct ResourceLimitError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// a * b and a + b for sizes, saturating at INT64_MAX (configs of hostile
+/// models may hold huge numbers); a product with a factor <= 0 is 0.
+int64_t saturating_mul(int64_t a, int64_t b);
+int64_t saturating_add(int64_t a, int64_t b);
 
 /// The process's resident memory now (VmRSS), in bytes; 0 when /proc is unavailable.
 int64_t resident_bytes();
@@ -40,12 +44,6 @@ struct SweepMemory {
   int64_t bytes(int64_t batch_size) const;
 };
 
-/// For a sequence of `positions` positions, `rows` modifier rows and
-/// `targets` target tokens; `full_logits` when passes return [B, S, V]
-/// logits (else only the target rows are projected); `conceptual` when the
-/// [S, S] similarity matrix is built.
-SweepMemory estimate_sweep_memory(const ModelConfig& config, int64_t positions, int64_t rows, int64_t targets,
-                                  bool full_logits, bool conceptual);
 
 /// Upper estimate of the bytes needed to load a model file of `file_bytes`
 /// (the archive's records are read, then the weights built from them).

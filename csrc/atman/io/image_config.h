@@ -1,0 +1,21 @@
+#pragma once
+// The image side of a model's config (`image` of atman/config.json): what the
+// image loader needs to prepare pixels, apart from the model itself.
+
+#include <array>
+#include <cstdint>
+
+namespace atman {
+
+/// `image` of atman/config.json.
+struct ImageConfig {
+  int64_t height = 0;     // size[0]
+  int64_t width = 0;      // size[1]
+  int64_t grid_rows = 0;  // grid[0]
+  int64_t grid_cols = 0;  // grid[1]
+  std::array<double, 3> mean{{0.0, 0.0, 0.0}};
+  std::array<double, 3> std{{1.0, 1.0, 1.0}};
+  int64_t patches() const { return grid_rows * grid_cols; }
+};
+
+}  // namespace atman
