@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "atman/explanation.h"
+#include "atman/core/explanation.h"
 
 namespace atman::testing {
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes held-out benchmark sets (DESIGN.md section 3), deterministic from a seed.
+"""Writes held-out benchmark sets (docs/evaluation.md), deterministic from a seed.
 
 Usage: tools/make_datasets.py --out data/heldout --seed 9001 --count 500 [--image-size 96]
 Writes OUT/shapes_vqa/items.jsonl (+ images/, masks/) and OUT/facts_qa/items.jsonl.

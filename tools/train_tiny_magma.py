@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains tiny-magma on Shapes-VQA and Facts-QA (DESIGN.md section 3) and
+"""Trains tiny-magma on Shapes-VQA and Facts-QA (docs/evaluation.md) and
 writes its weights; torchscript_models/export.py turns them into the shipped
 contract model.
 

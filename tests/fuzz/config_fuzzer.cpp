@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "atman/model.h"
-#include "atman/sequence.h"
+#include "atman/model/model.h"
+#include "atman/model/sequence.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "atman/image.h"
-#include "atman/image_header.h"
+#include "atman/io/image.h"
+#include "atman/io/image_header.h"
 
 namespace {
 

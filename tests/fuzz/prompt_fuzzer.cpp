@@ -19,8 +19,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "atman/sequence.h"
-#include "atman/tokenizer.h"
+#include "atman/core/units.h"
+#include "atman/model/sequence.h"
+#include "atman/model/tokenizer.h"
 
 // The sentencepiece model, embedded at build time (ATMAN_FUZZ_TOKENIZER is its path).
 __asm__(".section .rodata\n"

@@ -1,1 +1,1 @@
-"""Benchmark task generators of shared/DESIGN.md section 3 (Shapes-VQA, Facts-QA)."""
+"""Benchmark task generators of shared/docs/evaluation.md (Shapes-VQA, Facts-QA)."""

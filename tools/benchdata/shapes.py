@@ -1,4 +1,4 @@
-"""Shapes-VQA (DESIGN.md section 3): noisy gray canvas, 2-4 objects of distinct
+"""Shapes-VQA (docs/evaluation.md): noisy gray canvas, 2-4 objects of distinct
 shape and colour, questions about colour or shape, the asked object's mask as
 ground truth. Pure numpy so that every machine draws the same pixels."""
 import numpy as np
