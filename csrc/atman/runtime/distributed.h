@@ -1,0 +1,138 @@
+#pragma once
+// A process group for sharded runs (docs/distributed.md): join or describe a
+// group from torchrun's environment or explicit values, over LibTorch's own
+// c10d (a TCPStore for rendezvous and messages, ProcessGroupGloo for tensors).
+//
+// Store: under torchrun (TORCHELASTIC_USE_AGENT_STORE=True) the launcher
+// hosts it on MASTER_ADDR:MASTER_PORT and every rank is a client; ranks
+// started by hand have rank 0 host it there.
+//
+// Faults: every rank beats a heartbeat into the store from a thread of its
+// own and watches the others'. A rank whose heartbeat stops for `timeout`
+// (killed, stopped, its host unreachable), a rank that reports a failure
+// (abort), and a store that does not answer for `timeout` end the group:
+// the failure handler is called once with one line naming the rank and what
+// happened (the runner prints it and exits), and every later call on the
+// group throws GroupFailure with that line.
+//
+// Usage:
+//   std::optional<GroupConfig> config = group_config_from_environment();  // RANK, WORLD_SIZE, ...
+//   auto group = ProcessGroup::join(*config, [](const std::string& line) { ... });
+//   group->check_same("model and input", fingerprint);       // throws on every rank when they differ
+//   std::vector<at::Tensor> all = group->gather_rows(local);  // rank 0: one per rank; others: empty
+//   group->finish();                                           // rank 0 waits for every rank's finish
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace atman {
+
+/// Where this process stands in a group.
+struct GroupConfig {
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  int64_t local_rank = 0;
+  int64_t local_world_size = 1;  // ranks on this host (they share its CPUs)
+  std::string master_addr = "127.0.0.1";
+  int64_t master_port = 29500;
+  bool agent_store = false;       // torchrun hosts the store: rank 0 is a client too
+  double timeout_seconds = 300.0;
+  std::string run_id = "0";       // prefixes the store's keys (torchrun's restart count)
+  /// "rank 1 of 2 (local 1 of 2), store 127.0.0.1:29500 (hosted by rank 0)".
+  std::string describe() const;
+};
+
+/// Default of --timeout: how long a silent rank or store is waited for.
+constexpr double kDefaultGroupTimeoutSeconds = 300.0;
+
+/// Checks the values (WORLD_SIZE >= 1, 0 <= RANK < WORLD_SIZE, local values
+/// likewise, port in 1..65535, timeout > 0, master address not empty);
+/// throws std::invalid_argument with one line naming the variable.
+void check_group_config(const GroupConfig& config);
+
+/// torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+/// MASTER_ADDR, MASTER_PORT, TORCHELASTIC_USE_AGENT_STORE,
+/// TORCHELASTIC_RESTART_COUNT) through `lookup` (getenv by default);
+/// nullopt when neither RANK nor WORLD_SIZE is set. Throws
+/// std::invalid_argument for a value that is not a number, one without the
+/// other, or values that check_group_config refuses.
+std::optional<GroupConfig> group_config_from_environment(
+    const std::function<const char*(const char*)>& lookup = {});
+
+/// A fault of the group (a peer failed, hung or cannot be reached): the message names the rank.
+struct GroupFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// 64-bit FNV-1a of `bytes`, continuing from `seed`, as 16 hex digits
+/// (fingerprints for check_same).
+std::string fingerprint_hex(const std::string& bytes, const std::string& seed = "");
+/// fingerprint_hex of a file's bytes; throws std::runtime_error naming the file when it cannot be read.
+std::string file_fingerprint_hex(const std::string& path, const std::string& seed = "");
+
+class ProcessGroup {
+ public:
+  using FailureHandler = std::function<void(const std::string& line)>;
+
+  /// Connects to (or, rank 0 started by hand, hosts) the store, waits until
+  /// every rank has joined (within the timeout: else "rank N did not join"),
+  /// then builds the Gloo group. Throws std::runtime_error with one line.
+  static std::unique_ptr<ProcessGroup> join(const GroupConfig& config, FailureHandler on_failure = {});
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  const GroupConfig& config() const;
+  int64_t rank() const { return config().rank; }
+  int64_t world_size() const { return config().world_size; }
+  bool is_root() const { return rank() == 0; }
+
+  /// Every rank's `value` in rank order (through the store; `tag` names the
+  /// exchange and must be the same on every rank and new for each call).
+  std::vector<std::string> exchange(const std::string& tag, const std::string& value);
+  /// exchange without waiting: posts `value` (once per tag) and returns every
+  /// rank's when all have posted, else nullopt.
+  std::optional<std::vector<std::string>> try_exchange(const std::string& tag, const std::string& value);
+  /// Throws on every rank when any rank's fingerprint differs from rank 0's:
+  /// "ranks disagree on WHAT: rank 1 has 0123... where rank 0 has 4567...".
+  void check_same(const std::string& what, const std::string& fingerprint);
+  /// The smallest `value` over the ranks.
+  int64_t min_over_ranks(const std::string& tag, int64_t value);
+  /// Rank 0's `value` on every rank.
+  std::string broadcast(const std::string& tag, const std::string& value);
+
+  /// Gloo gather to rank 0 of 2-D float64 tensors whose first dimension may
+  /// differ between ranks (same second dimension): rank 0 gets one tensor per
+  /// rank, rank order; the others get an empty vector.
+  std::vector<at::Tensor> gather_rows(const std::string& tag, const at::Tensor& local);
+
+  /// True for the first rank that claims `key` (work dealt on demand).
+  bool claim(const std::string& key);
+  /// Queues `message` for rank 0 (not rank 0 itself).
+  void send_to_root(const std::string& message);
+  /// Rank 0: the messages queued since the last call, rank by rank, each
+  /// rank's in the order sent. Does not block.
+  std::vector<std::string> receive_at_root();
+
+  /// Tells every rank that this one failed (best effort; never throws).
+  void abort(const std::string& line) noexcept;
+  /// This rank is done: the others stop watching it. Rank 0 first waits until
+  /// every rank has finished (so that the store it may host outlives them).
+  void finish();
+  /// Throws GroupFailure when the group has failed.
+  void check() const;
+
+ private:
+  struct State;
+  explicit ProcessGroup(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace atman
