@@ -4,7 +4,7 @@
 //
 // Adding a subcommand: write runner/NAME_command.cpp with
 // `Command add_NAME_command(CLI::App& app)`, declare it here, list it in
-// main.cpp's `kCommands`.
+// the `commands` list in main.cpp's main().
 
 #include <functional>
 #include <stdexcept>
@@ -32,5 +32,6 @@ Command add_answer_command(CLI::App& app);
 Command add_accuracy_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_generate_command(CLI::App& app);
 
 }  // namespace atman::runner

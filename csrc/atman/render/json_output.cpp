@@ -1,35 +1,8 @@
 #include "atman/render/json_output.h"
 
-#include <stdexcept>
-
 #include <nlohmann/json.hpp>
 
 namespace atman {
-
-std::string granularity_name(Granularity granularity) {
-  switch (granularity) {
-    case Granularity::kToken: return "token";
-    case Granularity::kWord: return "word";
-    case Granularity::kSentence: return "sentence";
-  }
-  return "token";
-}
-
-Granularity parse_granularity(const std::string& name) {
-  if (name == "token") return Granularity::kToken;
-  if (name == "word") return Granularity::kWord;
-  if (name == "sentence") return Granularity::kSentence;
-  throw std::invalid_argument("granularity must be token, word or sentence, got \"" + name + "\"");
-}
-
-std::string position_kind_name(PositionKind kind) {
-  switch (kind) {
-    case PositionKind::kImage: return "image";
-    case PositionKind::kText: return "text";
-    case PositionKind::kTarget: return "target";
-  }
-  return "text";
-}
 
 std::string explanation_to_json(const Explanation& e, int indent) {
   using json = nlohmann::ordered_json;
@@ -67,9 +40,15 @@ std::string explanation_to_json(const Explanation& e, int indent) {
   doc["positions"] = std::move(positions);
   doc["stats"] = {
       {"forward_passes", e.stats.forward_passes}, {"positions_computed", e.stats.positions_computed},
+      {"load_seconds", e.stats.load_seconds},     {"compile_seconds", e.stats.compile_seconds},
       {"sweep_seconds", e.stats.sweep_seconds},   {"peak_memory_mb", e.stats.peak_memory_mb},
       {"threads", e.stats.threads},               {"batch_size", e.stats.batch_size},
   };
+  if (e.stats.world_size > 1) {  // a sharded sweep (docs/distributed.md)
+    doc["stats"]["world_size"] = e.stats.world_size;
+    doc["stats"]["rank_seconds"] = e.stats.rank_seconds;
+    doc["stats"]["gather_seconds"] = e.stats.gather_seconds;
+  }
   // Replace invalid UTF-8 rather than throwing (prompts are validated; pieces come from the model).
   return doc.dump(indent, ' ', false, json::error_handler_t::replace) + "\n";
 }

@@ -6,16 +6,11 @@
 #include <string>
 
 #include "atman/core/explanation.h"
+#include "atman/core/names.h"  // granularity_name, position_kind_name: the names the JSON uses
 
 namespace atman {
 
 /// The JSON document as text (pretty-printed with `indent` spaces; -1: one line).
 std::string explanation_to_json(const Explanation& explanation, int indent = 2);
-
-/// "token" / "word" / "sentence"; and back (throws std::invalid_argument).
-std::string granularity_name(Granularity granularity);
-Granularity parse_granularity(const std::string& name);
-/// "image" / "text" / "target".
-std::string position_kind_name(PositionKind kind);
 
 }  // namespace atman

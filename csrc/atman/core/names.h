@@ -1,0 +1,49 @@
+#pragma once
+// The names of the option enums, each table written once: what the command
+// line accepts, the JSON writes and reads, and the reports print.
+//
+//   parse_strategy("prefix-reuse") == PassStrategy::kPrefixReuse
+//   choice_text(strategy_names()) == "auto, full-logits, target-only or prefix-reuse"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "atman/core/options.h"
+#include "atman/model/sequence.h"
+
+namespace atman {
+
+/// "token" / "word" / "sentence"; and back (throws std::invalid_argument
+/// naming the choices).
+std::string granularity_name(Granularity granularity);
+Granularity parse_granularity(const std::string& name);
+std::vector<std::string> granularity_names();
+
+/// "auto", "full-logits", "target-only", "prefix-reuse"; and back.
+std::string strategy_name(PassStrategy strategy);
+PassStrategy parse_strategy(const std::string& name);
+std::vector<std::string> strategy_names();
+
+/// "fp32" / "bf16"; and back.
+std::string precision_name(Precision precision);
+Precision parse_precision(const std::string& name);
+std::vector<std::string> precision_names();
+
+/// "image" / "text" / "target".
+std::string position_kind_name(PositionKind kind);
+
+/// The whole of `text` as a finite number (std::stod), or nullopt.
+std::optional<double> parse_finite_number(const std::string& text);
+
+/// A conceptual threshold as text: a number in [-1, 1], or "off"/"none" for
+/// single-token suppression (nullopt). Throws std::invalid_argument
+/// "NAME must be a number in [-1, 1] or off, got \"TEXT\"".
+std::optional<double> parse_conceptual_threshold(const std::string& text, const std::string& name);
+/// The default threshold as the command line shows it ("0.6").
+std::string default_conceptual_threshold_text();
+
+/// "a, b or c": the choices of a message.
+std::string choice_text(const std::vector<std::string>& names);
+
+}  // namespace atman
