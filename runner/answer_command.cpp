@@ -17,7 +17,9 @@
 #include "atman/model/answer.h"
 #include "atman/model/sequence.h"
 #include "commands.h"
+#include "distributed_flags.h"
 #include "eval/dataset.h"
+#include "flag_checks.h"
 #include "progress.h"
 
 namespace atman::runner {
@@ -34,17 +36,14 @@ struct AccuracyArgs {
   int64_t limit = 0;
   int64_t threads = 0;
   bool quiet = false;
+  DistributedArgs dist;
 };
-
-void check_threads(int64_t threads) {
-  if (threads < 0 || threads > 1024) throw UsageError("--threads must be in [0, 1024], got " + std::to_string(threads));
-}
 
 int run_answer(const AnswerArgs& a, bool has_question, bool has_prompt) {
   if (has_question == has_prompt) throw UsageError("give exactly one of --question and --prompt");
   if (a.max_tokens < 1 || a.max_tokens > 4096)
     throw UsageError("--max-tokens must be in [1, 4096], got " + std::to_string(a.max_tokens));
-  check_threads(a.threads);
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
   set_threads(a.threads);
   const auto model = Model::load(a.model);
   cv::Mat image;
@@ -59,11 +58,24 @@ struct TaskScore {
   int64_t total = 0;
 };
 
+int accuracy_as_rank(const AccuracyArgs& a, int64_t threads_wanted, ProcessGroup* group);
+
 int run_accuracy(const AccuracyArgs& a) {
   if (a.limit < 0) throw UsageError("--limit must be >= 0, got " + std::to_string(a.limit));
-  check_threads(a.threads);
-  if (!a.json.empty()) check_output_path(a.json, "json");
-  const int64_t threads = set_threads(a.threads);
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
+  if (a.dist.processes > 0) return run_processes(a.dist);
+  // One rank of a sharded run (docs/distributed.md): torchrun's environment or --distributed.
+  const std::optional<GroupConfig> group_config = resolve_group(a.dist);
+  const bool root = !group_config || group_config->rank == 0;
+  if (root && !a.json.empty()) check_output_path(a.json, "json");
+  const int64_t threads_wanted = rank_threads(a.threads, group_config);
+  std::unique_ptr<ProcessGroup> group;
+  if (group_config) group = join_group(*group_config);
+  return as_rank(group.get(), [&] { return accuracy_as_rank(a, threads_wanted, group.get()); });
+}
+
+int accuracy_as_rank(const AccuracyArgs& a, int64_t threads_wanted, ProcessGroup* group) {
+  const int64_t threads = set_threads(threads_wanted);
   const auto model = Model::load(a.model);
   const auto items = read_dataset(a.data);
   std::map<std::string, std::vector<const DatasetItem*>> by_task;
@@ -71,32 +83,62 @@ int run_accuracy(const AccuracyArgs& a) {
     auto& list = by_task[item.task];
     if (a.limit == 0 || static_cast<int64_t>(list.size()) < a.limit) list.push_back(&item);
   }
-  int64_t total_items = 0;
-  for (const auto& [task, list] : by_task) total_items += static_cast<int64_t>(list.size());
+  std::vector<const DatasetItem*> order;  // every selected item, task by task
+  for (const auto& [task, list] : by_task) order.insert(order.end(), list.begin(), list.end());
+  const int64_t total_items = static_cast<int64_t>(order.size());
+  const int64_t ranks = group ? group->world_size() : 1;
+  const int64_t rank = group ? group->rank() : 0;
+  if (group) {
+    std::string what = fmt::format("{}|", a.limit);
+    for (const DatasetItem* item : order) what += item->id + "|" + item->answer + "|" + item->prompt + "|" + item->question + "|" + item->image + "\n";
+    group->check_same("the model and the items", fingerprint_hex(what, file_fingerprint_hex(a.model)));
+  }
 
-  ProgressBar bar(!a.quiet);
-  std::map<std::string, TaskScore> scores;
-  nlohmann::json wrong = nlohmann::json::array();
+  // Item k is rank k % ranks's; rank 0 gathers every answer and scores them in item order.
+  ProgressBar bar(!a.quiet && rank == 0);
+  std::vector<std::string> answers(order.size());
   const auto start = std::chrono::steady_clock::now();
   int64_t done = 0;
-  for (const auto& [task, list] : by_task) {
-    for (const DatasetItem* item : list) {
-      cv::Mat image;
-      if (!item->image.empty()) image = read_image_rgb(item->image);
-      const std::string prompt = item->prompt.empty() ? prompt_from_question(model->config(), item->question)
-                                                      : item->prompt;
-      const std::string got = greedy_answer(*model, prompt, image).text;
-      TaskScore& score = scores[task];
-      ++score.total;
-      if (got == item->answer) {
-        ++score.correct;
-      } else if (wrong.size() < 50) {
-        wrong.push_back({{"id", item->id}, {"expected", item->answer}, {"got", got}});
-      }
-      bar.update(++done, total_items, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
+  const int64_t mine = (total_items - rank + ranks - 1) / ranks;
+  for (int64_t k = rank; k < total_items; k += ranks) {
+    const DatasetItem* item = order[k];
+    cv::Mat image;
+    if (!item->image.empty()) image = read_image_rgb(item->image);
+    const std::string prompt = item->prompt.empty() ? prompt_from_question(model->config(), item->question)
+                                                    : item->prompt;
+    answers[k] = greedy_answer(*model, prompt, image).text;
+    bar.update(++done, mine, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   bar.finish();
+  if (group) {
+    nlohmann::json own = nlohmann::json::array();
+    for (int64_t k = rank; k < total_items; k += ranks) own.push_back(answers[k]);
+    const std::vector<std::string> all = group->exchange("accuracy/answers", own.dump());
+    if (rank != 0) {
+      group->finish();
+      return 0;
+    }
+    for (int64_t r = 1; r < ranks; ++r) {
+      const nlohmann::json theirs = nlohmann::json::parse(all[r]);
+      int64_t k = r;
+      for (const auto& got : theirs) {
+        answers.at(k) = got.get<std::string>();
+        k += ranks;
+      }
+    }
+  }
+  std::map<std::string, TaskScore> scores;
+  nlohmann::json wrong = nlohmann::json::array();
+  for (int64_t k = 0; k < total_items; ++k) {
+    const DatasetItem* item = order[k];
+    TaskScore& score = scores[item->task];
+    ++score.total;
+    if (answers[k] == item->answer) {
+      ++score.correct;
+    } else if (wrong.size() < 50) {
+      wrong.push_back({{"id", item->id}, {"expected", item->answer}, {"got", answers[k]}});
+    }
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   nlohmann::json report = {{"model", model->config().name}, {"data", a.data}, {"threads", threads},
@@ -108,7 +150,10 @@ int run_accuracy(const AccuracyArgs& a) {
                 static_cast<long long>(score.total), 100.0 * accuracy);
     report["tasks"][task] = {{"correct", score.correct}, {"items", score.total}, {"accuracy", accuracy}};
   }
+  if (group) report["world_size"] = group->world_size();
   if (!a.json.empty()) write_file_atomically(a.json, report.dump(2) + "\n", "json");
+  std::fflush(stdout);
+  if (group) group->finish();
   return 0;
 }
 
@@ -123,7 +168,7 @@ Command add_answer_command(CLI::App& app) {
   auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
   q->excludes(p);
   sub->add_option("--max-tokens", args->max_tokens, "Most tokens generated")->capture_default_str();
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
   return {sub, [args, q, p] { return run_answer(*args, q->count() > 0, p->count() > 0); }};
 }
 
@@ -134,8 +179,9 @@ Command add_accuracy_command(CLI::App& app) {
   sub->add_option("--data", args->data, "Folder with items.jsonl, or with task folders that have one")->required();
   sub->add_option("--limit", args->limit, "Items per task (0: all)")->capture_default_str();
   sub->add_option("--json", args->json, "Also write the scores as JSON here");
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar");
+  add_distributed_flags(sub, args->dist);
   return {sub, [args] { return run_accuracy(*args); }};
 }
 

@@ -1,5 +1,6 @@
 #include "distributed_flags.h"
 
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -53,6 +54,12 @@ std::vector<std::string> own_command_line() {
   return out;
 }
 
+// c10d logs socket time-outs and peer errors through glog on stderr, before
+// the exception that the one line of this rank reports: only FATAL stays.
+void quiet_c10d_logging() {
+  if (auto* level = static_cast<int32_t*>(dlsym(RTLD_DEFAULT, "_ZN3fLI17FLAGS_minloglevelE"))) *level = 3;
+}
+
 }  // namespace
 
 void add_distributed_flags(CLI::App* sub, DistributedArgs& a) {
@@ -84,7 +91,12 @@ std::optional<GroupConfig> resolve_group(const DistributedArgs& a) {
   if (!(a.timeout > 0.0) || a.timeout > 86400.0) {
     throw UsageError(fmt::format("--timeout must be in (0, 86400] seconds, got {}", a.timeout));
   }
-  std::optional<GroupConfig> env = group_config_from_environment();
+  std::optional<GroupConfig> env;
+  try {
+    env = group_config_from_environment();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   if (!a.distributed) {
     if (!env || env->world_size == 1) return std::nullopt;
     env->timeout_seconds = a.timeout;
@@ -114,6 +126,7 @@ std::optional<GroupConfig> resolve_group(const DistributedArgs& a) {
 }
 
 std::unique_ptr<ProcessGroup> join_group(const GroupConfig& config) {
+  quiet_c10d_logging();
   return ProcessGroup::join(config, [](const std::string& line) {
     std::fprintf(stderr, "atman: error: %s\n", first_line(line).c_str());
     std::fflush(stderr);

@@ -14,10 +14,12 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "atman/atman.h"
 #include "atman/methods/baselines.h"
 #include "commands.h"
+#include "distributed_flags.h"
 #include "eval/eval_data.h"
 #include "eval/eval_run.h"
 #include "flag_checks.h"
@@ -39,7 +41,7 @@ struct EvalArgs {
   std::vector<std::string> sweeps;
   bool sweep_grid = false;
   double suppression_factor = ExplainOptions{}.suppression_factor;
-  std::string conceptual_threshold = "0.6";
+  std::string conceptual_threshold = default_conceptual_threshold_text();
   int64_t ig_steps = BaselineOptions{}.ig_steps;
   int64_t batch_size = 32;
   int64_t threads = 0;
@@ -47,22 +49,8 @@ struct EvalArgs {
   int64_t bootstrap = 2000;
   bool no_plots = false;
   bool quiet = false;
+  DistributedArgs dist;
 };
-
-std::optional<double> parse_threshold(const std::string& text) {
-  if (text == "off" || text == "none") return std::nullopt;
-  double value = 0.0;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
-    throw UsageError("--conceptual-threshold must be a number in [-1, 1] or off, got \"" + text + "\"");
-  }
-  return value;
-}
 
 std::vector<Method> parse_methods(const std::vector<std::string>& given) {
   std::vector<Method> out;
@@ -168,6 +156,8 @@ void make_plots(const std::string& out_dir, bool quiet) {
   if (!quiet) std::fputs(output.c_str(), stdout);
 }
 
+int eval_as_rank(const EvalArgs& a, const EvalOptions& options, ProcessGroup* group);
+
 int run_eval(const EvalArgs& a) {
   check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
   check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
@@ -180,7 +170,7 @@ int run_eval(const EvalArgs& a) {
   options.methods = parse_methods(a.methods);
   parse_limit(a.limit, options);
   options.explain.suppression_factor = a.suppression_factor;
-  options.explain.conceptual_threshold = parse_threshold(a.conceptual_threshold);
+  options.explain.conceptual_threshold = parse_threshold_flag(a.conceptual_threshold);
   options.explain.batch_size = a.batch_size;
   options.explain.threads = a.threads;
   options.baseline.ig_steps = a.ig_steps;
@@ -193,11 +183,32 @@ int run_eval(const EvalArgs& a) {
     throw UsageError(e.what());
   }
 
+  if (a.dist.processes > 0) return run_processes(a.dist);
+  // One rank of a sharded run (docs/distributed.md): torchrun's environment or --distributed.
+  const std::optional<GroupConfig> group_config = resolve_group(a.dist);
+  options.explain.threads = rank_threads(options.explain.threads, group_config);
+  std::unique_ptr<ProcessGroup> group;
+  if (group_config) group = join_group(*group_config);
+  return as_rank(group.get(), [&] { return eval_as_rank(a, options, group.get()); });
+}
+
+int eval_as_rank(const EvalArgs& a, const EvalOptions& options, ProcessGroup* group) {
+  const bool root = !group || group->is_root();
   std::vector<EvalSet> sets = load_eval_sets(a.data);
   std::shared_ptr<const Model> model = Model::load(a.model);
-  EvalRun run(model, std::move(sets), options, a.out);
+  if (group) {
+    // Every rank must run the same items with the same model and options: a hash of them, checked at start-up.
+    std::string what = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", fmt::join(a.methods, ","), a.limit,
+                                   fmt::join(a.sweeps, ";"), a.sweep_grid, a.suppression_factor,
+                                   a.conceptual_threshold, a.ig_steps, a.batch_size, a.examples);
+    for (const EvalSet& set : sets) {
+      what += "|" + set.task + "|" + file_fingerprint_hex((std::filesystem::path(set.folder) / "items.jsonl").string());
+    }
+    group->check_same("the model and the items", fingerprint_hex(what, file_fingerprint_hex(a.model)));
+  }
+  EvalRun run(model, std::move(sets), options, a.out, group);
 
-  ProgressBar bar(!a.quiet, "rows");
+  ProgressBar bar(!a.quiet && root, "rows");
   bool announced = false;
   const std::vector<SummaryRow> summary = run.run([&](const EvalProgress& p) {
     if (!announced) {
@@ -210,12 +221,17 @@ int run_eval(const EvalArgs& a) {
     bar.update(p.done - p.resumed, p.total - p.resumed, p.elapsed_seconds);
   });
   bar.finish();
+  if (!root) {
+    group->finish();
+    return 0;
+  }
 
   std::fputs(format_summary_markdown(summary).c_str(), stdout);
   std::printf("rows: %s/rows.csv, %s/rows.jsonl\nsummary: %s/summary.md, %s/summary.csv, %s/summary.json\n",
               a.out.c_str(), a.out.c_str(), a.out.c_str(), a.out.c_str(), a.out.c_str());
   std::fflush(stdout);
   if (!a.no_plots) make_plots(a.out, a.quiet);
+  if (group) group->finish();
   return 0;
 }
 
@@ -248,13 +264,14 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--batch-size", args->batch_size,
                   "AtMan modifier rows and IG points per pass (0: automatic)")
       ->capture_default_str();
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
   sub->add_option("--examples", args->examples, "First items per task whose explanations are kept in OUT/examples")
       ->capture_default_str();
   sub->add_option("--bootstrap", args->bootstrap, "Bootstrap resamples of the 95% intervals (fixed seed)")
       ->capture_default_str();
   sub->add_flag("--no-plots", args->no_plots, "Do not run tools/plot_eval.py");
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no plot listing");
+  add_distributed_flags(sub, args->dist);
   return {sub, [args] { return run_eval(*args); }};
 }
 

@@ -1,5 +1,6 @@
 // `atman explain`: one explanation of a target given an image and a prompt.
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -21,8 +22,10 @@
 #include "atman/render/terminal_report.h"
 #include "atman/runtime/resource_limits.h"
 #include "commands.h"
+#include "distributed_flags.h"
 #include "flag_checks.h"
 #include "progress.h"
+#include "thread_report.h"
 
 namespace atman::runner {
 namespace {
@@ -37,7 +40,7 @@ struct ExplainArgs {
   std::string overlay;
   std::string html;
   double suppression_factor = ExplainOptions{}.suppression_factor;
-  std::string conceptual_threshold = "0.6";
+  std::string conceptual_threshold = default_conceptual_threshold_text();
   std::string granularity = "token";
   std::string strategy = "auto";
   std::string precision = "fp32";
@@ -51,30 +54,8 @@ struct ExplainArgs {
   bool verbose = false;
   bool has_question = false;  // given on the command line (possibly empty)
   bool has_prompt = false;
+  DistributedArgs dist;
 };
-
-std::optional<double> parse_threshold(const std::string& text) {
-  if (text == "off" || text == "none") return std::nullopt;
-  double value = 0.0;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
-    throw UsageError("--conceptual-threshold must be a number in [-1, 1] or off, got \"" + text + "\"");
-  }
-  return value;
-}
-
-PassStrategy parse_strategy(const std::string& text) {
-  if (text == "auto") return PassStrategy::kAuto;
-  if (text == "full-logits") return PassStrategy::kFullLogits;
-  if (text == "target-only") return PassStrategy::kTargetOnly;
-  if (text == "prefix-reuse") return PassStrategy::kPrefixReuse;
-  throw UsageError("--strategy must be auto, full-logits, target-only or prefix-reuse, got \"" + text + "\"");
-}
 
 ExplainOptions options_from(const ExplainArgs& a) {
   ExplainOptions o;
@@ -84,10 +65,10 @@ ExplainOptions options_from(const ExplainArgs& a) {
   check_int_flag("--max-memory", a.max_memory_mb, 0, kMaxMemoryMb);
   check_int_flag("--top", a.top_k, 0, 1000000);
   o.suppression_factor = a.suppression_factor;
-  o.conceptual_threshold = parse_threshold(a.conceptual_threshold);
+  o.conceptual_threshold = parse_threshold_flag(a.conceptual_threshold);
   o.granularity = parse_granularity(a.granularity);
   o.strategy = parse_strategy(a.strategy);
-  o.precision = a.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;  // CLI11 checked the name
+  o.precision = parse_precision(a.precision);  // CLI11 has checked the names
   o.max_memory_mb = a.max_memory_mb;
   o.batch_size = a.batch_size;
   o.threads = a.threads;
@@ -125,26 +106,45 @@ void check_sweep_memory(const MemoryBudget& budget, const Model& model, const Ex
   }
 }
 
+int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method method,
+                    const BaselineOptions& baseline, ProcessGroup* group, bool root);
+
 int run_explain(const ExplainArgs& a) {
   if (a.has_question == a.has_prompt) {
     throw UsageError("give exactly one of --question and --prompt");
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
-  const ExplainOptions options = options_from(a);
+  ExplainOptions options = options_from(a);
   const Method method = parse_method(a.method);  // CLI11 has checked the name
+  if (a.dist.processes > 0) return run_processes(a.dist);
+  // One rank of a sharded sweep (docs/distributed.md): torchrun's environment or --distributed.
+  const std::optional<GroupConfig> group_config = resolve_group(a.dist);
+  if (group_config && method != Method::kAtman) {
+    throw UsageError("--method " + a.method + " does not shard over ranks: run it in one process");
+  }
+  options.threads = rank_threads(options.threads, group_config);
+  const bool root = !group_config || group_config->rank == 0;  // alone writes outputs and prints
   check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
   BaselineOptions baseline;
   baseline.ig_steps = a.ig_steps;
 
   // Fail early on output paths, before the (long) sweep.
-  if (!a.json.empty()) check_output_path(a.json, "json");
-  if (!a.overlay.empty()) check_output_path(a.overlay, "overlay");
-  if (!a.html.empty()) check_output_path(a.html, "html");
+  if (root && !a.json.empty()) check_output_path(a.json, "json");
+  if (root && !a.overlay.empty()) check_output_path(a.overlay, "overlay");
+  if (root && !a.html.empty()) check_output_path(a.html, "html");
+  std::unique_ptr<ProcessGroup> group;
+  if (group_config) group = join_group(*group_config);
+  return as_rank(group.get(), [&] { return explain_as_rank(a, options, method, baseline, group.get(), root); });
+}
 
+int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method method,
+                    const BaselineOptions& baseline, ProcessGroup* group, bool root) {
   // Memory: each step is checked against the budget before it runs (resource_limits.h).
   const MemoryBudget budget(a.max_memory_mb);
   require_model_load(budget, a.model);
+  const auto load_start = std::chrono::steady_clock::now();
   std::shared_ptr<const Model> model = Model::load(a.model);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const ModelConfig& config = model->config();
   check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
   ExplainInput input;
@@ -160,7 +160,20 @@ int run_explain(const ExplainArgs& a) {
   input.prompt = a.has_prompt ? a.prompt : prompt_from_question(config, a.question);
   input.target = a.target;
 
-  if (a.verbose) {
+  if (group) {
+    // Every rank must explain the same thing with the same model: a hash of both, checked at start-up.
+    std::string what = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", input.prompt, input.target,
+                                   options.suppression_factor,
+                                   options.conceptual_threshold ? *options.conceptual_threshold : 2.0,
+                                   a.granularity, a.strategy, a.precision, options.batch_size, a.method, a.ig_steps);
+    if (!input.image_rgb.empty()) {
+      what.append(reinterpret_cast<const char*>(input.image_rgb.data),
+                  input.image_rgb.total() * input.image_rgb.elemSize());
+    }
+    group->check_same("the model and the input", fingerprint_hex(what, file_fingerprint_hex(a.model)));
+  }
+
+  if (a.verbose && root) {
     const auto& caps = model->capabilities();
     std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, vocab %lld, max_positions %lld, %s\n",
                  config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
@@ -175,21 +188,31 @@ int run_explain(const ExplainArgs& a) {
     }
     std::fprintf(stderr, "atman: passes: %s (%s), %s\n", strategy_name(resolved).c_str(), why.c_str(),
                  options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
+    print_thread_choice(options.threads, group ? group->config().local_world_size : 1);
   }
 
   check_sweep_memory(budget, *model, input, options, a);
 
   Explainer explainer(model);
-  ProgressBar bar(!a.quiet);
-  const Explanation e = explain_with_method(explainer, method, input, options, baseline, [&](const SweepProgress& p) {
+  ProgressBar bar(!a.quiet && root);
+  const ProgressCallback progress = [&](const SweepProgress& p) {
     bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
-  });
+  };
+  Explanation e = group ? explainer.explain(input, options, progress, group)
+                        : explain_with_method(explainer, method, input, options, baseline, progress);
+  e.stats.load_seconds = load_seconds;
   bar.finish();
+  if (!root) {
+    group->finish();
+    return 0;
+  }
   if (a.verbose) {
     std::fprintf(stderr, "atman: %lld passes, %lld positions computed, batch %lld, %lld threads, %.2fs, peak %.0f MB\n",
                  static_cast<long long>(e.stats.forward_passes), static_cast<long long>(e.stats.positions_computed),
                  static_cast<long long>(e.stats.batch_size), static_cast<long long>(e.stats.threads),
                  e.stats.sweep_seconds, e.stats.peak_memory_mb);
+    std::fprintf(stderr, "atman: one-time work: load %.2fs, compile %.2fs\n", e.stats.load_seconds,
+                 e.stats.compile_seconds);
   }
 
   if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
@@ -206,6 +229,8 @@ int run_explain(const ExplainArgs& a) {
     if (!a.overlay.empty()) std::printf("overlay: %s\n", a.overlay.c_str());
     if (!a.html.empty()) std::printf("html: %s\n", a.html.c_str());
   }
+  std::fflush(stdout);
+  if (group) group->finish();
   return 0;
 }
 
@@ -229,27 +254,27 @@ Command add_explain_command(CLI::App& app) {
                   "kappa of conceptual suppression in [-1, 1], or off for single-token")
       ->capture_default_str();
   sub->add_option("--granularity", args->granularity, "Text units: token, word or sentence")
-      ->check(CLI::IsMember({"token", "word", "sentence"}))
+      ->check(CLI::IsMember(granularity_names()))
       ->capture_default_str();
   sub->add_option("--strategy", args->strategy,
                   "Passes: auto, full-logits, target-only or prefix-reuse (same numbers; auto: the fastest the "
                   "model supports)")
-      ->check(CLI::IsMember({"auto", "full-logits", "target-only", "prefix-reuse"}))
+      ->check(CLI::IsMember(strategy_names()))
       ->capture_default_str();
   sub->add_option("--precision", args->precision,
                   "Number format of the passes: fp32 (exact) or bf16 (faster on CPUs with bfloat16 units, "
                   "small deviations)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->check(CLI::IsMember(precision_names()))
       ->capture_default_str();
   sub->add_option("--method", args->method,
                   "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer")
-      ->check(CLI::IsMember({"atman", "ixg", "ig", "rollout", "chefer"}))
+      ->check(CLI::IsMember(method_names()))
       ->capture_default_str();
   sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")
       ->capture_default_str();
   sub->add_option("--batch-size", args->batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
   sub->add_option("--max-memory", args->max_memory_mb,
                   "Memory budget of the whole process in MB; inputs that need more are refused before work "
                   "starts (0: this machine's available memory)")
@@ -257,6 +282,7 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--top", args->top_k, "Positions listed in the terminal summary")->capture_default_str();
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no terminal summary");
   sub->add_flag("--verbose,-v", args->verbose, "Describe the model and the sweep on stderr");
+  add_distributed_flags(sub, args->dist);
   return {sub, [args, q, p] {
             args->has_question = q->count() > 0;
             args->has_prompt = p->count() > 0;

@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   clang libclang-rt-14-dev
   # C++ libraries
-  libtorch-dev libopencv-dev libsentencepiece-dev libcli11-dev
+  libtorch-dev libgloo-dev libopencv-dev libsentencepiece-dev libcli11-dev
   nlohmann-json3-dev libfmt-dev libutfcpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # fast BLAS for LibTorch (without it: the reference BLAS, ~40x slower)

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -17,10 +18,13 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/core/explainer.h"
+#include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
 #include "atman/io/image.h"
+#include "atman/model/target_pass.h"
 #include "atman/render/json_output.h"
 #include "atman/render/overlay.h"
+#include "atman/runtime/distributed.h"
 #include "atman/runtime/memory_meter.h"
 
 namespace atman {
@@ -57,34 +61,16 @@ std::string csv_field(const std::string& text) {
 std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : ""; }
 
 std::optional<double> parse_kappa(const std::string& text, const std::string& what) {
-  if (text == "off" || text == "none") return std::nullopt;
-  double value = 0.0;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
-    throw std::invalid_argument(fmt::format("{}: conceptual_threshold must be a number in [-1, 1] or off, got \"{}\"",
-                                            what, text));
-  }
-  return value;
+  return parse_conceptual_threshold(text, what + ": conceptual_threshold");
 }
 
 double parse_factor(const std::string& text, const std::string& what) {
-  double value = 0.0;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || !std::isfinite(value) || value < 0.0) {
+  const std::optional<double> value = parse_finite_number(text);
+  if (!value || *value < 0.0) {
     throw std::invalid_argument(
         fmt::format("{}: suppression_factor must be a finite number >= 0, got \"{}\"", what, text));
   }
-  return value;
+  return *value;
 }
 
 std::vector<std::string> split(const std::string& text, char sep) {
@@ -131,17 +117,7 @@ CleanAnswer clean_answer(const Model& model, const PreparedInput& prepared) {
   c10::InferenceMode guard;
   const Sequence& seq = prepared.sequence;
   const int64_t t = static_cast<int64_t>(seq.target_ids.size());
-  std::vector<int64_t> rows_vec;
-  for (int64_t k = 0; k < t; ++k) rows_vec.push_back(seq.prediction_row(k));
-  const at::Tensor rows = at::tensor(rows_vec, at::kLong);
-  const at::Tensor ones = at::ones({1, seq.length()}, at::kFloat);
-  at::Tensor logits;
-  if (model.capabilities().target_only()) {
-    const at::Tensor hidden = model.hidden_states(prepared.embeddings, ones)[0].index_select(0, rows);
-    logits = model.lm_head(hidden);
-  } else {
-    logits = model.forward(prepared.embeddings, ones)[0].index_select(0, rows);
-  }
+  const at::Tensor logits = target_row_logits(model, prepared.embeddings, prediction_rows(seq))[0];  // [T, V]
   const at::Tensor lp = at::log_softmax(logits.to(at::kDouble), -1);
   const at::Tensor ids = at::tensor(seq.target_ids, at::kLong);
   CleanAnswer out;
@@ -438,8 +414,12 @@ std::string summary_to_csv(const std::vector<SummaryRow>& summary) {
 // ---- the run -------------------------------------------------------------------------
 
 EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, EvalOptions options,
-                 std::string out_dir)
-    : model_(std::move(model)), sets_(std::move(sets)), options_(std::move(options)), out_dir_(std::move(out_dir)) {
+                 std::string out_dir, ProcessGroup* group)
+    : model_(std::move(model)),
+      sets_(std::move(sets)),
+      options_(std::move(options)),
+      out_dir_(std::move(out_dir)),
+      group_(group) {
   TORCH_CHECK(model_ != nullptr, "EvalRun: model is null");
   if (options_.methods.empty()) throw std::invalid_argument("no methods to evaluate");
   if (options_.limit < 0) throw std::invalid_argument(fmt::format("--limit must be >= 0, got {}", options_.limit));
@@ -471,6 +451,7 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
   }
   options_.explain.granularity = Granularity::kToken;
 
+  if (group_ && !group_->is_root()) return;  // rank 0 alone reads and writes the output folder
   std::error_code ec;
   fs::create_directories(out_dir_, ec);
   if (!fs::is_directory(out_dir_)) {
@@ -502,83 +483,296 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
 
 EvalRun::~EvalRun() = default;
 
-std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
-  const fs::path dir(out_dir_);
-  const std::string jsonl_path = (dir / "rows.jsonl").string();
-  const std::string csv_path = (dir / "rows.csv").string();
+namespace {
 
-  // Resume: every complete row already written.
+// rows.jsonl's complete rows (the first of each key), rewriting rows.jsonl
+// when a torn or unreadable line is dropped, and rows.csv from them.
+std::vector<EvalRow> read_resumable_rows(const std::string& jsonl_path, const std::string& csv_path) {
   std::vector<EvalRow> existing;
   std::set<std::string> done_keys;
-  {
-    std::ifstream in(jsonl_path, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    const std::string text = buffer.str();
-    bool torn = false;
-    size_t at = 0;
-    while (at < text.size()) {
-      const size_t end = text.find('\n', at);
-      if (end == std::string::npos) {
-        torn = true;  // a last line without its newline: a killed run
-        break;
-      }
-      const std::string line = text.substr(at, end - at);
-      at = end + 1;
-      if (line.empty()) continue;
-      try {
-        EvalRow row = row_from_json(line);
-        if (done_keys.insert(row_key(row.task, row.item, row.method, row.setting)).second) {
-          existing.push_back(std::move(row));
-        }
-      } catch (const std::invalid_argument&) {
-        torn = true;  // unreadable: dropped and computed again
-      }
+  std::ifstream in(jsonl_path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  bool torn = false;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = text.find('\n', at);
+    if (end == std::string::npos) {
+      torn = true;  // a last line without its newline: a killed run
+      break;
     }
-    std::string jsonl, csv = csv_header() + "\n";
-    for (const EvalRow& row : existing) {
-      jsonl += row_to_json(row) + "\n";
-      csv += row_to_csv(row) + "\n";
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.empty()) continue;
+    try {
+      EvalRow row = row_from_json(line);
+      if (done_keys.insert(row_key(row.task, row.item, row.method, row.setting)).second) {
+        existing.push_back(std::move(row));
+      }
+    } catch (const std::invalid_argument&) {
+      torn = true;  // unreadable: dropped and computed again
     }
-    if (torn) write_file_atomically(jsonl_path, jsonl, "rows.jsonl");
-    write_file_atomically(csv_path, csv, "rows.csv");
   }
-  std::map<std::string, const EvalRow*> by_key;
-  for (const EvalRow& row : existing) by_key[row_key(row.task, row.item, row.method, row.setting)] = &row;
+  std::string jsonl, csv = csv_header() + "\n";
+  for (const EvalRow& row : existing) {
+    jsonl += row_to_json(row) + "\n";
+    csv += row_to_csv(row) + "\n";
+  }
+  if (torn) write_file_atomically(jsonl_path, jsonl, "rows.jsonl");
+  write_file_atomically(csv_path, csv, "rows.csv");
+  return existing;
+}
 
+// The (method, setting) pairs of every item: atman once per setting.
+std::vector<Unit> row_units(const EvalOptions& options) {
   std::vector<Unit> units;
-  for (Method m : options_.methods) {
+  for (Method m : options.methods) {
     if (m == Method::kAtman) {
-      for (const EvalSetting& s : options_.settings) units.push_back({m, s, s.label()});
+      for (const EvalSetting& s : options.settings) units.push_back({m, s, s.label()});
     } else if (m == Method::kIntegratedGradients) {
-      units.push_back({m, std::nullopt, fmt::format("steps={}", options_.baseline.ig_steps)});
+      units.push_back({m, std::nullopt, fmt::format("steps={}", options.baseline.ig_steps)});
     } else {
       units.push_back({m, std::nullopt, "-"});
     }
   }
-  const std::string base_label = options_.settings.front().label();
+  return units;
+}
 
-  auto items_of = [&](const EvalSet& set) {
-    auto it = options_.task_limits.find(set.task);
-    const int64_t limit = it != options_.task_limits.end() ? it->second : options_.limit;
-    return limit > 0 ? std::min<int64_t>(limit, set.items.size()) : static_cast<int64_t>(set.items.size());
-  };
-  int64_t total = 0, resumed = 0;
-  for (const EvalSet& set : sets_) {
-    const int64_t n = items_of(set);
-    total += n * static_cast<int64_t>(units.size());
+int64_t selected_items(const EvalOptions& options, const EvalSet& set) {
+  auto it = options.task_limits.find(set.task);
+  const int64_t limit = it != options.task_limits.end() ? it->second : options.limit;
+  return limit > 0 ? std::min<int64_t>(limit, set.items.size()) : static_cast<int64_t>(set.items.size());
+}
+
+// The rows of the selection, and how many of them rows.jsonl already holds.
+void count_rows(const std::vector<EvalSet>& sets, const EvalOptions& options, const std::vector<Unit>& units,
+                const std::map<std::string, const EvalRow*>& by_key, int64_t* total, int64_t* resumed) {
+  for (const EvalSet& set : sets) {
+    const int64_t n = selected_items(options, set);
+    *total += n * static_cast<int64_t>(units.size());
     for (int64_t i = 0; i < n; ++i) {
-      for (const Unit& u : units) resumed += by_key.count(row_key(set.task, set.items[i].id, method_name(u.method), u.label));
+      for (const Unit& u : units) *resumed += by_key.count(row_key(set.task, set.items[i].id, method_name(u.method), u.label));
     }
   }
+}
 
-  std::ofstream jsonl_out(jsonl_path, std::ios::app | std::ios::binary);
-  std::ofstream csv_out(csv_path, std::ios::app | std::ios::binary);
-  if (!jsonl_out || !csv_out) throw std::runtime_error("cannot append to " + jsonl_path + " or " + csv_path);
+// One item, prepared once for all its rows: the input, its ground truth and
+// the clean model's answer; `error` instead when any of it fails.
+struct PreparedItem {
+  bool ok = false;
+  std::string error;
+  ExplainInput input;
+  GroundTruth gt;
+  CleanAnswer answer;
+};
+
+PreparedItem prepare_item(const Explainer& explainer, const EvalItem& item, const ExplainOptions& options) {
+  const Model& model = explainer.model();
+  PreparedItem item_out;
+  try {
+    item_out.input.prompt = item_prompt(model.config(), item);
+    item_out.input.target = item.target;
+    if (item.kind == EvalItemKind::kImageMask) item_out.input.image_rgb = read_image_rgb(item.image_path);
+    ExplainOptions o = options;
+    o.conceptual_threshold = std::nullopt;  // the prepared sequence only
+    const PreparedInput prepared = explainer.prepare(item_out.input, o);
+    if (item.kind == EvalItemKind::kImageMask) {
+      item_out.gt = image_ground_truth(read_mask(item.mask_path), prepared.sequence, 0.25,
+                                       model.config().image ? &*model.config().image : nullptr);
+    } else {
+      item_out.gt = text_ground_truth(model.tokenizer(), prepared.sequence, item.span_begin, item.span_end);
+    }
+    item_out.answer = clean_answer(model, prepared);
+    item_out.ok = true;
+  } catch (const std::exception& e) {
+    item_out.error = e.what();
+  }
+  return item_out;
+}
+
+// The row's identity and its method's parameters; every figure NaN until measured.
+EvalRow new_row(const EvalSet& set, const EvalItem& item, int64_t index, const Unit& u, int64_t ig_steps) {
+  EvalRow row;
+  row.task = set.task;
+  row.item = item.id;
+  row.index = index;
+  row.method = method_name(u.method);
+  row.setting = u.label;
+  row.suppression_factor = u.setting ? u.setting->suppression_factor : kNaN;
+  if (u.setting) row.conceptual_threshold = u.setting->conceptual_threshold;
+  row.ig_steps = u.method == Method::kIntegratedGradients ? ig_steps : 0;
+  row.metrics = {kNaN, kNaN, kNaN, kNaN};
+  row.seconds = kNaN;
+  row.target_log_prob = kNaN;
+  return row;
+}
+
+// The explanation's relevance at each ground-truth position.
+std::vector<double> relevance_at(const Explanation& e, const std::vector<int64_t>& positions) {
+  std::map<int64_t, double> relevance;
+  for (const ExplainedUnit& unit : e.units) relevance[unit.index] = unit.relevance;
+  std::vector<double> values;
+  for (int64_t p : positions) {
+    auto found = relevance.find(p);
+    if (found == relevance.end()) throw std::runtime_error(fmt::format("position {} was not explained", p));
+    values.push_back(found->second);
+  }
+  return values;
+}
+
+// examples/TASK/ITEM.METHOD.json (+ .png overlay for image items).
+void write_example(const fs::path& dir, const EvalSet& set, const EvalItem& item, const std::string& method,
+                   const ExplainInput& input, const Explanation& e) {
+  const fs::path folder = dir / "examples" / safe_name(set.task);
+  fs::create_directories(folder);
+  const std::string stem = (folder / (safe_name(item.id) + "." + method)).string();
+  write_file_atomically(stem + ".json", explanation_to_json(e), "json");
+  if (!input.image_rgb.empty()) {
+    write_overlay_png(e, input.image_rgb, overlay_caption(input.prompt + " [" + method + "]", input.target),
+                      stem + ".png");
+  }
+}
+
+// rows.jsonl and rows.csv, appended and flushed after every row.
+class RowAppender {
+ public:
+  RowAppender(std::string jsonl_path, const std::string& csv_path)
+      : jsonl_path_(std::move(jsonl_path)),
+        jsonl_(jsonl_path_, std::ios::app | std::ios::binary),
+        csv_(csv_path, std::ios::app | std::ios::binary) {
+    if (!jsonl_ || !csv_) throw std::runtime_error("cannot append to " + jsonl_path_ + " or " + csv_path);
+  }
+  void append(const EvalRow& row) {
+    jsonl_ << row_to_json(row) << '\n';
+    jsonl_.flush();
+    csv_ << row_to_csv(row) << '\n';
+    csv_.flush();
+    if (!jsonl_ || !csv_) throw std::runtime_error("cannot append to " + jsonl_path_);
+  }
+
+ private:
+  std::string jsonl_path_;
+  std::ofstream jsonl_, csv_;
+};
+
+// What every row of a run shares.
+struct RowContext {
+  const Explainer& explainer;
+  const EvalOptions& options;
+  fs::path dir;
+  AllocationMeter& meter;
+};
+
+// One missing row: the explanation timed and metered, its metrics against the
+// item's ground truth, and the example files of the first items.
+void measure_row(const RowContext& ctx, const Unit& u, const PreparedItem& item, bool keep_example,
+                 const EvalSet& set, const EvalItem& eval_item, EvalRow& row) {
+  row.positions = static_cast<int64_t>(item.gt.positions.size());
+  row.truth_positions = std::count(item.gt.truth.begin(), item.gt.truth.end(), 1);
+  row.target_log_prob = item.answer.log_prob;
+  row.correct = item.answer.correct;
+  ExplainOptions o = ctx.options.explain;
+  if (u.setting) {
+    o.suppression_factor = u.setting->suppression_factor;
+    o.conceptual_threshold = u.setting->conceptual_threshold;
+  }
+  try {
+    reset_resident_peak();
+    ctx.meter.reset_peak();
+    const auto t0 = std::chrono::steady_clock::now();
+    const Explanation e = explain_with_method(ctx.explainer, u.method, item.input, o, ctx.options.baseline);
+    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    row.peak_mb = static_cast<double>(ctx.meter.peak_bytes_since_reset()) / (1024.0 * 1024.0);
+    row.resident_peak_mb = resident_peak_mb();
+    const std::vector<double> values = relevance_at(e, item.gt.positions);
+    if (row.truth_positions > 0) row.metrics = compute_metrics(values, item.gt.truth);
+    if (keep_example) write_example(ctx.dir, set, eval_item, row.method, item.input, e);
+  } catch (const std::exception& ex) {
+    row.error = ex.what();
+    row.metrics = {kNaN, kNaN, kNaN, kNaN};
+  }
+}
+
+// Every method explains the task's first item once, untimed and not recorded
+// (atman at the base setting only), so that TorchScript's first-call
+// optimisation is not charged to the first row.
+void warm_up(const RowContext& ctx, const std::vector<Unit>& units, const ExplainInput& input) {
+  const std::string base_label = ctx.options.settings.front().label();
+  for (const Unit& w : units) {
+    if (w.setting && w.label != base_label) continue;
+    try {
+      explain_with_method(ctx.explainer, w.method, input, ctx.options.explain, ctx.options.baseline);
+    } catch (const std::exception&) {
+      // Reported by the row itself.
+    }
+  }
+}
+
+// A sharded run: rank 0's resumed rows on every rank (the others skip them).
+std::vector<EvalRow> share_resumed_rows(ProcessGroup& group, const std::vector<EvalRow>& rows) {
+  std::string text;
+  if (group.is_root()) {
+    for (const EvalRow& row : rows) text += row_to_json(row) + "\n";
+  }
+  text = group.broadcast("eval/resumed", text);
+  if (group.is_root()) return rows;
+  std::vector<EvalRow> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = text.find('\n', at);
+    out.push_back(row_from_json(text.substr(at, end - at)));
+    at = end + 1;
+  }
+  return out;
+}
+
+// Whether this rank measures item i of `set`: nobody does when all its rows
+// are there; the first `examples` items are rank 0's (it writes their
+// example files); any other goes to the first rank that claims it.
+bool claim_item(ProcessGroup& group, const EvalOptions& options, const std::vector<Unit>& units,
+                const std::map<std::string, const EvalRow*>& by_key, const EvalSet& set, int64_t i) {
+  bool missing = false;
+  for (const Unit& u : units) missing = missing || !by_key.count(row_key(set.task, set.items[i].id, method_name(u.method), u.label));
+  if (!missing) return group.is_root();  // rank 0 lists the resumed rows
+  if (i < options.examples) return group.is_root();
+  return group.claim(fmt::format("eval/{}/{}", set.task, i));
+}
+
+// Waits until every rank has finished its items; rank 0 keeps taking rows
+// meanwhile (`receive`), so that none waits in the store longer than needed.
+std::vector<std::string> wait_for_ranks(ProcessGroup& group, const std::function<void()>& receive) {
+  if (!group.is_root()) return group.exchange("eval/end", "");
+  while (true) {
+    receive();
+    if (auto all = group.try_exchange("eval/end", "")) return *all;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
+  const fs::path dir(out_dir_);
+  const std::string jsonl_path = (dir / "rows.jsonl").string();
+  const std::string csv_path = (dir / "rows.csv").string();
+  const bool root = !group_ || group_->is_root();
+  std::vector<EvalRow> existing;
+  if (root) existing = read_resumable_rows(jsonl_path, csv_path);  // resume
+  if (group_) existing = share_resumed_rows(*group_, existing);
+  std::map<std::string, const EvalRow*> by_key;
+  for (const EvalRow& row : existing) by_key[row_key(row.task, row.item, row.method, row.setting)] = &row;
+
+  const std::vector<Unit> units = row_units(options_);
+  int64_t total = 0, resumed = 0;
+  count_rows(sets_, options_, units, by_key, &total, &resumed);
+  std::optional<RowAppender> appender;
+  if (root) appender.emplace(jsonl_path, csv_path);
 
   Explainer explainer(model_);
   set_threads(options_.explain.threads);
   AllocationMeter meter;
+  const RowContext ctx{explainer, options_, dir, meter};
   const auto start = std::chrono::steady_clock::now();
   int64_t done = resumed;
   auto report = [&](const std::string& task, const std::string& method) {
@@ -593,123 +787,81 @@ std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
     progress(p);
   };
   report("", "");
+  // A sharded run: the rows measured here (other ranks: sent to rank 0) and,
+  // on rank 0, those received; rank 0 appends each to rows.jsonl at once.
+  std::map<std::string, EvalRow> measured;
+  auto record = [&](const EvalRow& row) {
+    appender->append(row);
+    measured[row_key(row.task, row.item, row.method, row.setting)] = row;
+    ++done;
+    report(row.task, row.method);
+  };
+  auto receive = [&] {
+    if (!group_ || !root) return;
+    for (const std::string& line : group_->receive_at_root()) record(row_from_json(line));
+  };
 
   selected_.clear();
   for (const EvalSet& set : sets_) {
-    const int64_t n = items_of(set);
     bool warmed_up = !options_.warm_up;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < selected_items(options_, set); ++i) {
       const EvalItem& item = set.items[i];
-      // Prepared lazily: only when a row of this item is missing.
-      bool prepared_ok = false;
-      std::string item_error;
-      ExplainInput input;
-      GroundTruth gt;
-      CleanAnswer answer;
-      auto prepare_item = [&] {
-        if (prepared_ok || !item_error.empty()) return;
-        try {
-          input.prompt = item_prompt(model_->config(), item);
-          input.target = item.target;
-          if (item.kind == EvalItemKind::kImageMask) input.image_rgb = read_image_rgb(item.image_path);
-          ExplainOptions o = options_.explain;
-          o.conceptual_threshold = std::nullopt;  // the prepared sequence only
-          const PreparedInput prepared = explainer.prepare(input, o);
-          if (item.kind == EvalItemKind::kImageMask) {
-            gt = image_ground_truth(read_mask(item.mask_path), prepared.sequence);
-          } else {
-            gt = text_ground_truth(model_->tokenizer(), prepared.sequence, item.span_begin, item.span_end);
-          }
-          answer = clean_answer(*model_, prepared);
-          prepared_ok = true;
-        } catch (const std::exception& e) {
-          item_error = e.what();
-        }
-      };
+      std::optional<PreparedItem> prepared;  // only when a row of this item is missing
+      if (group_ && !claim_item(*group_, options_, units, by_key, set, i)) continue;  // another rank's
       for (const Unit& u : units) {
-        const std::string method = method_name(u.method);
-        const std::string key = row_key(set.task, item.id, method, u.label);
-        if (auto it = by_key.find(key); it != by_key.end()) {
+        if (auto it = by_key.find(row_key(set.task, item.id, method_name(u.method), u.label)); it != by_key.end()) {
           selected_.push_back(*it->second);
           continue;
         }
-        prepare_item();
-        if (!warmed_up && prepared_ok) {
+        if (!prepared) prepared = prepare_item(explainer, item, options_.explain);
+        if (!warmed_up && prepared->ok) {
           warmed_up = true;
-          for (const Unit& w : units) {
-            if (w.setting && w.label != base_label) continue;
-            try {
-              explain_with_method(explainer, w.method, input, options_.explain, options_.baseline);
-            } catch (const std::exception&) {
-              // Reported by the row itself.
-            }
-          }
+          warm_up(ctx, units, prepared->input);
         }
-        EvalRow row;
-        row.task = set.task;
-        row.item = item.id;
-        row.index = i;
-        row.method = method;
-        row.setting = u.label;
-        row.suppression_factor = u.setting ? u.setting->suppression_factor : kNaN;
-        if (u.setting) row.conceptual_threshold = u.setting->conceptual_threshold;
-        row.ig_steps = u.method == Method::kIntegratedGradients ? options_.baseline.ig_steps : 0;
-        row.metrics = {kNaN, kNaN, kNaN, kNaN};
-        row.seconds = kNaN;
-        row.target_log_prob = kNaN;
-        if (!prepared_ok) {
-          row.error = item_error;
+        EvalRow row = new_row(set, item, i, u, options_.baseline.ig_steps);
+        if (!prepared->ok) {
+          row.error = prepared->error;
         } else {
-          row.positions = static_cast<int64_t>(gt.positions.size());
-          row.truth_positions = std::count(gt.truth.begin(), gt.truth.end(), 1);
-          row.target_log_prob = answer.log_prob;
-          row.correct = answer.correct;
-          ExplainOptions o = options_.explain;
-          if (u.setting) {
-            o.suppression_factor = u.setting->suppression_factor;
-            o.conceptual_threshold = u.setting->conceptual_threshold;
-          }
-          try {
-            reset_resident_peak();
-            meter.reset_peak();
-            const auto t0 = std::chrono::steady_clock::now();
-            const Explanation e = explain_with_method(explainer, u.method, input, o, options_.baseline);
-            row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            row.peak_mb = static_cast<double>(meter.peak_bytes_since_reset()) / (1024.0 * 1024.0);
-            row.resident_peak_mb = resident_peak_mb();
-            std::map<int64_t, double> relevance;
-            for (const ExplainedUnit& unit : e.units) relevance[unit.index] = unit.relevance;
-            std::vector<double> values;
-            for (int64_t p : gt.positions) {
-              auto found = relevance.find(p);
-              if (found == relevance.end()) throw std::runtime_error(fmt::format("position {} was not explained", p));
-              values.push_back(found->second);
-            }
-            if (row.truth_positions > 0) row.metrics = compute_metrics(values, gt.truth);
-            if (i < options_.examples && (!u.setting || u.label == base_label)) {
-              const fs::path folder = dir / "examples" / safe_name(set.task);
-              fs::create_directories(folder);
-              const std::string stem = (folder / (safe_name(item.id) + "." + method)).string();
-              write_file_atomically(stem + ".json", explanation_to_json(e), "json");
-              if (!input.image_rgb.empty()) {
-                write_overlay_png(e, input.image_rgb, overlay_caption(input.prompt + " [" + method + "]", input.target),
-                                  stem + ".png");
-              }
-            }
-          } catch (const std::exception& ex) {
-            row.error = ex.what();
-            row.metrics = {kNaN, kNaN, kNaN, kNaN};
-          }
+          const bool keep_example = i < options_.examples && (!u.setting || u.label == options_.settings.front().label());
+          measure_row(ctx, u, *prepared, keep_example, set, item, row);
         }
         if (const auto nl = row.error.find('\n'); nl != std::string::npos) row.error.resize(nl);
-        jsonl_out << row_to_json(row) << '\n';
-        jsonl_out.flush();
-        csv_out << row_to_csv(row) << '\n';
-        csv_out.flush();
-        if (!jsonl_out || !csv_out) throw std::runtime_error("cannot append to " + jsonl_path);
+        if (group_) {
+          if (root) {
+            record(row);
+            receive();
+          } else {
+            group_->send_to_root(row_to_json(row));
+          }
+          continue;
+        }
+        appender->append(row);
         selected_.push_back(row);
         ++done;
-        report(set.task, method);
+        report(set.task, row.method);
+      }
+    }
+  }
+  if (group_) {
+    // Every rank has sent its rows: rank 0 takes the last ones and puts the
+    // selection back in order (rows measured elsewhere included).
+    wait_for_ranks(*group_, receive);
+    if (!root) return {};
+    receive();
+    selected_.clear();
+    for (const EvalSet& set : sets_) {
+      for (int64_t i = 0; i < selected_items(options_, set); ++i) {
+        for (const Unit& u : units) {
+          const std::string key = row_key(set.task, set.items[i].id, method_name(u.method), u.label);
+          if (auto it = by_key.find(key); it != by_key.end()) {
+            selected_.push_back(*it->second);
+          } else if (auto m = measured.find(key); m != measured.end()) {
+            selected_.push_back(m->second);
+          } else {
+            throw std::runtime_error(fmt::format("the sharded run ended without the row {} of item {} ({}, {})",
+                                                 set.task, set.items[i].id, method_name(u.method), u.label));
+          }
+        }
       }
     }
   }

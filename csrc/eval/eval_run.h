@@ -36,10 +36,12 @@
 
 namespace atman {
 
+class ProcessGroup;  // atman/runtime/distributed.h
+
 /// One AtMan parameter setting of a sweep.
 struct EvalSetting {
-  double suppression_factor = 0.1;
-  std::optional<double> conceptual_threshold = 0.6;
+  double suppression_factor = kDefaultSuppressionFactor;
+  std::optional<double> conceptual_threshold = kDefaultConceptualThreshold;
   /// "f=0.1,kappa=0.6" / "f=0.1,kappa=off".
   std::string label() const;
 };
@@ -146,7 +148,18 @@ class EvalRun {
  public:
   /// Checks the methods against the model and the sets against the model's
   /// modality, creates `out_dir` and checks run.json (throws with one line).
-  EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, EvalOptions options, std::string out_dir);
+  ///
+  /// With `group` (runtime/distributed.h, docs/distributed.md) this process
+  /// is one rank of a sharded run: rank 0 alone reads and writes `out_dir`
+  /// and sends the rows it resumes to the others; items are claimed by the
+  /// ranks first come, first served (the first `examples` items of each task
+  /// by rank 0, which writes their example files); the other ranks send
+  /// every row to rank 0 as soon as it is measured, and rank 0 appends it to
+  /// rows.jsonl, so a run killed on any rank resumes like a one-process run.
+  /// Rank 0's summary is the one-process summary (timings aside); the
+  /// others' run() returns an empty one.
+  EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, EvalOptions options, std::string out_dir,
+          ProcessGroup* group = nullptr);
   ~EvalRun();
 
   /// Runs every selected row not yet in rows.jsonl, then writes the summary
@@ -164,6 +177,7 @@ class EvalRun {
   EvalOptions options_;
   std::string out_dir_;
   std::vector<EvalRow> selected_;
+  ProcessGroup* group_ = nullptr;
 };
 
 }  // namespace atman

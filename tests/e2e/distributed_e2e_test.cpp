@@ -285,12 +285,12 @@ std::multiset<std::string> row_keys(const std::string& path) {
 
 TEST(E2eDistributed, EvalTwoRanksKilledRankResumesToOneProcessSummary) {
   TempDir tmp;
-  const std::string data = write_facts(tmp, 12);
+  const std::string data = write_facts(tmp, 24);
   const RunResult single = run_atman(eval_args(data, tmp.path("one")));
   ASSERT_EQ(single.exit_code, 0) << single.err;
   const auto expected = metric_fields(tmp.path("one/summary.json"));
   const std::multiset<std::string> expected_keys = row_keys(tmp.path("one/rows.jsonl"));
-  ASSERT_EQ(expected_keys.size(), 24u);
+  ASSERT_EQ(expected_keys.size(), 48u);
 
   // 2 ranks straight through.
   {
@@ -317,10 +317,10 @@ TEST(E2eDistributed, EvalTwoRanksKilledRankResumesToOneProcessSummary) {
   auto rank0 = start(0, "k0");
   auto rank1 = start(1, "k1");
   const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < deadline && row_keys(out + "/rows.jsonl").size() < 6) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (Clock::now() < deadline && row_keys(out + "/rows.jsonl").size() < 4) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ASSERT_GE(row_keys(out + "/rows.jsonl").size(), 6u) << rank0->err() << rank1->err();
+  ASSERT_GE(row_keys(out + "/rows.jsonl").size(), 4u) << rank0->err() << rank1->err();
   rank1->signal(SIGKILL);
   const auto killed_at = Clock::now();
   const int code = rank0->wait(30.0);
@@ -332,7 +332,7 @@ TEST(E2eDistributed, EvalTwoRanksKilledRankResumesToOneProcessSummary) {
   EXPECT_LT(took, 3.0 + 6.0);
   EXPECT_NE(rank0->err().find("rank 1 stopped responding"), std::string::npos) << rank0->err();
   const size_t kept = row_keys(out + "/rows.jsonl").size();
-  EXPECT_LT(kept, 24u);
+  EXPECT_LT(kept, 48u);
   EXPECT_FALSE(std::filesystem::exists(out + "/summary.json"));
 
   const std::vector<RunResult> again = run_ranks(tmp, {eval_args(data, out), eval_args(data, out), eval_args(data, out)},

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,10 +17,14 @@
 #include <fmt/format.h>
 
 #include "atman/core/pass_runner.h"
+#include "atman/core/shard.h"
 #include "atman/core/suppression.h"
 #include "atman/core/sweep_memory.h"
 #include "atman/core/units.h"
 #include "atman/io/image.h"
+#include "atman/model/target_pass.h"
+#include "atman/runtime/distributed.h"
+#include "atman/runtime/memory_meter.h"
 #include "atman/runtime/resource_limits.h"
 
 namespace atman {
@@ -42,28 +47,7 @@ void check_options(const ExplainOptions& o) {
   }
 }
 
-double peak_resident_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return 0.0;
-}
-
-std::string joined_pieces(const Sequence& sequence, const std::vector<int64_t>& members) {
-  std::string out;
-  for (int64_t p : members) out += sequence.piece_at(p);
-  return out;
-}
-
 }  // namespace
-
-int64_t set_threads(int64_t threads) {
-  const int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  at::set_num_threads(static_cast<int>(n));
-  return at::get_num_threads();
-}
 
 WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit) {
   const std::vector<int64_t> rows = unit.row_indices();
@@ -155,7 +139,7 @@ int64_t default_batch_size(const Model& model, const PreparedInput& prepared, co
     const auto file_bytes = std::filesystem::file_size(model.path(), ec);
     if (!ec) need.fixed_bytes += static_cast<int64_t>(file_bytes / 2);  // float32 weights -> bfloat16
   }
-  if (strategy == PassStrategy::kPrefixReuse) need.fixed_bytes += 8 * c.num_layers * seq.length() * c.hidden_size;
+  if (strategy == PassStrategy::kPrefixReuse) need.fixed_bytes += prefix_cache_bytes(c, seq.length());
   const MemoryBudget budget(options.max_memory_mb);
   const int64_t batch = budget.largest_batch(need, kMaxAutoBatchSize);
   if (batch < 1) budget.require(need.bytes(1), fmt::format("the sweep ({} positions, batch size 1)", seq.length()));
@@ -192,7 +176,7 @@ PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions
   const std::vector<int64_t> ids = prepared.sequence.text_ids();
   at::Tensor text_embeddings =
       model.embed_text(at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())}));
-  prepared.embeddings = image_positions > 0 ? at::cat({image_embeddings, text_embeddings}, 1) : text_embeddings;
+  prepared.embeddings = sequence_embeddings(prepared.sequence, text_embeddings, image_embeddings);
   prepared.embeddings = prepared.embeddings.contiguous();
   if (!at::isfinite(prepared.embeddings).all().item<bool>()) {
     throw std::runtime_error(fmt::format("{}: model {} produced NaN or Inf embeddings", model.path(),
@@ -208,59 +192,108 @@ PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions
 }
 
 Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& options,
-                               const ProgressCallback& progress) const {
+                               const ProgressCallback& progress, ProcessGroup* group) const {
   check_options(options);
-  const int64_t threads = set_threads(options.threads);
+  const int64_t threads = set_threads(options.threads, group ? group->config().local_world_size : 1);
   c10::InferenceMode guard;
   const auto start = std::chrono::steady_clock::now();
   PreparedInput prepared = prepare(input, options);
   const Sequence& seq = prepared.sequence;
   const int64_t t = static_cast<int64_t>(seq.target_ids.size());
 
-  SweepInput sweep;
-  sweep.embeddings = prepared.embeddings;
-  sweep.target_ids = seq.target_ids;
-  for (int64_t i = 0; i < t; ++i) sweep.prediction_rows.push_back(seq.prediction_row(i));
-  auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy, compiled(options.precision));
+  // Fixed costs apart from the passes (docs/speed.md#fixed-costs): compiling
+  // (freezing, warming up) happens once per Explainer and precision.
+  const auto compile_start = std::chrono::steady_clock::now();
+  std::shared_ptr<const CompiledModel> compiled_model = compiled(options.precision);
+  const double compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
+  const auto sweep_start = std::chrono::steady_clock::now();
+
+  SweepInput sweep{prepared.embeddings, prediction_rows(seq), seq.target_ids};
+  auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy, std::move(compiled_model));
 
   const int64_t rows = prepared.modifiers.size(0);
-  const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
+  int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
+  if (group && options.batch_size <= 0) batch = group->min_over_ranks("explain/batch", batch);
   const std::vector<WorkUnit> units = runner->plan(prepared.modifiers, batch);
+  if (group) {
+    // This rank's share; rank 0 then gathers every share's cross-entropies.
+    const std::vector<int64_t> owner =
+        deal_units(unit_costs(prepared.modifiers, units, runner->name() == "prefix-reuse"), group->world_size());
+    std::vector<WorkUnit> mine;
+    int64_t mine_rows = 0;
+    for (size_t u = 0; u < units.size(); ++u) {
+      if (owner[u] != group->rank()) continue;
+      mine.push_back(units[u]);
+      mine_rows += units[u].size();
+    }
+    ProgressCallback share_progress;
+    if (progress) {
+      share_progress = [&](const SweepProgress& p) { progress({p.passes_done, mine_rows, p.elapsed_seconds}); };
+    }
+    SweepOutput out = run_sweep_units(*runner, prepared.modifiers, mine, share_progress);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<at::Tensor> parts;
+    for (const WorkResult& r : out.results) parts.push_back(r.cross_entropy.to(at::kDouble));
+    const at::Tensor local = parts.empty() ? at::zeros({0, t}, at::kDouble) : at::cat(parts, 0);
+    const std::vector<std::string> figures =
+        group->exchange("explain/stats", fmt::format("{} {}", seconds, runner->positions_computed()));
+    const auto gather_start = std::chrono::steady_clock::now();
+    const std::vector<at::Tensor> all = group->gather_rows("explain/ce", local);
+    const double gather_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - gather_start).count();
+
+    Explanation e;
+    e.stats.world_size = group->world_size();
+    e.stats.gather_seconds = gather_seconds;
+    for (const std::string& f : figures) {
+      const auto space = f.find(' ');
+      e.stats.rank_seconds.push_back(std::stod(f.substr(0, space)));
+      e.stats.positions_computed += std::stoll(f.substr(space + 1));  // every rank's clean pass included
+    }
+    e.stats.forward_passes = rows + 1;
+    e.stats.threads = threads;
+    e.stats.batch_size = batch;
+    if (!group->is_root()) {
+      e.model = model_->config().name;
+      e.params = options;
+      e.stats.sweep_seconds = seconds;
+      e.stats.peak_memory_mb = resident_peak_mb();
+      return e;
+    }
+    std::vector<WorkResult> results;
+    std::vector<int64_t> offset(group->world_size(), 0);
+    for (size_t u = 0; u < units.size(); ++u) {
+      const int64_t r = owner[u];
+      const int64_t n = units[u].size();
+      TORCH_CHECK(offset[r] + n <= all[r].size(0), "Explainer::explain: rank ", r, " sent ", all[r].size(0),
+                  " rows of cross-entropies, fewer than its units hold");
+      results.push_back({units[u], all[r].slice(0, offset[r], offset[r] + n)});
+      offset[r] += n;
+    }
+    const at::Tensor relevance = gather_relevance(results, rows, out.clean_ce);
+    std::vector<double> ce;
+    for (int64_t i = 0; i < t; ++i) ce.push_back(out.clean_ce[i].item<double>());
+    Explanation whole =
+        assemble_explanation(model_->config(), "atman", seq, prepared.groups, relevance, ce, options);
+    whole.stats = e.stats;
+    whole.stats.compile_seconds = compile_seconds;
+    whole.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+    whole.stats.peak_memory_mb = resident_peak_mb();
+    return whole;
+  }
   const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, units, progress);
   const at::Tensor& clean_ce = out.clean_ce;
-  const at::Tensor relevance = gather_relevance(out.results, rows, clean_ce).contiguous();
-  const auto r = relevance.accessor<double, 2>();
+  const at::Tensor relevance = gather_relevance(out.results, rows, clean_ce);
 
-  Explanation e;
-  e.model = model_->config().name;
-  e.prompt = seq.prompt;
-  e.target = seq.target;
-  e.params = options;
-  if (seq.image_positions > 0) e.image_grid = std::make_pair(seq.grid_rows, seq.grid_cols);
-  const auto ce = clean_ce.accessor<double, 1>();
-  for (int64_t i = 0; i < t; ++i) e.targets.push_back({seq.target_ids[i], seq.target_pieces[i], ce[i]});
-  for (int64_t g = 0; g < rows; ++g) {
-    const auto& members = prepared.groups[g];
-    ExplainedUnit unit;
-    unit.index = members.front();
-    unit.kind = seq.kind_of(unit.index);
-    unit.members = members;
-    unit.token_id = seq.token_id_at(unit.index);
-    if (unit.kind == PositionKind::kImage) {
-      unit.patch_row = unit.index / seq.grid_cols;
-      unit.patch_col = unit.index % seq.grid_cols;
-    } else {
-      unit.piece = joined_pieces(seq, members);
-    }
-    for (int64_t i = 0; i < t; ++i) unit.per_target.push_back(r[g][i]);
-    unit.relevance = 0.0;
-    for (double v : unit.per_target) unit.relevance += v;
-    e.units.push_back(std::move(unit));
-  }
+  std::vector<double> ce;
+  for (int64_t i = 0; i < t; ++i) ce.push_back(clean_ce[i].item<double>());
+  Explanation e = assemble_explanation(model_->config(), "atman", seq, prepared.groups, relevance, ce, options);
   e.stats.forward_passes = rows + 1;
   e.stats.positions_computed = runner->positions_computed();
-  e.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  e.stats.peak_memory_mb = peak_resident_mb();
+  e.stats.compile_seconds = compile_seconds;
+  e.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+  e.stats.peak_memory_mb = resident_peak_mb();
   e.stats.threads = threads;
   e.stats.batch_size = batch;
   return e;

@@ -17,8 +17,11 @@
 #include "atman/core/pass_runner.h"
 #include "atman/model/model.h"
 #include "atman/model/sequence.h"
+#include "atman/runtime/cpu_budget.h"  // set_threads: the thread rule of every command
 
 namespace atman {
+
+class ProcessGroup;  // runtime/distributed.h
 
 /// What to explain. `image_rgb` is 8-bit RGB (read_image_rgb); empty = no image.
 struct ExplainInput {
@@ -101,9 +104,20 @@ class Explainer {
   /// gradient method may start from `embeddings.detach().requires_grad_()`.
   PreparedInput prepare(const ExplainInput& input, const ExplainOptions& options) const;
   /// The whole explanation. Runs under torch::InferenceMode with
-  /// options.threads LibTorch threads (0: all cores).
+  /// options.threads LibTorch threads (0: the CPUs the process may use,
+  /// runtime/cpu_budget.h).
+  ///
+  /// With `group` (runtime/distributed.h), this process is one rank of a
+  /// sharded sweep: every rank prepares the same input and plans the same
+  /// units, deal_units (core/shard.h) gives each rank its share by cost, and
+  /// rank 0 gathers the cross-entropies over Gloo and returns the whole
+  /// explanation (the same numbers as one process with the same batch plan;
+  /// stats gain world_size and rank_seconds). The other ranks return one
+  /// without targets and units, stats only. Threads (options.threads 0):
+  /// the CPUs divided among the group's ranks on this host. An automatic
+  /// batch size is the smallest over the ranks.
   Explanation explain(const ExplainInput& input, const ExplainOptions& options,
-                      const ProgressCallback& progress = {}) const;
+                      const ProgressCallback& progress = {}, ProcessGroup* group = nullptr) const;
 
   const Model& model() const { return *model_; }
   /// The frozen (and for kBFloat16 cast) copy of the model the passes run on,
@@ -115,8 +129,5 @@ class Explainer {
   mutable std::mutex compiled_mutex_;
   mutable std::shared_ptr<const CompiledModel> compiled_[2];  // by Precision
 };
-
-/// Sets LibTorch's intra-op threads (0: all cores); returns the number set.
-int64_t set_threads(int64_t threads);
 
 }  // namespace atman

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+
 #include "atman/core/options.h"
 #include "atman/model/sequence.h"
 
@@ -40,10 +42,23 @@ struct ExplainedUnit {
 struct SweepStats {
   int64_t forward_passes = 0;       // modifier rows evaluated
   int64_t positions_computed = 0;   // query positions pushed through the model, summed over passes
+  /// Seconds of the one-time work and of the passes (docs/speed.md#fixed-costs):
+  /// loading the model file (set by whoever loaded it: `atman explain`; 0 when
+  /// one model serves many explanations), preparing it for the passes (0 in
+  /// float32: the module as loaded; the bfloat16 cast copy; 0 when this
+  /// Explainer had it already), and the sweep (planning and every pass, the
+  /// clean one included).
+  double load_seconds = 0.0;
+  double compile_seconds = 0.0;
   double sweep_seconds = 0.0;
   double peak_memory_mb = 0.0;
   int64_t threads = 0;
   int64_t batch_size = 0;
+  /// A sharded sweep (docs/distributed.md): the group's size, each rank's
+  /// seconds up to its last pass (1 and empty for one process), the gather.
+  int64_t world_size = 1;
+  std::vector<double> rank_seconds;
+  double gather_seconds = 0.0;  // the Gloo gather of the cross-entropies on this rank
 };
 
 /// Everything `explain` computed for one (model, prompt, target, image).
@@ -57,9 +72,23 @@ struct Explanation {
   std::string target;
   ExplainOptions params;
   std::optional<std::pair<int64_t, int64_t>> image_grid;  // (rows, cols) when an image was given
+  /// The model's image config when an image was given: how patches map back
+  /// onto the original image through image.resize (io/image.h, model_view).
+  std::optional<ImageConfig> image_config;
   std::vector<TargetToken> targets;
   std::vector<ExplainedUnit> units;  // sequence order
   SweepStats stats;
 };
+
+/// The one assembly of an Explanation, for AtMan and every baseline: the
+/// targets with their clean cross-entropies `clean_ce` [T], and one unit per
+/// explained group (sequence order) with per-target values from
+/// `group_values` (float64 [N, T], row g for groups[g]) and R = their sum;
+/// image units get their patch cell, text units their members' pieces joined;
+/// the model's name and, with an image, its image config.
+/// `method` is method_name's ("atman", "ixg", ...). Stats are left to the caller.
+Explanation assemble_explanation(const ModelConfig& config, const std::string& method, const Sequence& sequence,
+                                 const std::vector<std::vector<int64_t>>& groups, const at::Tensor& group_values,
+                                 const std::vector<double>& clean_ce, const ExplainOptions& options);
 
 }  // namespace atman

@@ -360,11 +360,13 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const GroupConfig& config, Fail
     try {
       return c10::make_intrusive<c10d::TCPStore>(config.master_addr, o);
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("rank {}: cannot reach the master {}:{} within {} ({}; {}): {}",
-                                           config.rank, config.master_addr, config.master_port,
-                                           seconds_text(config.timeout_seconds),
-                                           config.agent_store ? "the launcher's store" : "rank 0 hosts the store",
-                                           role, what_of(e)));
+      (void)role;
+      const std::string why = what_of(e);
+      throw std::runtime_error(fmt::format(
+          "rank {}: cannot reach the master {}:{} within {} ({}){}", config.rank, config.master_addr,
+          config.master_port, seconds_text(config.timeout_seconds),
+          config.agent_store ? "is the launcher's store there?" : "is rank 0 running there?",
+          why.find("timed out") != std::string::npos ? "" : ": " + why));
     }
   };
   if (config.rank == 0 && !config.agent_store) {
