@@ -14,28 +14,21 @@
 #include "atman/io/image.h"
 #include "atman/model/model.h"
 #include "errors.h"
+#include "atman/runtime/cpu_budget.h"
 
 namespace atman::ops {
 namespace {
 
 ExplainOptions options_from(double suppression_factor, c10::optional<double> conceptual_threshold) {
-  ExplainOptions options;  // token granularity, automatic strategy and batch size, all cores
+  // Token granularity, automatic strategy and batch size, and threads = the
+  // CPUs the process may use (runtime/cpu_budget.h: affinity, cgroup quota),
+  // the caller's thread count restored afterwards (ThreadCountRestorer).
+  ExplainOptions options;
   options.suppression_factor = suppression_factor;
   options.conceptual_threshold =
       conceptual_threshold ? std::optional<double>(*conceptual_threshold) : std::nullopt;
   return options;
 }
-
-/// The core sets LibTorch's thread count for the sweep; the caller's setting
-/// is restored afterwards (Python users keep their torch.get_num_threads()).
-class ThreadCountRestorer {
- public:
-  ThreadCountRestorer() : threads_(at::get_num_threads()) {}
-  ~ThreadCountRestorer() { at::set_num_threads(threads_); }
-
- private:
-  int threads_;
-};
 
 cv::Mat rgb_from_pixels(const at::Tensor& pixels) {
   if (!pixels.defined() || pixels.dim() != 3 || pixels.size(0) != 3 || pixels.scalar_type() != at::kByte ||

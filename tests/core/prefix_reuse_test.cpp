@@ -79,7 +79,7 @@ TEST(PrefixReuseTest, EqualsFullRecomputeTextOnly) {
 }
 
 TEST(PrefixReuseTest, EqualsThePublishedAlgorithmOnTheModuleAsLoaded) {
-  // The reference here is the module exactly as loaded (not frozen), [B, S, V] logits.
+  // The reference here is the module exactly as loaded, [B, S, V] logits.
   auto model = Model::load(testing::test_model("image_text.pt"));
   Explainer explainer(model);
   c10::InferenceMode guard;
@@ -91,8 +91,8 @@ TEST(PrefixReuseTest, EqualsThePublishedAlgorithmOnTheModuleAsLoaded) {
   auto published = make_pass_runner(*model, sweep, PassStrategy::kFullLogits, CompiledModel::as_loaded(*model));
   auto ours = make_pass_runner(*model, sweep, PassStrategy::kAuto);
   EXPECT_EQ(ours->name(), "prefix-reuse");
-  EXPECT_FALSE(published->compiled().frozen());
-  EXPECT_TRUE(ours->compiled().frozen()) << ours->compiled().why_not_frozen();
+  // float32 passes run the module as loaded (no frozen copy: docs/speed.md#fixed-costs).
+  EXPECT_NE(ours->description().find("float32, the module as loaded"), std::string::npos) << ours->description();
   const SweepRun a = run_sweep("published", *published, prepared.modifiers,
                                split_work(prepared.modifiers.size(0), 7));
   const SweepRun b = run_sweep("ours", *ours, prepared.modifiers, ours->plan(prepared.modifiers, 7));

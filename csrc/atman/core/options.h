@@ -43,7 +43,8 @@ struct ExplainOptions {
   /// Peak resident memory of the whole process in MB (resource_limits.h);
   /// 0 means what the process holds plus the machine's available memory.
   int64_t max_memory_mb = 0;
-  /// LibTorch intra-op threads; 0 means all cores.
+  /// LibTorch intra-op threads; 0 means the CPUs the process may use
+  /// (runtime/cpu_budget.h: affinity mask, cgroup quota).
   int64_t threads = 0;
   /// How passes are computed (kAuto: the fastest the model supports).
   PassStrategy strategy = PassStrategy::kAuto;

@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 #include "atman/io/error_text.h"
@@ -184,6 +185,7 @@ std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int
   }
   std::reverse(units.begin(), units.end());
   return units;
+  if (precision == Precision::kFloat32) return as_loaded(model);
 }
 
 // --- CompiledModel -------------------------------------------------------------
@@ -191,53 +193,17 @@ std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int
 std::shared_ptr<const CompiledModel> CompiledModel::compile(const Model& model, Precision precision) {
   std::shared_ptr<CompiledModel> out(new CompiledModel(model));
   out->precision_ = precision;
-  // freeze() copies the module (sharing the weights); to() changes tensors in
-  // place, so the bfloat16 copy is a deep one.
-  torch::jit::Module copy = precision == Precision::kBFloat16 ? model.module().deepcopy() : model.module();
-  if (precision == Precision::kBFloat16) copy.to(at::kBFloat16);
-  std::vector<std::string> keep;
-  for (const char* name : {"hidden_states", "lm_head", "prefix_cache", "hidden_states_from_cache"}) {
-    if (copy.find_method(name)) keep.emplace_back(name);
-  }
-  try {
-    out->owned_ = std::make_unique<torch::jit::Module>(torch::jit::freeze(copy, keep));
-    out->frozen_ = true;
-  } catch (const std::exception& e) {
-    out->why_not_frozen_ = first_line(e.what());
-    out->owned_ = std::make_unique<torch::jit::Module>(copy);
-  }
+  // to() changes tensors in place: the bfloat16 copy is a deep one.
+  out->owned_ = std::make_unique<torch::jit::Module>(model.module().deepcopy());
+  out->owned_->to(at::kBFloat16);
   out->module_ = out->owned_.get();
-  out->warm_up();
   return out;
 }
 
 std::shared_ptr<const CompiledModel> CompiledModel::as_loaded(const Model& model) {
   std::shared_ptr<CompiledModel> out(new CompiledModel(model));
-  out->why_not_frozen_ = "the module as loaded";
   out->module_ = &model.module();
-  out->warm_up();
   return out;
-}
-
-void CompiledModel::warm_up() const {
-  // TorchScript's profiling executor runs a method's first call(s) on an
-  // unoptimised plan that holds far more memory (over 5x a plain pass
-  // measured here); two tiny calls of each method move that out of the sweep.
-  const ModelCapabilities& caps = model_.capabilities();
-  const at::Tensor e = at::zeros({1, 2, model_.config().hidden_size}, at::kFloat);
-  const at::Tensor m = at::ones({1, 2}, at::kFloat);
-  try {
-    for (int i = 0; i < 2; ++i) {
-      forward(e, m);
-      if (caps.hidden_states) hidden_states(e, m);
-      if (caps.lm_head) lm_head(e[0]);
-      if (caps.prefix_cache && caps.hidden_states_from_cache) {
-        hidden_states_from_cache(e.narrow(1, 1, 1), prefix_cache(e.narrow(1, 0, 1)), m);
-      }
-    }
-  } catch (const std::exception&) {
-    // Best effort: a model that refuses tiny inputs warms up in the sweep.
-  }
 }
 
 CompiledModel::CompiledModel(const Model& model) : model_(model) {}
@@ -248,6 +214,9 @@ at::ScalarType CompiledModel::dtype() const {
 }
 
 at::Tensor CompiledModel::call(const char* name, std::vector<at::Tensor> inputs,
+    // The plain plan (docs/speed.md#fixed-costs): no profiling run and no
+    // per-method optimisation by the graph executor (thread-local setting).
+    const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);
                                const std::vector<int64_t>& expected) const {
   std::vector<c10::IValue> args;
   for (at::Tensor& t : inputs) args.emplace_back(t.scalar_type() == dtype() ? t : t.to(dtype()));
@@ -324,10 +293,9 @@ std::string PassRunner::description() const {
                               : name() == "target-only" ? "hidden_states + lm_head on the target rows"
                                                         : "prefix_cache once + hidden_states_from_cache from the "
                                                           "first suppressed position + lm_head on the target rows";
-  return fmt::format("{} ({}), {}, {}", name(), methods,
-                     compiled_->precision() == Precision::kBFloat16 ? "bfloat16" : "float32",
-                     compiled_->frozen() ? "frozen TorchScript graph"
-                                         : "module unfrozen (" + compiled_->why_not_frozen() + ")");
+  return fmt::format("{} ({}), {}", name(), methods,
+                     compiled_->precision() == Precision::kBFloat16 ? "bfloat16 copy of the module"
+                                                                    : "float32, the module as loaded");
 }
 
 at::Tensor PassRunner::full_logits_pass(const at::Tensor& modifiers) {

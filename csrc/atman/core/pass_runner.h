@@ -15,9 +15,9 @@
 //                  covers; a suffix row's minimum still covers every key, the
 //                  cached prefix keys and all suffix keys.
 //
-// Every runner calls the model through a CompiledModel: a frozen copy of the
-// TorchScript module (same numbers, less interpreter work), in float32 or, on
-// request, bfloat16.
+// Every runner calls the model through a CompiledModel: the TorchScript
+// module run on its plain plan (no profiling run, nothing to freeze or warm
+// up: docs/speed.md#fixed-costs), in float32 or, on request, a bfloat16 copy.
 
 #include <cstdint>
 #include <memory>
@@ -76,13 +76,16 @@ struct PassCounters {
 /// or bfloat16 with Precision::kBFloat16). Output shapes are checked.
 ///
 /// Usage:
-///   auto fast = CompiledModel::compile(*model, Precision::kFloat32);  // frozen copy
+///   auto fast = CompiledModel::compile(*model, Precision::kFloat32);  // the module as loaded
 ///   at::Tensor hidden = fast->hidden_states(embeddings, modifiers);
 class CompiledModel {
  public:
-  /// A frozen copy (torch::jit::freeze: attributes folded into constants) of
-  /// the model's module, cast to bfloat16 first for kBFloat16. When freezing
-  /// fails the copy runs unfrozen (frozen() is false, why_not_frozen() says why).
+  /// The module the passes run on: for kFloat32 the module as loaded (no
+  /// copy), for kBFloat16 a deep copy cast to bfloat16. Every method runs on
+  /// TorchScript's plain plan (the graph executor's profiling run and
+  /// optimisation off for the call), so there is nothing to freeze or warm
+  /// up: measured on tiny-magma, freezing (0.12-0.15 CPU-s) and the profiling
+  /// warm-up (0.4-0.5 CPU-s) bought no faster passes (docs/speed.md#fixed-costs).
   static std::shared_ptr<const CompiledModel> compile(const Model& model, Precision precision);
   /// The module exactly as loaded, float32 (what the published algorithm runs).
   static std::shared_ptr<const CompiledModel> as_loaded(const Model& model);
@@ -91,8 +94,6 @@ class CompiledModel {
   const Model& model() const { return model_; }
   Precision precision() const { return precision_; }
   at::ScalarType dtype() const;
-  bool frozen() const { return frozen_; }
-  const std::string& why_not_frozen() const { return why_not_frozen_; }
 
   at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& modifier) const;
   at::Tensor hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const;
@@ -103,7 +104,6 @@ class CompiledModel {
 
  private:
   explicit CompiledModel(const Model& model);
-  void warm_up() const;
   at::Tensor call(const char* name, std::vector<at::Tensor> inputs, const std::vector<int64_t>& expected) const;
   const Model& model_;
   Precision precision_ = Precision::kFloat32;
@@ -129,7 +129,7 @@ class PassRunner {
   virtual std::vector<WorkUnit> plan(const at::Tensor& modifiers, int64_t batch_size) const;
   /// Short name for --verbose and stats ("full-logits", "target-only", "prefix-reuse").
   virtual std::string name() const = 0;
-  /// One line for --verbose: strategy, methods used, precision, frozen or not.
+  /// One line for --verbose: strategy, methods used, precision.
   std::string description() const;
   const PassCounters& counters() const { return counters_; }
   /// Query positions pushed through the model so far.

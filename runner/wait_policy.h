@@ -1,0 +1,35 @@
+#pragma once
+// The OpenMP wait policy of the `atman` process (docs/speed.md#threads-on-a-shared-machine).
+//
+// LibTorch and OpenBLAS share one libgomp. By default its threads spin up to
+// 300,000 iterations at every barrier before they sleep; on a machine whose
+// CPUs are busy with other work, the thread being waited for is often not
+// running, and the spinning threads take the CPU it needs: the example's
+// sweep went from 1.5 s to 155 s with two busy loops beside it (issue 17).
+// With OMP_WAIT_POLICY=PASSIVE the waiting threads sleep at once.
+//
+// libgomp reads the variable when it is loaded, before main() runs (and a
+// setenv() even in the executable's .preinit_array is undone when libc
+// initialises its environment), so wait_policy.cpp re-executes the binary
+// once, from .preinit_array (before any library's initialiser: only the
+// dynamic loader's work is repeated), with OMP_WAIT_POLICY=PASSIVE and the
+// marker ATMAN_WAIT_POLICY_SET=1 added, when:
+//   - neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (the user's choice is kept),
+//   - ATMAN_KEEP_WAIT_POLICY is unset, empty or "0" (set it to 1 to keep
+//     libgomp's default, e.g. to measure what the fix changes),
+//   - the marker is not set (no loop; an exec that fails runs on as is).
+// The numbers do not change: the wait policy decides how threads wait, not
+// how work is split.
+
+#include <string>
+
+namespace atman::runner {
+
+/// Environment variables of the mechanism.
+constexpr const char* kWaitPolicyMarker = "ATMAN_WAIT_POLICY_SET";
+constexpr const char* kKeepWaitPolicy = "ATMAN_KEEP_WAIT_POLICY";
+
+/// One line for --verbose: the wait policy in force and who chose it.
+std::string wait_policy_description();
+
+}  // namespace atman::runner
