@@ -10,6 +10,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+
+#include "atman/core/explanation.h"
 
 namespace atman::testing {
 
@@ -38,7 +41,11 @@ class TempDir {
   TempDir();
   ~TempDir();
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  /// The same as path(): a file in the folder.
+  std::string file(const std::string& name) const { return path(name); }
   const std::filesystem::path& dir() const { return dir_; }
+  /// The names in the folder, sorted.
+  std::vector<std::string> entries() const;
 
  private:
   std::filesystem::path dir_;
@@ -59,5 +66,35 @@ RunResult run_atman(const std::vector<std::string>& args);
 
 /// EXPECT that `f` throws a std::exception whose message contains every `parts`.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts);
+
+// --- images (io tests) ---------------------------------------------------------
+
+/// `m` encoded as a file of the format of `ext` (".png", ...).
+std::string encode(const cv::Mat& m, const std::string& ext);
+
+/// A test image in one pixel layout (8-bit colour, grayscale, colour with
+/// alpha, 16-bit grayscale, 16-bit colour, float colour; all 53 x 37) and
+/// its file bytes.
+struct EncodedVariant {
+  const char* name;
+  cv::Mat mat;
+  std::string bytes;
+};
+/// Every layout that OpenCV can write in the format of `ext` (e.g. .exr takes
+/// float only, .pbm 8-bit only), encoded.
+std::vector<EncodedVariant> encoded_variants(const std::string& ext);
+
+/// Every format OpenCV 4.6 decodes and can also write (GDAL, only reached
+/// through imread flags, is not used): file extension and the format's name.
+extern const std::vector<std::pair<std::string, std::string>> kFormats;
+
+// --- explanations (render tests) -----------------------------------------------
+
+/// An explanation with a rows x cols patch grid whose relevance is given by
+/// `value(r, c)`, then a few text tokens.
+Explanation grid_explanation(int rows, int cols, const std::function<double(int, int)>& value);
+
+/// A uniform gray 8-bit colour image.
+cv::Mat gray_image(int width, int height);
 
 }  // namespace atman::testing

@@ -110,5 +110,17 @@ TEST(SequenceTest, GroupsTokensWordsAndSentences) {
   EXPECT_EQ(next, s.length());
 }
 
+
+// Sequences without a model (what the prompt fuzzer drives).
+TEST(SequenceFromConfigTest, CountsTheImagePrefixAgainstMaxPositions) {
+  const auto model = Model::load(testing::test_model("text_only.pt"));
+  ModelConfig c = model->config();
+  c.max_positions = 25;
+  const Sequence s = build_sequence(c, model->tokenizer(), "hello there", " x", 10);
+  EXPECT_EQ(s.length(), 10 + static_cast<int64_t>(s.prompt_ids.size() + s.target_ids.size()) - 1);
+  expect_error([&] { build_sequence(c, model->tokenizer(), "hello there", " x", 19); },
+               {"exceeds the model's max_positions 25", "(19 image + "});
+}
+
 }  // namespace
 }  // namespace atman
