@@ -3,86 +3,18 @@
 #include <algorithm>
 #include <cfenv>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <utf8.h>
 
+#include "eval/dataset.h"
+
 namespace atman {
 namespace {
-
-namespace fs = std::filesystem;
-using nlohmann::json;
-
-[[noreturn]] void bad_item(const std::string& file, int64_t line, const std::string& problem) {
-  throw std::runtime_error(fmt::format("{}:{}: {}", file, line, problem));
-}
-
-std::string string_field(const json& j, const char* key, const std::string& file, int64_t line) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) bad_item(file, line, fmt::format("\"{}\" must be a string", key));
-  return it->get<std::string>();
-}
-
-EvalSet load_set(const fs::path& folder) {
-  const fs::path file = folder / "items.jsonl";
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(file.string() + ": cannot be read");
-  EvalSet set;
-  set.folder = folder.string();
-  std::string text;
-  int64_t line = 0;
-  while (std::getline(in, text)) {
-    ++line;
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::parse_error&) {
-      bad_item(file.string(), line, "not a JSON object");
-    }
-    if (!j.is_object()) bad_item(file.string(), line, "not a JSON object");
-    EvalItem item;
-    item.line = line;
-    item.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : fmt::format("line-{}", line);
-    item.task = j.contains("task") && j["task"].is_string() ? j["task"].get<std::string>()
-                                                            : folder.filename().string();
-    item.target = string_field(j, "target", file.string(), line);
-    if (j.contains("image") || j.contains("mask")) {
-      item.kind = EvalItemKind::kImageMask;
-      item.image_path = (folder / string_field(j, "image", file.string(), line)).string();
-      item.mask_path = (folder / string_field(j, "mask", file.string(), line)).string();
-      if (j.contains("prompt")) {
-        item.prompt = string_field(j, "prompt", file.string(), line);
-      } else {
-        item.question = string_field(j, "question", file.string(), line);
-      }
-    } else if (j.contains("evidence_span")) {
-      item.kind = EvalItemKind::kTextSpan;
-      item.prompt = string_field(j, "prompt", file.string(), line);
-      const json& span = j["evidence_span"];
-      if (!span.is_array() || span.size() != 2 || !span[0].is_number_integer() || !span[1].is_number_integer() ||
-          span[0].get<int64_t>() < 0 || span[1].get<int64_t>() <= span[0].get<int64_t>()) {
-        bad_item(file.string(), line, "\"evidence_span\" must be [start, end) with 0 <= start < end, got " +
-                                          span.dump());
-      }
-      item.span_begin = span[0].get<int64_t>();
-      item.span_end = span[1].get<int64_t>();
-    } else {
-      bad_item(file.string(), line, "an item needs \"image\" and \"mask\" (image task) or \"evidence_span\" (text task)");
-    }
-    if (set.task.empty()) set.task = item.task;
-    set.items.push_back(std::move(item));
-  }
-  if (set.items.empty()) throw std::runtime_error(file.string() + ": no items");
-  return set;
-}
 
 // numpy's linspace(0, side, n + 1).round(): k * (side / n), the last edge
 // exactly `side`, rounded half to even.
@@ -102,19 +34,35 @@ std::vector<int> grid_edges(int side, int64_t n) {
 }  // namespace
 
 std::vector<EvalSet> load_eval_sets(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir + ": not a folder of evaluation data");
-  if (fs::exists(fs::path(dir) / "items.jsonl", ec)) return {load_set(dir)};
-  std::vector<fs::path> folders;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "items.jsonl")) folders.push_back(entry.path());
-  }
-  std::sort(folders.begin(), folders.end());
-  if (folders.empty()) {
-    throw std::runtime_error(dir + ": no items.jsonl in it or in its subfolders (expected e.g. data/heldout)");
-  }
   std::vector<EvalSet> sets;
-  for (const auto& folder : folders) sets.push_back(load_set(folder));
+  for_each_dataset_item(dir, [&](const DatasetItem& row) {
+    EvalItem item;
+    item.line = row.line;
+    item.id = row.id.empty() ? fmt::format("line-{}", row.line) : row.id;
+    item.task = row.task;
+    if (row.target.empty()) throw std::runtime_error("\"target\" must be a string");
+    item.target = row.target;
+    if (!row.image.empty() || !row.mask.empty()) {
+      item.kind = EvalItemKind::kImageMask;
+      if (row.image.empty()) throw std::runtime_error("\"image\" must be a string");
+      if (row.mask.empty()) throw std::runtime_error("\"mask\" must be a string");
+      item.image_path = row.image;
+      item.mask_path = row.mask;
+      item.prompt = row.prompt;
+      if (row.prompt.empty() && row.question.empty()) throw std::runtime_error("\"question\" must be a string");
+      if (row.prompt.empty()) item.question = row.question;
+    } else if (row.evidence_span[0] >= 0) {
+      item.kind = EvalItemKind::kTextSpan;
+      if (row.prompt.empty()) throw std::runtime_error("\"prompt\" must be a string");
+      item.prompt = row.prompt;
+      item.span_begin = row.evidence_span[0];
+      item.span_end = row.evidence_span[1];
+    } else {
+      throw std::runtime_error("an item needs \"image\" and \"mask\" (image task) or \"evidence_span\" (text task)");
+    }
+    if (sets.empty() || sets.back().folder != row.folder) sets.push_back(EvalSet{item.task, row.folder, {}});
+    sets.back().items.push_back(std::move(item));
+  });
   return sets;
 }
 
