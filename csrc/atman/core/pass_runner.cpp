@@ -11,15 +11,10 @@
 #include <torch/script.h>
 
 #include "atman/io/error_text.h"
+#include "atman/model/method_checks.h"
 
 namespace atman {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& dims) {
-  std::vector<std::string> parts;
-  for (int64_t d : dims) parts.push_back(d < 0 ? "?" : std::to_string(d));
-  return fmt::format("[{}]", fmt::join(parts, ", "));
-}
 
 /// The published algorithm: forward() and its full [B, S, V] logits.
 class FullLogitsRunner final : public PassRunner {
@@ -228,52 +223,39 @@ at::Tensor CompiledModel::call(const char* name, std::vector<at::Tensor> inputs,
                                          precision_ == Precision::kBFloat16 ? " in bfloat16" : "",
                                          first_line(e.what_without_backtrace())));
   }
-  bool ok = out.isTensor();
-  at::Tensor t = ok ? out.toTensor() : at::Tensor();
-  ok = ok && t.scalar_type() == dtype() && t.dim() == static_cast<int64_t>(expected.size());
-  for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || t.size(i) == expected[i];
-  if (!ok) {
+  if (!out.isTensor()) {
     throw std::runtime_error(fmt::format("{}: method {} returned {}, expected {} {}", model_.path(), name,
-                                         t.defined() ? fmt::format("{} {}", dtype_name(t.scalar_type()),
-                                                                   c10::str(t.sizes()))
-                                                     : std::string(out.tagKind()),
-                                         dtype_name(dtype()), shape_text(expected)));
+                                         out.tagKind(), dtype_name(dtype()), shape_text(expected)));
   }
-  return t;
+  check_method_output(out.toTensor(), model_.path(), name, dtype(), expected);
+  return out.toTensor();
 }
 
 at::Tensor CompiledModel::forward(const at::Tensor& embeddings, const at::Tensor& modifier) const {
-  TORCH_CHECK(embeddings.dim() == 3 && modifier.dim() == 2 && embeddings.size(1) == modifier.size(1),
-              "forward: expected embeddings [B, S, D] and modifier [B, S], got ", embeddings.sizes(), " and ",
-              modifier.sizes());
-  return call("forward", {embeddings, modifier}, {modifier.size(0), modifier.size(1), model_.config().vocab_size});
+  check_forward_inputs(embeddings, modifier);
+  return call("forward", {embeddings, modifier}, forward_shape(model_.config(), modifier));
 }
 
 at::Tensor CompiledModel::hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const {
-  TORCH_CHECK(model_.capabilities().hidden_states, model_.path(), ": model has no hidden_states method");
-  return call("hidden_states", {embeddings, modifier},
-              {modifier.size(0), modifier.size(1), model_.config().hidden_size});
+  check_has_method(model_, model_.capabilities().hidden_states, "hidden_states");
+  return call("hidden_states", {embeddings, modifier}, hidden_states_shape(model_.config(), modifier));
 }
 
 at::Tensor CompiledModel::lm_head(const at::Tensor& hidden) const {
-  TORCH_CHECK(model_.capabilities().lm_head, model_.path(), ": model has no lm_head method");
-  std::vector<int64_t> expected(hidden.sizes().begin(), hidden.sizes().end());
-  expected.back() = model_.config().vocab_size;
-  return call("lm_head", {hidden}, expected);
+  check_has_method(model_, model_.capabilities().lm_head, "lm_head");
+  return call("lm_head", {hidden}, lm_head_shape(model_.config(), hidden));
 }
 
 at::Tensor CompiledModel::prefix_cache(const at::Tensor& embeddings) const {
-  TORCH_CHECK(model_.capabilities().prefix_cache, model_.path(), ": model has no prefix_cache method");
-  const ModelConfig& c = model_.config();
-  return call("prefix_cache", {embeddings}, {c.num_layers, 2, c.num_heads, embeddings.size(1), -1});
+  check_has_method(model_, model_.capabilities().prefix_cache, "prefix_cache");
+  return call("prefix_cache", {embeddings}, prefix_cache_shape(model_.config(), embeddings));
 }
 
 at::Tensor CompiledModel::hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                                    const at::Tensor& modifier) const {
-  TORCH_CHECK(model_.capabilities().hidden_states_from_cache, model_.path(),
-              ": model has no hidden_states_from_cache method");
+  check_has_method(model_, model_.capabilities().hidden_states_from_cache, "hidden_states_from_cache");
   return call("hidden_states_from_cache", {embeddings, cache, modifier},
-              {modifier.size(0), embeddings.size(1), model_.config().hidden_size});
+              hidden_states_from_cache_shape(model_.config(), embeddings, modifier));
 }
 
 // --- PassRunner ----------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <torch/script.h>
 
 #include "atman/io/error_text.h"
+#include "atman/model/method_checks.h"
 
 namespace atman {
 namespace {
@@ -128,16 +129,8 @@ at::Tensor call_tensor(torch::jit::Module& module, const std::string& path, cons
 }
 
 void check_output(const at::Tensor& out, const std::string& path, const std::string& name,
-                  std::vector<int64_t> expected) {
-  bool ok = out.scalar_type() == at::kFloat && out.dim() == static_cast<int64_t>(expected.size());
-  for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || out.size(i) == expected[i];
-  if (!ok) {
-    std::vector<std::string> dims;
-    for (int64_t d : expected) dims.push_back(d < 0 ? "?" : std::to_string(d));
-    throw std::runtime_error(fmt::format("{}: method {} returned {} {}, expected float32 [{}]", path, name,
-                                         dtype_name(out.scalar_type()), c10::str(out.sizes()),
-                                         fmt::join(dims, ", ")));
-  }
+                  const std::vector<int64_t>& expected) {
+  check_method_output(out, path, name, at::kFloat, expected);
 }
 
 }  // namespace
@@ -288,42 +281,38 @@ at::Tensor Model::embed_image(const at::Tensor& pixels) const {
 }
 
 at::Tensor Model::forward(const at::Tensor& embeddings, const at::Tensor& modifier) const {
-  TORCH_CHECK(embeddings.dim() == 3 && modifier.dim() == 2 && embeddings.size(1) == modifier.size(1),
-              "forward: expected embeddings [B, S, D] and modifier [B, S], got ", embeddings.sizes(), " and ",
-              modifier.sizes());
+  check_forward_inputs(embeddings, modifier);
   at::Tensor out = call_tensor(*module_, path_, "forward", {embeddings, modifier});
-  check_output(out, path_, "forward", {modifier.size(0), modifier.size(1), config_.vocab_size});
+  check_output(out, path_, "forward", forward_shape(config_, modifier));
   return out;
 }
 
 at::Tensor Model::hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const {
-  TORCH_CHECK(capabilities_.hidden_states, path_, ": model has no hidden_states method");
+  check_has_method(*this, capabilities_.hidden_states, "hidden_states");
   at::Tensor out = call_tensor(*module_, path_, "hidden_states", {embeddings, modifier});
-  check_output(out, path_, "hidden_states", {modifier.size(0), modifier.size(1), config_.hidden_size});
+  check_output(out, path_, "hidden_states", hidden_states_shape(config_, modifier));
   return out;
 }
 
 at::Tensor Model::lm_head(const at::Tensor& hidden) const {
-  TORCH_CHECK(capabilities_.lm_head, path_, ": model has no lm_head method");
+  check_has_method(*this, capabilities_.lm_head, "lm_head");
   at::Tensor out = call_tensor(*module_, path_, "lm_head", {hidden});
-  std::vector<int64_t> expected(hidden.sizes().begin(), hidden.sizes().end());
-  expected.back() = config_.vocab_size;
-  check_output(out, path_, "lm_head", expected);
+  check_output(out, path_, "lm_head", lm_head_shape(config_, hidden));
   return out;
 }
 
 at::Tensor Model::prefix_cache(const at::Tensor& embeddings) const {
-  TORCH_CHECK(capabilities_.prefix_cache, path_, ": model has no prefix_cache method");
+  check_has_method(*this, capabilities_.prefix_cache, "prefix_cache");
   at::Tensor out = call_tensor(*module_, path_, "prefix_cache", {embeddings});
-  check_output(out, path_, "prefix_cache", {config_.num_layers, 2, config_.num_heads, embeddings.size(1), -1});
+  check_output(out, path_, "prefix_cache", prefix_cache_shape(config_, embeddings));
   return out;
 }
 
 at::Tensor Model::hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                            const at::Tensor& modifier) const {
-  TORCH_CHECK(capabilities_.hidden_states_from_cache, path_, ": model has no hidden_states_from_cache method");
+  check_has_method(*this, capabilities_.hidden_states_from_cache, "hidden_states_from_cache");
   at::Tensor out = call_tensor(*module_, path_, "hidden_states_from_cache", {embeddings, cache, modifier});
-  check_output(out, path_, "hidden_states_from_cache", {modifier.size(0), embeddings.size(1), config_.hidden_size});
+  check_output(out, path_, "hidden_states_from_cache", hidden_states_from_cache_shape(config_, embeddings, modifier));
   return out;
 }
 
