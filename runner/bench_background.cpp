@@ -277,6 +277,9 @@ int run_background_bench(const BackgroundBenchArgs& a) {
         args.insert(args.end(), {"--threads", v.threads, "--quiet", "--json", json_path});
         const std::string what = fmt::format("the explain run ({}, {})", v.name, phase);
         const ChildRun run = run_child(args, child_env(v.fix), json_path, (work / "err.txt").string(), what);
+        std::fprintf(stderr, "atman: %s, %s, run %lld: sweep %.2fs, command %.2fs, cpu %.2fs\n", phase.c_str(),
+                     v.name.c_str(), static_cast<long long>(r + 1), run.sweep_seconds, run.command_seconds,
+                     run.cpu_seconds);
         for (Cell& c : cells) {
           if (c.phase == phase && c.variant == v.name) {
             c.runs.push_back(run);
