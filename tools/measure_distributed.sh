@@ -8,18 +8,23 @@
 # Speed-up and parallel efficiency (speed-up / 2) are against 1 rank x 1 thread.
 # Prints one markdown table; wall seconds include process start-up.
 #
-# Usage: tools/measure_distributed.sh [--build DIR] [--repeat N] [--skip-eval]
+# Usage: tools/measure_distributed.sh [--build DIR] [--repeat N] [--skip-eval] [--skip-explain]
+#                                     [--eval-limit facts_qa=100,shapes_vqa=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${ATMAN_BUILD_DIR:-build}
 repeat=3
 skip_eval=0
+skip_explain=0
+eval_limit=facts_qa=100,shapes_vqa=20
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --skip-eval) skip_eval=1; shift ;;
+    --skip-explain) skip_explain=1; shift ;;
+    --eval-limit) eval_limit=$2; shift 2 ;;
     *) echo "usage: $0 [--build DIR] [--repeat N] [--skip-eval]" >&2; exit 2 ;;
   esac
 done
@@ -61,13 +66,14 @@ run_eval() {  # $1 config; prints wall seconds
   rm -rf "$work/eval_$1"
   t0=$(now)
   # shellcheck disable=SC2086
-  "$atman" eval --model "$model" --data data/heldout --limit facts_qa=100,shapes_vqa=20 --methods atman \
+  "$atman" eval --model "$model" --data data/heldout --limit "$eval_limit" --methods atman \
     --no-plots --quiet --out "$work/eval_$1" ${flags[$1]} >/dev/null
   t1=$(now)
   $py -c "print($t1 - $t0)"
 }
 
 declare -A explain_s eval_s
+if [[ $skip_explain == 1 ]]; then repeat=1; fi  # one run each: the table still reads their JSON stats
 for c in "${order[@]}"; do
   explain_s[$c]=$(best_explain "$c")
   echo "measure: explain $c: ${explain_s[$c]} s" >&2
@@ -88,7 +94,7 @@ PY
 fi
 
 $py - "$work" "$skip_eval" "${explain_s[1x1]}" "${explain_s[1x2]}" "${explain_s[2x1]}" \
-  "${eval_s[1x1]:-0}" "${eval_s[1x2]:-0}" "${eval_s[2x1]:-0}" <<'PY'
+  "${eval_s[1x1]:-0}" "${eval_s[1x2]:-0}" "${eval_s[2x1]:-0}" "$eval_limit" <<'PY'
 import json, sys
 work, skip = sys.argv[1], sys.argv[2] == "1"
 ex = dict(zip(["1x1", "1x2", "2x1"], map(float, sys.argv[3:6])))
@@ -105,7 +111,7 @@ if not skip:
     for c in ev:
         workers = 2 if c != "1x1" else 1
         s = ev["1x1"] / ev[c]
-        print(f"| eval 100 facts + 20 shapes | {labels[c]} | {ev[c]:.1f} | - | {s:.2f} | {s / workers:.2f} |")
+        print(f"| eval ({sys.argv[9]}) | {labels[c]} | {ev[c]:.1f} | - | {s:.2f} | {s / workers:.2f} |")
 st = stats["2x1"]
 print(f"\nexample, 2 ranks: rank seconds {['%.2f' % x for x in st['rank_seconds']]}, "
       f"gather {st['gather_seconds'] * 1000:.2f} ms")
