@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
       add_accuracy_command(app),
       add_eval_command(app),
       add_bench_command(app),
-      // answer, accuracy, bench, eval: added by their issues (see commands.h).
+      add_generate_command(app),
   };
 
   try {

@@ -11,6 +11,7 @@
 
 #include "atman/core/explainer.h"
 #include "atman/core/explanation.h"
+#include "atman/core/steering.h"
 #include "atman/io/image.h"
 #include "atman/model/model.h"
 #include "errors.h"
@@ -160,6 +161,41 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::str
 
 std::string ExplainerClass::config() const {
   return with_one_line_errors([&] { return config_json(*model_); });
+}
+
+std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::generate(
+    const std::string& prompt, const c10::optional<std::string>& image_path, const std::vector<std::string>& suppress,
+    const std::vector<std::string>& amplify, double factor_suppress, double factor_amplify,
+    c10::optional<double> conceptual_threshold, int64_t max_tokens, bool sample, double temperature, int64_t seed,
+    bool recompute) const {
+  return with_one_line_errors([&] {
+    SteeringOptions options;
+    for (const std::string& span : suppress) options.controls.push_back({ControlKind::kSuppress, span});
+    for (const std::string& span : amplify) options.controls.push_back({ControlKind::kAmplify, span});
+    options.suppress_factor = factor_suppress;
+    options.amplify_factor = factor_amplify;
+    options.conceptual_threshold =
+        conceptual_threshold ? std::optional<double>(*conceptual_threshold) : std::nullopt;
+    options.max_tokens = max_tokens;
+    options.sample = sample;
+    options.temperature = temperature;
+    if (seed < 0) throw std::invalid_argument(fmt::format("generate: seed must be >= 0, got {}", seed));
+    options.seed = static_cast<uint64_t>(seed);
+    options.path = recompute ? DecodePath::kRecompute : DecodePath::kAuto;
+    cv::Mat image;
+    if (image_path) {
+      if (image_path->empty()) throw std::invalid_argument("image_path is empty (pass None for no image)");
+      if (!model_->has_image()) {
+        throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no "
+                                                "image_path {}",
+                                                model_path_, model_->config().name, *image_path));
+      }
+      image = read_image_rgb(*image_path);
+    }
+    const SteeredGeneration g = steer(*model_, prompt, image, options);
+    return std::make_tuple(g.steered.text, at::tensor(g.steered.ids, at::kLong).reshape({-1}), g.unsteered.text,
+                           at::tensor(g.unsteered.ids, at::kLong).reshape({-1}));
+  });
 }
 
 }  // namespace atman::ops

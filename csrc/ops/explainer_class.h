@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <ATen/core/Dict.h>
 #include <ATen/core/Tensor.h>
@@ -53,6 +55,16 @@ class ExplainerClass : public torch::CustomClassHolder {
   c10::Dict<std::string, at::Tensor> explain_pixels(const std::string& prompt, const std::string& target,
                                                     const at::Tensor& pixels, double suppression_factor,
                                                     c10::optional<double> conceptual_threshold) const;
+  /// Steered generation (docs/steering.md): the continuation of `prompt`
+  /// (verbatim) with the spans in `suppress` / `amplify` controlled in every
+  /// layer, and the unsteered one. Returns (steered text, steered ids int64
+  /// [n], unsteered text, unsteered ids). recompute: no KV cache.
+  ///   auto [text, ids, plain, plain_ids] = e->generate("Once upon a time, Tom", c10::nullopt, {"Tom"}, {}, ...);
+  std::tuple<std::string, at::Tensor, std::string, at::Tensor> generate(
+      const std::string& prompt, const c10::optional<std::string>& image_path, const std::vector<std::string>& suppress,
+      const std::vector<std::string>& amplify, double factor_suppress, double factor_amplify,
+      c10::optional<double> conceptual_threshold, int64_t max_tokens, bool sample, double temperature, int64_t seed,
+      bool recompute) const;
   /// config_json(model).
   std::string config() const;
   const std::string& model_path() const { return model_path_; }

@@ -5,6 +5,7 @@
 //   torch.ops.load_library("build/libatman_ops.so")
 //   explainer = torch.classes.atman.Explainer("torchscript_models/tiny_magma.pt")
 //   r = explainer.explain("Question: What color is the circle? Answer:", " red", image_path="shapes.png")
+//   explainer.generate("Once upon a time, Tom", suppress=["Tom"])   # (text, ids, unsteered text, ids)
 //   torch.ops.atman.conceptual_modifiers(embeddings, positions, 0.1, 0.6)   # [N, S]
 //   torch.ops.atman.relevance(clean_ce, perturbed_ce)                      # [N, T]
 
@@ -50,6 +51,21 @@ TORCH_LIBRARY(atman, m) {
           "Explains target after prompt (verbatim) with an image given as uint8 [3, H, W] RGB",
           {torch::arg("prompt"), torch::arg("target"), torch::arg("pixels"), torch::arg("suppression_factor") = 0.1,
            torch::arg("conceptual_threshold") = 0.6})
+      .def(
+          "generate",
+          [](const Self& self, std::string prompt, c10::optional<std::string> image_path,
+             std::vector<std::string> suppress, std::vector<std::string> amplify, double factor_suppress,
+             double factor_amplify, c10::optional<double> conceptual_threshold, int64_t max_tokens, bool sample,
+             double temperature, int64_t seed, bool recompute) -> std::tuple<std::string, at::Tensor, std::string, at::Tensor> {
+            return self->generate(prompt, image_path, suppress, amplify, factor_suppress, factor_amplify,
+                                  conceptual_threshold, max_tokens, sample, temperature, seed, recompute);
+          },
+          "Steered generation (docs/steering.md): (steered text, ids, unsteered text, ids)",
+          {torch::arg("prompt"), torch::arg("image_path") = torch::arg::none(), torch::arg("suppress") = std::vector<std::string>(),
+           torch::arg("amplify") = std::vector<std::string>(), torch::arg("factor_suppress") = 0.1,
+           torch::arg("factor_amplify") = 2.0, torch::arg("conceptual_threshold") = torch::arg::none(),
+           torch::arg("max_tokens") = 32, torch::arg("sample") = false, torch::arg("temperature") = 1.0,
+           torch::arg("seed") = 0, torch::arg("recompute") = false})
       .def(
           "config", [](const Self& self) -> std::string { return self->config(); },
           "The model's atman/config.json (parsed and checked) as one line of JSON")

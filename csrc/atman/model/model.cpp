@@ -158,6 +158,12 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.hidden_size = r.integer(root, "hidden_size", "hidden_size", 1);
   c.num_layers = r.integer(root, "num_layers", "num_layers", 1);
   c.num_heads = r.integer(root, "num_heads", "num_heads", 1);
+  if (root.contains("num_kv_heads") && !root["num_kv_heads"].is_null()) {
+    c.num_kv_heads = r.integer(root, "num_kv_heads", "num_kv_heads", 1, c.num_heads);
+    if (c.num_heads % *c.num_kv_heads != 0) {
+      r.fail("num_kv_heads", fmt::format("must divide num_heads {}, got {}", c.num_heads, *c.num_kv_heads));
+    }
+  }
   c.max_positions = r.integer(root, "max_positions", "max_positions", 2);
   c.add_bos = r.boolean(root, "add_bos", "add_bos");
   c.bos_id = r.integer(root, "bos_id", "bos_id", 0, c.vocab_size - 1);
@@ -273,6 +279,8 @@ at::Tensor Model::embed_image(const at::Tensor& pixels) const {
   }
   const ImageConfig& ic = *config_.image;
   TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.scalar_type() == at::kFloat,
+  caps.step_from_cache = has_method(*module, "step_from_cache");
+  if (caps.step_from_cache) check_method(*module, path, "step_from_cache", 3, "(embeddings, cache, attention_modifier)");
               "embed_image: expected float32 [B, 3, H, W] pixels, got ", pixels.scalar_type(), " ",
               pixels.sizes());
   at::Tensor out = call_tensor(*module_, path_, "embed_image", {pixels});
@@ -317,3 +325,35 @@ at::Tensor Model::hidden_states_from_cache(const at::Tensor& embeddings, const a
 }
 
 }  // namespace atman
+std::pair<at::Tensor, at::Tensor> Model::step_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
+                                                         const at::Tensor& modifier) const {
+  TORCH_CHECK(capabilities_.step_from_cache, path_, ": model has no step_from_cache method");
+  TORCH_CHECK(embeddings.dim() == 3 && embeddings.size(0) == 1 && cache.dim() == 5 && modifier.dim() == 2 &&
+                  modifier.size(0) == 1 && modifier.size(1) == cache.size(3) + embeddings.size(1),
+              "step_from_cache: expected embeddings [1, S2, D], cache [L, 2, Hkv, P, dh] and modifier [1, P+S2], got ",
+              embeddings.sizes(), ", ", cache.sizes(), " and ", modifier.sizes());
+  c10::IValue out;
+  try {
+    out = module_->get_method("step_from_cache")({embeddings, cache, modifier});
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(
+        fmt::format("{}: method step_from_cache failed: {}", path_, first_line(e.what_without_backtrace())));
+  }
+  if (!out.isTuple() || out.toTupleRef().elements().size() != 2 || !out.toTupleRef().elements()[0].isTensor() ||
+      !out.toTupleRef().elements()[1].isTensor()) {
+    throw std::runtime_error(fmt::format("{}: method step_from_cache returned {}, expected (hidden, cache)", path_,
+                                         out.tagKind()));
+  }
+  const at::Tensor hidden = out.toTupleRef().elements()[0].toTensor();
+  const at::Tensor extended = out.toTupleRef().elements()[1].toTensor();
+  check_output(hidden, path_, "step_from_cache (hidden)", {1, embeddings.size(1), config_.hidden_size});
+  check_output(extended, path_, "step_from_cache (cache)",
+               {config_.num_layers, 2, config_.kv_heads(), modifier.size(1), cache.size(4)});
+  return {hidden, extended};
+}
+
+at::Tensor Model::empty_cache() const {
+  return at::zeros({config_.num_layers, 2, config_.kv_heads(), 0, config_.hidden_size / config_.num_heads},
+                   at::kFloat);
+}
+

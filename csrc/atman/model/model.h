@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 
@@ -33,12 +34,15 @@ struct ModelConfig {
   bool add_bos = true;
   int64_t bos_id = 0;
   std::optional<int64_t> eos_id;     // optional key (CONTRACT.md)
+  std::optional<int64_t> num_kv_heads;  // optional key (docs/contract.md); kv_heads() gives the default
   std::optional<ImageConfig> image;  // nullopt for a text-only model
   std::string prompt_template;       // contains "{question}"
 };
 
 /// Parses and checks config.json text; `origin` names the file in errors.
 /// Throws std::runtime_error with one line naming the field and the problem.
+  /// Key-value heads of the model's cache: num_kv_heads, or num_heads without it.
+  int64_t kv_heads() const { return num_kv_heads.value_or(num_heads); }
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
 
 /// Optional methods of torchscript_models/CONTRACT.md found at load time.
@@ -52,8 +56,11 @@ struct ModelCapabilities {
   bool prefix_reuse() const { return prefix_cache && hidden_states_from_cache; }
 };
 
+  bool step_from_cache = false;           // step_from_cache(emb, cache, modifier) -> (hidden, cache)
 /// A loaded, checked contract model.
 ///
+  /// Steered generation with a KV cache (docs/steering.md): step_from_cache + lm_head.
+  bool kv_generation() const { return step_from_cache && lm_head; }
 /// Usage:
 ///   auto model = atman::Model::load("tiny_magma.pt");   // throws with one line
 ///   at::Tensor e = model->embed_text(ids);              // [1, T, D]
@@ -91,6 +98,17 @@ class Model {
   /// The TorchScript module itself, for methods this class does not wrap
   /// (e.g. forward_with_attentions). Include <torch/script.h> to use it.
   torch::jit::Module& module() const;
+
+  /// Optional (capabilities().step_from_cache): embeddings [1, S2, D] of
+  /// positions P..P+S2-1, cache [L, 2, Hkv, P, dh] (P may be 0), modifier
+  /// [1, P+S2] -> (final hidden states [1, S2, D], cache [L, 2, Hkv, P+S2, dh]).
+  /// Both outputs are checked (dtype, rank, sizes, the cache's growth by S2).
+  ///   auto [hidden, cache] = model->step_from_cache(e, model->empty_cache(), at::ones({1, S}));
+  std::pair<at::Tensor, at::Tensor> step_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
+                                                    const at::Tensor& modifier) const;
+  /// The empty cache [L, 2, kv_heads, 0, hidden_size / num_heads] a first
+  /// step_from_cache call takes.
+  at::Tensor empty_cache() const;
 
  private:
   Model() = default;

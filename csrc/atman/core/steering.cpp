@@ -1,0 +1,516 @@
+#include "atman/core/steering.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include "atman/core/options.h"
+#include "atman/core/suppression.h"
+#include "atman/core/units.h"
+#include "atman/io/image.h"
+#include "atman/model/sequence.h"
+
+namespace atman {
+namespace {
+
+constexpr int64_t kMaxTokens = 4096;
+
+// `text` for a one-line message: quoted, at most 40 bytes, control characters escaped.
+std::string span_text(const std::string& text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i == 40) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string trim(const std::string& text) {
+  const auto begin = text.find_first_not_of(' ');
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(' ') - begin + 1);
+}
+
+// A byte that belongs to a word: ASCII letters and digits, and every byte of
+// a multi-byte UTF-8 character.
+bool word_byte(char ch) {
+  const unsigned char c = static_cast<unsigned char>(ch);
+  return c >= 0x80 || std::isalnum(c) != 0;
+}
+
+// Parses a positive decimal integer (no sign, at most 9 digits); nullopt otherwise.
+std::optional<int64_t> parse_count(const std::string& text) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (text.empty() || text.size() > 9 || !std::all_of(text.begin(), text.end(), digit)) return std::nullopt;
+  return std::stoll(text);
+}
+
+std::vector<int64_t> image_rectangle(const SteeringPrompt& p, const std::string& span) {
+  const std::string shown = span_text(span);
+  const std::string body = span.substr(6);  // after "image:"
+  std::vector<int64_t> v;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = body.find(',', start);
+    const auto value = parse_count(body.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (!value) {
+      throw std::invalid_argument(
+          fmt::format("span {}: expected image:r0,c0,r1,c1 (four integers >= 0, rows and columns of the patch grid)",
+                      shown));
+    }
+    v.push_back(*value);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (v.size() != 4) {
+    throw std::invalid_argument(
+        fmt::format("span {}: expected image:r0,c0,r1,c1 (four integers >= 0), got {} number(s)", shown, v.size()));
+  }
+  if (p.image_positions == 0) throw std::invalid_argument(fmt::format("span {}: there is no image", shown));
+  const int64_t r0 = v[0], c0 = v[1], r1 = v[2], c1 = v[3];
+  if (r0 > r1 || c0 > c1 || r1 >= p.grid_rows || c1 >= p.grid_cols) {
+    throw std::invalid_argument(fmt::format(
+        "span {}: needs 0 <= r0 <= r1 <= {} and 0 <= c0 <= c1 <= {} (the {}x{} patch grid, both ends inclusive)",
+        shown, p.grid_rows - 1, p.grid_cols - 1, p.grid_rows, p.grid_cols));
+  }
+  std::vector<int64_t> out;
+  for (int64_t r = r0; r <= r1; ++r) {
+    for (int64_t c = c0; c <= c1; ++c) out.push_back(p.image_begin + r * p.grid_cols + c);
+  }
+  return out;
+}
+
+// Word or sentence groups of text token indices: explained_groups (docs/method.md,
+// "Groups") on each text part (before and after the image) alone; control tokens
+// (BOS) are left out.
+std::vector<std::vector<int64_t>> text_units(const SteeringPrompt& p, const Tokenizer& tokenizer,
+                                             Granularity granularity) {
+  std::vector<std::vector<int64_t>> units;
+  const int64_t n = static_cast<int64_t>(p.text_ids.size());
+  const std::pair<int64_t, int64_t> parts[] = {{0, p.image_text_split}, {p.image_text_split, n}};
+  for (const auto& [begin, end] : parts) {
+    if (begin >= end) continue;
+    Sequence part;  // a text-only sequence of this part; a one-token target adds no position
+    part.prompt_ids.assign(p.text_ids.begin() + begin, p.text_ids.begin() + end);
+    part.prompt_pieces.assign(p.pieces.begin() + begin, p.pieces.begin() + end);
+    part.target_ids = {p.text_ids[begin]};
+    part.target_pieces = {p.pieces[begin]};
+    for (std::vector<int64_t> group : explained_groups(part, granularity, tokenizer)) {
+      if (group.size() == 1 && tokenizer.is_special(part.prompt_ids[group[0]])) continue;
+      for (int64_t& index : group) index += begin;
+      units.push_back(std::move(group));
+    }
+  }
+  return units;
+}
+
+std::vector<int64_t> indexed_unit(const SteeringPrompt& p, const Tokenizer& tokenizer, const std::string& span,
+                                  const std::string& kind) {
+  const auto k = parse_count(span.substr(kind.size() + 1));
+  if (!k || *k < 1) {
+    throw std::invalid_argument(fmt::format("span {}: expected {}:k with k >= 1 (1-based)", span_text(span), kind));
+  }
+  std::vector<std::vector<int64_t>> units;
+  if (kind == "token") {
+    for (int64_t i = 0; i < static_cast<int64_t>(p.text_ids.size()); ++i) {
+      if (!tokenizer.is_special(p.text_ids[i])) units.push_back({i});
+    }
+  } else {
+    units = text_units(p, tokenizer, kind == "word" ? Granularity::kWord : Granularity::kSentence);
+  }
+  if (*k > static_cast<int64_t>(units.size())) {
+    throw std::invalid_argument(fmt::format("span {}: the prompt has {} {}(s)", span_text(span), units.size(), kind));
+  }
+  std::vector<int64_t> out;
+  for (int64_t index : units[*k - 1]) out.push_back(p.text_position(index));
+  return out;
+}
+
+std::vector<int64_t> text_occurrences(const SteeringPrompt& p, const std::string& span) {
+  std::string text = span;
+  std::optional<int64_t> which;
+  const size_t at = span.rfind('@');
+  if (at != std::string::npos && at > 0 && at + 1 < span.size()) {
+    if (const auto k = parse_count(span.substr(at + 1))) {
+      if (*k < 1) throw std::invalid_argument(fmt::format("span {}: @k counts from 1", span_text(span)));
+      text = span.substr(0, at);
+      which = *k;
+    }
+  }
+  // Whole-word occurrences in the prompt, left to right, not overlapping.
+  const std::string& prompt = p.prompt;
+  std::vector<std::pair<int64_t, int64_t>> found;
+  for (size_t pos = prompt.find(text); pos != std::string::npos; pos = prompt.find(text, pos + 1)) {
+    const size_t end = pos + text.size();
+    if (word_byte(text.front()) && pos > 0 && word_byte(prompt[pos - 1])) continue;
+    if (word_byte(text.back()) && end < prompt.size() && word_byte(prompt[end])) continue;
+    if (!found.empty() && static_cast<int64_t>(pos) < found.back().second) continue;
+    found.emplace_back(static_cast<int64_t>(pos), static_cast<int64_t>(end));
+  }
+  // Tokens whose byte range overlaps an occurrence (sentencepiece's "▁" covers
+  // the space before a word, so " Tom" and "Tom" give the same token).
+  // A word mark standing alone ("▁" before a word split into pieces) covers
+  // the spaces before the word, or nothing at the prompt's start: it belongs
+  // to the word, so the occurrence reaches back over the spaces before it.
+  std::vector<std::vector<int64_t>> occurrences;
+  for (auto [begin, end] : found) {
+    while (begin > 0 && prompt[begin - 1] == ' ') --begin;
+    std::vector<int64_t> positions;
+    for (size_t n = 0; n < p.text_ids.size(); ++n) {
+      const bool empty_at_begin = p.text_begin[n] == p.text_end[n] && p.text_begin[n] == begin;
+      if (p.text_begin[n] >= 0 && ((p.text_begin[n] < end && p.text_end[n] > begin) || empty_at_begin)) {
+        positions.push_back(p.text_position(static_cast<int64_t>(n)));
+      }
+    }
+    if (!positions.empty()) occurrences.push_back(std::move(positions));
+  }
+  if (occurrences.empty()) {
+    throw std::invalid_argument(fmt::format(
+        "span {}: not found in the prompt as whole words (spans: text, text@k, image, image:r0,c0,r1,c1, "
+        "token:k, word:k, sentence:k)",
+        span_text(text)));
+  }
+  if (which && *which > static_cast<int64_t>(occurrences.size())) {
+    throw std::invalid_argument(fmt::format("span {}: the prompt has {} occurrence(s) of {}", span_text(span),
+                                            occurrences.size(), span_text(text)));
+  }
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < occurrences.size(); ++i) {
+    if (!which || static_cast<int64_t>(i) + 1 == *which) out.insert(out.end(), occurrences[i].begin(), occurrences[i].end());
+  }
+  return out;
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+void check_factor_range(const char* what, double value, bool ok, const char* range) {
+  if (!std::isfinite(value) || !ok) {
+    throw std::invalid_argument(fmt::format("{} must be a finite number {}, got {}", what, range, value));
+  }
+}
+
+}  // namespace
+
+const char* decode_path_name(DecodePath path) {
+  switch (path) {
+    case DecodePath::kAuto: return "auto";
+    case DecodePath::kCache: return "kv-cache";
+    case DecodePath::kRecompute: return "recompute";
+  }
+  return "?";
+}
+
+const char* control_kind_name(ControlKind kind) { return kind == ControlKind::kSuppress ? "suppress" : "amplify"; }
+
+void check_steering_options(const SteeringOptions& o) {
+  check_factor_range("suppress factor", o.suppress_factor, o.suppress_factor >= 0.0 && o.suppress_factor < 1.0,
+                     "in [0, 1)");
+  check_factor_range("amplify factor", o.amplify_factor, o.amplify_factor > 1.0 && o.amplify_factor <= 1000.0,
+                     "in (1, 1000]");
+  if (o.conceptual_threshold) {
+    const double k = *o.conceptual_threshold;
+    check_factor_range("conceptual threshold", k, k >= -1.0 && k <= 1.0, "in [-1, 1]");
+  }
+  if (o.max_tokens < 1 || o.max_tokens > kMaxTokens) {
+    throw std::invalid_argument(fmt::format("max tokens must be in [1, {}], got {}", kMaxTokens, o.max_tokens));
+  }
+  if (o.sample) {
+    check_factor_range("temperature", o.temperature, o.temperature > 0.0 && o.temperature <= 100.0, "in (0, 100]");
+  }
+  for (const SteeringControl& c : o.controls) {
+    if (c.span.empty()) throw std::invalid_argument(fmt::format("a {} span is empty", control_kind_name(c.kind)));
+  }
+}
+
+SteeringPrompt build_steering_prompt(const Model& model, const std::string& prompt, int64_t image_positions) {
+  check_input_text(prompt, "prompt");
+  const ModelConfig& config = model.config();
+  const Tokenizer& tokenizer = model.tokenizer();
+  SteeringPrompt p;
+  p.prompt = prompt;
+  p.image_positions = image_positions;
+  if (image_positions > 0 && config.image) {
+    p.grid_rows = config.image->grid_rows;
+    p.grid_cols = config.image->grid_cols;
+  }
+  // The ids and the image's place as every command lays them out
+  // (prompt_ids, docs/contract.md): [bos] + text before {image} + the image +
+  // text after it; without {image} the image comes first.
+  const PromptIds layout = prompt_ids(config, tokenizer, prompt);
+  p.text_ids = layout.ids;
+  p.image_text_split = image_positions > 0 ? layout.image_index : 0;
+  p.image_begin = p.image_text_split;
+  // Byte ranges of the text tokens, from the same parts encoded with offsets.
+  if (config.add_bos) {
+    p.text_begin.push_back(-1);
+    p.text_end.push_back(-1);
+  }
+  auto add_part = [&](size_t offset, const std::string& text) {
+    if (text.empty()) return;
+    for (const TokenSpan& t : tokenizer.encode_with_offsets(text)) {
+      p.text_begin.push_back(static_cast<int64_t>(offset) + t.begin);
+      p.text_end.push_back(static_cast<int64_t>(offset) + t.end);
+    }
+  };
+  if (layout.marker == std::string::npos) {
+    add_part(0, prompt);
+  } else {
+    add_part(0, prompt.substr(0, layout.marker));
+    const size_t after = layout.marker + sizeof(kImageMarker) - 1;
+    add_part(after, prompt.substr(after));
+  }
+  TORCH_CHECK(p.text_begin.size() == p.text_ids.size(), "build_steering_prompt: ", p.text_begin.size(),
+              " token offsets for ", p.text_ids.size(), " ids");
+  p.pieces = tokenizer.pieces(p.text_ids);
+  if (p.length() == 0) throw std::invalid_argument("prompt gives no tokens");
+  if (p.length() > config.max_positions) {
+    throw std::invalid_argument(fmt::format("the prompt needs {} positions ({} image + {} text) but the model allows {}",
+                                            p.length(), image_positions, p.text_ids.size(), config.max_positions));
+  }
+  return p;
+}
+
+std::vector<int64_t> resolve_span(const SteeringPrompt& p, const Tokenizer& tokenizer, const std::string& span) {
+  if (span.empty()) throw std::invalid_argument("span is empty");
+  std::vector<int64_t> positions;
+  if (span == "image") {
+    if (p.image_positions == 0) throw std::invalid_argument("span \"image\": there is no image");
+    for (int64_t i = 0; i < p.image_positions; ++i) positions.push_back(p.image_begin + i);
+  } else if (starts_with(span, "image:")) {
+    positions = image_rectangle(p, span);
+  } else if (starts_with(span, "token:")) {
+    positions = indexed_unit(p, tokenizer, span, "token");
+  } else if (starts_with(span, "word:")) {
+    positions = indexed_unit(p, tokenizer, span, "word");
+  } else if (starts_with(span, "sentence:")) {
+    positions = indexed_unit(p, tokenizer, span, "sentence");
+  } else {
+    positions = text_occurrences(p, span);
+  }
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  return positions;
+}
+
+at::Tensor steering_modifier(const at::Tensor& embeddings, int64_t sequence_length,
+                             const std::vector<ResolvedControl>& controls, const SteeringOptions& options) {
+  const int64_t s = sequence_length;
+  std::vector<int64_t> owner(s, -1);  // index of the control that names a position itself
+  std::vector<std::vector<int64_t>> members(2);
+  for (size_t c = 0; c < controls.size(); ++c) {
+    const ResolvedControl& control = controls[c];
+    for (int64_t pos : control.positions) {
+      TORCH_CHECK(pos >= 0 && pos < s, "steering_modifier: position ", pos, " is outside [0, ", s, ")");
+      if (owner[pos] >= 0 && controls[owner[pos]].kind != control.kind) {
+        const ResolvedControl& other = controls[owner[pos]];
+        throw std::invalid_argument(fmt::format("position {} is both suppressed and amplified (spans {} and {})", pos,
+                                                span_text(other.span), span_text(control.span)));
+      }
+      if (owner[pos] < 0) members[control.kind == ControlKind::kSuppress ? 0 : 1].push_back(pos);
+      owner[pos] = static_cast<int64_t>(c);
+    }
+  }
+  at::Tensor similarity;
+  if (options.conceptual_threshold && (!members[0].empty() || !members[1].empty())) {
+    TORCH_CHECK(embeddings.defined() && embeddings.dim() == 2 && embeddings.size(0) == s,
+                "steering_modifier: expected embeddings [", s, ", D], got ",
+                embeddings.defined() ? embeddings.sizes() : at::IntArrayRef{});
+    similarity = cosine_similarity_matrix(embeddings);
+  }
+  // Each kind alone: modifier_rows with all its positions as one group (members
+  // get the factor; neighbours the conceptual factor furthest from 1).
+  const double factors[2] = {options.suppress_factor, options.amplify_factor};
+  at::Tensor rows[2];
+  for (int k = 0; k < 2; ++k) {
+    rows[k] = members[k].empty() ? at::ones({s}, at::kDouble)
+                                 : modifier_rows(similarity, s, {members[k]}, factors[k], options.conceptual_threshold)
+                                       .select(0, 0)
+                                       .to(at::kDouble);
+  }
+  at::Tensor out = at::ones({s}, at::kDouble);
+  auto m = out.accessor<double, 1>();
+  auto sup = rows[0].accessor<double, 1>();
+  auto amp = rows[1].accessor<double, 1>();
+  for (int64_t j = 0; j < s; ++j) {
+    if (owner[j] >= 0) {
+      m[j] = factors[controls[owner[j]].kind == ControlKind::kSuppress ? 0 : 1];
+    } else {
+      // A neighbour of both kinds keeps the factor furthest from 1 in ratio.
+      m[j] = std::abs(std::log(sup[j])) >= std::abs(std::log(amp[j])) ? sup[j] : amp[j];
+    }
+  }
+  return out.to(at::kFloat);
+}
+
+DecodePath resolve_decode_path(const Model& model, DecodePath requested) {
+  const bool cache = model.capabilities().kv_generation();
+  if (requested == DecodePath::kAuto) return cache ? DecodePath::kCache : DecodePath::kRecompute;
+  if (requested == DecodePath::kCache && !cache) {
+    throw std::invalid_argument(fmt::format("{}: model {} has no step_from_cache and lm_head methods, so it cannot "
+                                            "generate with a KV cache (docs/contract.md)",
+                                            model.path(), model.config().name));
+  }
+  return requested;
+}
+
+GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embeddings, const at::Tensor& modifier,
+                                     const SteeringOptions& options, DecodePath path) {
+  TORCH_CHECK(path != DecodePath::kAuto, "generate_with_modifier: resolve the decode path first");
+  TORCH_CHECK(embeddings.dim() == 3 && embeddings.size(0) == 1 && modifier.dim() == 1 &&
+                  modifier.size(0) == embeddings.size(1),
+              "generate_with_modifier: expected embeddings [1, S, D] and modifier [S], got ", embeddings.sizes(),
+              " and ", modifier.sizes());
+  c10::InferenceMode guard;
+  // TorchScript's plain plan, as the explainer's passes run (docs/speed.md#fixed-costs):
+  // every step has a new sequence length, and the profiling executor would
+  // profile and re-optimise the graph for each.
+  const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);
+  using Clock = std::chrono::steady_clock;
+  const ModelConfig& config = model.config();
+  const int64_t prompt_length = embeddings.size(1);
+  const at::Tensor prompt_modifier = modifier.to(at::kFloat).unsqueeze(0);
+  const bool hidden_path = model.capabilities().target_only();
+  std::mt19937_64 rng(options.seed);
+  GeneratedText out;
+  out.stop = "max_tokens";
+  std::vector<at::Tensor> kept;
+  at::Tensor sequence = embeddings;  // recompute: every position so far
+  at::Tensor pending = embeddings;   // cache: the positions not yet in the cache
+  at::Tensor cache;
+  int64_t length = prompt_length;
+  const auto start = Clock::now();
+  while (true) {
+    if (static_cast<int64_t>(out.ids.size()) >= options.max_tokens) break;
+    if (length >= config.max_positions) {
+      out.stop = "max_positions";
+      break;
+    }
+    const auto step_start = Clock::now();
+    // Generated keys get the factor 1; the prompt's keep theirs.
+    const at::Tensor full_modifier =
+        length == prompt_length ? prompt_modifier
+                                : at::cat({prompt_modifier, at::ones({1, length - prompt_length}, at::kFloat)}, 1);
+    at::Tensor logits;  // [V]
+    if (path == DecodePath::kCache) {
+      if (!cache.defined()) cache = model.empty_cache();
+      auto [hidden, extended] = model.step_from_cache(pending, cache, full_modifier);
+      cache = extended;
+      logits = model.lm_head(hidden.select(1, hidden.size(1) - 1)).select(0, 0);
+    } else if (hidden_path) {
+      const at::Tensor hidden = model.hidden_states(sequence, full_modifier);
+      logits = model.lm_head(hidden.select(1, length - 1)).select(0, 0);
+    } else {
+      logits = model.forward(sequence, full_modifier).select(1, length - 1).select(0, 0);
+    }
+    if (!at::isfinite(logits).all().item<bool>()) {
+      throw std::runtime_error("model " + model.path() + " returned non-finite logits (NaN or Inf)");
+    }
+    const at::Tensor log_probs = at::log_softmax(logits.to(at::kDouble), 0);
+    int64_t next = 0;
+    if (!options.sample) {
+      next = logits.argmax(0).item<int64_t>();
+    } else {
+      // Inverse-CDF sampling of softmax(logits / T) in float64 with a 53-bit
+      // uniform from mt19937_64: the same seed gives the same tokens.
+      const at::Tensor probs = at::softmax(logits.to(at::kDouble) / options.temperature, 0).contiguous();
+      const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
+      const double* p = probs.data_ptr<double>();
+      const int64_t v = probs.size(0);
+      double cumulative = 0.0;
+      next = v - 1;
+      for (int64_t i = 0; i < v; ++i) {
+        cumulative += p[i];
+        if (u < cumulative) {
+          next = i;
+          break;
+        }
+      }
+      while (next > 0 && p[next] == 0.0) --next;  // rounding past the end lands on a possible token
+    }
+    if (options.keep_logits) kept.push_back(logits.clone());
+    if (options.stop_at_eos && config.eos_id && next == *config.eos_id) {
+      out.stop = "eos";
+      break;
+    }
+    out.ids.push_back(next);
+    out.logprobs.push_back(log_probs[next].item<double>());
+    const at::Tensor next_embedding = model.embed_text(at::tensor({next}, at::kLong).unsqueeze(0));
+    if (path == DecodePath::kCache) {
+      pending = next_embedding;
+    } else {
+      sequence = at::cat({sequence, next_embedding}, 1);
+    }
+    ++length;
+    out.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - step_start).count());
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  out.text = trim(model.tokenizer().decode(out.ids));
+  if (options.keep_logits) {
+    out.logits = kept.empty() ? at::empty({0, config.vocab_size}, at::kFloat) : at::stack(kept);
+  }
+  return out;
+}
+
+SteeredGeneration steer(const Model& model, const std::string& prompt, const cv::Mat& image_rgb,
+                        const SteeringOptions& options) {
+  check_steering_options(options);
+  if (!image_rgb.empty() && !model.has_image()) {
+    throw std::invalid_argument("model " + model.path() + " is text-only (config image is null) but an image was given");
+  }
+  const ModelConfig& config = model.config();
+  SteeredGeneration g;
+  g.prompt = build_steering_prompt(model, prompt, image_rgb.empty() ? 0 : config.image->patches());
+  for (const SteeringControl& control : options.controls) {
+    g.controls.push_back({control.kind, control.span, resolve_span(g.prompt, model.tokenizer(), control.span)});
+  }
+  g.path = resolve_decode_path(model, options.path);
+
+  c10::InferenceMode guard;
+  const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);  // as in generate_with_modifier
+  const SteeringPrompt& p = g.prompt;
+  at::Tensor embeddings;  // [1, S, D]: text with the image at image_begin
+  const at::Tensor text = p.text_ids.empty() ? at::Tensor()
+                                             : model.embed_text(at::tensor(p.text_ids, at::kLong).unsqueeze(0));
+  if (p.image_positions == 0) {
+    embeddings = text;
+  } else {
+    const at::Tensor image = model.embed_image(image_to_tensor(image_rgb, *config.image));
+    embeddings = !text.defined() ? image
+                                 : at::cat({text.narrow(1, 0, p.image_text_split), image,
+                                            text.narrow(1, p.image_text_split, text.size(1) - p.image_text_split)},
+                                           1);
+  }
+  g.embeddings = embeddings;
+  g.modifier = steering_modifier(embeddings.select(0, 0), p.length(), g.controls, options);
+  g.steered = generate_with_modifier(model, embeddings, g.modifier, options, g.path);
+  if (options.unsteered) {
+    if (at::all(g.modifier == 1.0).item<bool>()) {
+      g.unsteered = g.steered;
+    } else {
+      g.unsteered = generate_with_modifier(model, embeddings, at::ones({p.length()}, at::kFloat), options, g.path);
+    }
+  }
+  return g;
+}
+
+}  // namespace atman
