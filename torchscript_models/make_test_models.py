@@ -9,6 +9,9 @@ Writes: image_text.pt   (image prefix + LM, every optional method)
         text_only.pt    (config image = null)
         minimal.pt      (image + LM with only the three required methods)
         long_context.pt (text only, max_positions 1100, for length sweeps)
+        image_middle.pt (image + LM, every optional method; the template places the
+                         image inside the prompt, "USER: {image}\n{question} ASSISTANT:",
+                         and image.resize is center_crop: docs/contract.md)
         shifted.pt      (text only, only the required methods; forward adds a fixed
                          vector to the embeddings, so that the integrated-gradients
                          path from the zero embedding stays clear of LayerNorm's
@@ -106,6 +109,10 @@ def main():
     shifted = build("shifted", vocab_size, seed=5, image=False)
     write(ShiftedEmbeddings(shifted, seed=5), make_config(shifted, "test-shifted", image=False,
                                                            template="{question}"), "shifted.pt")
+    image_middle = build("image_middle", vocab_size, seed=6)
+    middle_config = make_config(image_middle, "test-image-middle", template="USER: {image}\n{question} ASSISTANT:")
+    middle_config["image"]["resize"] = "center_crop"
+    write(image_middle, middle_config, "image_middle.pt")
     print("wrote test models to " + args.out_dir)
 
 

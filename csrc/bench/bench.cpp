@@ -86,8 +86,9 @@ ModelCost model_cost(const Model& model) {
     cost.layer_weights = weights / c.num_layers;
     cost.source = "2-D weights of the numbered layers";
   } else {
-    cost.layer_weights = 12 * c.hidden_size * c.hidden_size;
-    cost.source = "4 D^2 + 8 D^2 (no numbered layer weights found)";
+    // Q and output D^2 each, K and V D^2 * Hkv / H each (grouped-query attention), MLP 8 D^2.
+    cost.layer_weights = 10 * c.hidden_size * c.hidden_size + 2 * c.hidden_size * c.hidden_size * c.kv_heads() / c.num_heads;
+    cost.source = "(2 + 2 Hkv/H) D^2 + 8 D^2 (no numbered layer weights found)";
   }
   cost.position_flops = 2.0 * static_cast<double>(cost.layer_weights) * static_cast<double>(c.num_layers);
   cost.pair_flops = 4.0 * d * static_cast<double>(c.num_layers);

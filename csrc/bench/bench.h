@@ -58,7 +58,8 @@ struct ModelCost {
 };
 /// Per-layer weights are counted from the module: every 2-D parameter whose
 /// name has a numeric component (blocks.3.fc_in.weight), divided by
-/// num_layers; when there is none, 4 D^2 + 8 D^2 (attention, MLP of 4 D).
+/// num_layers; when there is none, (2 + 2 Hkv/H) D^2 + 8 D^2 (attention with
+/// grouped-query K and V, MLP of 4 D).
 ModelCost model_cost(const Model& model);
 
 /// CPU time of this process (all its threads) in seconds. On a machine

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 #include <utf8.h>
 
+#include "atman/io/image.h"
 #include "eval/dataset.h"
 
 namespace atman {
@@ -100,13 +101,36 @@ std::vector<double> mask_patch_coverage(const cv::Mat& mask, int64_t rows, int64
   return coverage;
 }
 
-GroundTruth image_ground_truth(const cv::Mat& mask, const Sequence& sequence, double min_cover) {
+std::vector<double> mask_patch_coverage(const cv::Mat& mask, const ImageConfig& config) {
+  if (config.resize == ImageResize::kStretch) return mask_patch_coverage(mask, config.grid_rows, config.grid_cols);
+  TORCH_CHECK(!mask.empty() && mask.channels() == 1, "mask_patch_coverage: expected a one-channel mask");
+  cv::Mat inside;
+  cv::compare(mask, 0, inside, cv::CMP_NE);
+  cv::Mat integral;
+  cv::integral(inside / 255, integral, CV_64F);
+  const ImageView view = model_view(mask.cols, mask.rows, config);
+  const double cell_area = (view.x1 - view.x0) / static_cast<double>(config.grid_cols) * (view.y1 - view.y0) /
+                           static_cast<double>(config.grid_rows);
+  std::vector<double> coverage;
+  for (const PixelRect& r : patch_rectangles(mask.cols, mask.rows, config)) {
+    const double sum = r.width() <= 0 || r.height() <= 0
+                           ? 0.0
+                           : integral.at<double>(r.y1, r.x1) - integral.at<double>(r.y0, r.x1) -
+                                 integral.at<double>(r.y1, r.x0) + integral.at<double>(r.y0, r.x0);
+    coverage.push_back(cell_area > 0 ? std::min(1.0, sum / cell_area) : 0.0);
+  }
+  return coverage;
+}
+
+GroundTruth image_ground_truth(const cv::Mat& mask, const Sequence& sequence, double min_cover,
+                               const ImageConfig* image) {
   TORCH_CHECK(sequence.image_positions > 0 && sequence.grid_rows * sequence.grid_cols == sequence.image_positions,
               "image_ground_truth: the sequence has no image grid");
-  const std::vector<double> coverage = mask_patch_coverage(mask, sequence.grid_rows, sequence.grid_cols);
+  const std::vector<double> coverage = image ? mask_patch_coverage(mask, *image)
+                                             : mask_patch_coverage(mask, sequence.grid_rows, sequence.grid_cols);
   GroundTruth gt;
   for (int64_t p = 0; p < sequence.image_positions; ++p) {
-    gt.positions.push_back(p);
+    gt.positions.push_back(sequence.image_begin + p);
     gt.truth.push_back(coverage[p] >= min_cover ? 1 : 0);
   }
   return gt;
@@ -127,20 +151,44 @@ GroundTruth text_ground_truth(const Tokenizer& tokenizer, const Sequence& sequen
                                             span_begin, span_end, chars));
   }
   const int64_t b0 = byte_of[span_begin], b1 = byte_of[span_end];
-  const std::vector<TokenSpan> tokens = tokenizer.encode_with_offsets(prompt);
-  // The prompt's tokens sit at the end of prompt_ids (after BOS when add_bos).
-  const int64_t first = static_cast<int64_t>(sequence.prompt_ids.size()) - static_cast<int64_t>(tokens.size());
-  TORCH_CHECK(first >= 0, "text_ground_truth: the sequence has fewer prompt ids than the prompt's tokens");
-  for (size_t k = 0; k < tokens.size(); ++k) {
-    TORCH_CHECK(sequence.prompt_ids[first + k] == tokens[k].id,
-                "text_ground_truth: token ", k, " of the prompt differs from the sequence's");
+  // The prompt's text parts as build_sequence encoded them: the whole
+  // prompt, or the text before and after {image} (docs/contract.md).
+  struct Part {
+    size_t byte_begin;
+    std::string text;
+    int64_t first_id;  // index into prompt_ids of the part's first token
+  };
+  std::vector<Part> parts;
+  if (sequence.image_marker == std::string::npos) {
+    parts.push_back({0, prompt, -1});  // the prompt's tokens sit at the end of prompt_ids (after BOS)
+  } else {
+    const size_t after = sequence.image_marker + std::string(kImageMarker).size();
+    const std::string before_text = prompt.substr(0, sequence.image_marker), after_text = prompt.substr(after);
+    const int64_t before_ids = before_text.empty() ? 0 : static_cast<int64_t>(tokenizer.encode(before_text).size());
+    const int64_t after_ids = after_text.empty() ? 0 : static_cast<int64_t>(tokenizer.encode(after_text).size());
+    const int64_t first = static_cast<int64_t>(sequence.prompt_ids.size()) - before_ids - after_ids;
+    if (!before_text.empty()) parts.push_back({0, before_text, first});
+    if (!after_text.empty()) parts.push_back({after, after_text, first + before_ids});
   }
   GroundTruth gt;
-  // Leading ids that stand for no prompt character (BOS) are not evaluated.
-  for (size_t k = 0; k < tokens.size(); ++k) {
-    if (tokenizer.is_special(tokens[k].id)) continue;
-    gt.positions.push_back(sequence.prompt_begin() + first + static_cast<int64_t>(k));
-    gt.truth.push_back(tokens[k].begin < b1 && tokens[k].end > b0 ? 1 : 0);
+  for (Part& part : parts) {
+    const std::vector<TokenSpan> tokens = tokenizer.encode_with_offsets(part.text);
+    if (part.first_id < 0) part.first_id = static_cast<int64_t>(sequence.prompt_ids.size() - tokens.size());
+    TORCH_CHECK(part.first_id >= 0 && part.first_id + static_cast<int64_t>(tokens.size()) <=
+                                          static_cast<int64_t>(sequence.prompt_ids.size()),
+                "text_ground_truth: the sequence has fewer prompt ids than the prompt's tokens");
+    for (size_t k = 0; k < tokens.size(); ++k) {
+      TORCH_CHECK(sequence.prompt_ids[part.first_id + k] == tokens[k].id, "text_ground_truth: token ", k,
+                  " of the prompt differs from the sequence's");
+    }
+    // Leading ids that stand for no prompt character (BOS) are not evaluated.
+    for (size_t k = 0; k < tokens.size(); ++k) {
+      if (tokenizer.is_special(tokens[k].id)) continue;
+      const int64_t begin = static_cast<int64_t>(part.byte_begin) + tokens[k].begin;
+      const int64_t end = static_cast<int64_t>(part.byte_begin) + tokens[k].end;
+      gt.positions.push_back(sequence.prompt_position(part.first_id + static_cast<int64_t>(k)));
+      gt.truth.push_back(begin < b1 && end > b0 ? 1 : 0);
+    }
   }
   return gt;
 }

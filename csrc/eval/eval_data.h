@@ -71,6 +71,12 @@ std::string item_prompt(const ModelConfig& config, const EvalItem& item);
 /// Fraction of each patch that the mask (nonzero pixels, one channel) covers,
 /// row-major over a rows x cols grid, edges as described above.
 std::vector<double> mask_patch_coverage(const cv::Mat& mask, int64_t rows, int64_t cols);
+/// The same through image.resize (docs/contract.md, "Pixels"): with stretch as
+/// above; with center_crop or pad each patch is its rectangle of the mask
+/// through the crop or the padding (io/image.h patch_rectangles), and the
+/// fraction is of the patch's whole area, padding included (padding is never
+/// covered; a patch that lies wholly in the padding gets 0).
+std::vector<double> mask_patch_coverage(const cv::Mat& mask, const ImageConfig& config);
 /// Reads a mask image (any format OpenCV reads; nonzero = inside). Throws naming the file.
 cv::Mat read_mask(const std::string& path);
 
@@ -80,10 +86,15 @@ struct GroundTruth {
   std::vector<int> truth;          // 1 = part of the ground truth, per position
 };
 
-/// For an image item: all image positions of `sequence`, truth from the mask.
-GroundTruth image_ground_truth(const cv::Mat& mask, const Sequence& sequence, double min_cover = 0.25);
+/// For an image item: all image positions of `sequence` (where the image
+/// stands: first, or at {image}), truth from the mask; with `image` (the
+/// model's image config) the patches map through its image.resize.
+GroundTruth image_ground_truth(const cv::Mat& mask, const Sequence& sequence, double min_cover = 0.25,
+                               const ImageConfig* image = nullptr);
 /// For a text item: the prompt's non-special text positions, truth from the
-/// evidence span [span_begin, span_end) in characters of sequence.prompt.
+/// evidence span [span_begin, span_end) in characters of sequence.prompt
+/// (with {image} in the prompt, the text before and after it, each part as
+/// the sequence encoded it).
 /// Throws std::invalid_argument when the span lies outside the prompt.
 GroundTruth text_ground_truth(const Tokenizer& tokenizer, const Sequence& sequence, int64_t span_begin,
                               int64_t span_end);

@@ -94,6 +94,7 @@ std::string config_json(const Model& model) {
   j["hidden_size"] = c.hidden_size;
   j["num_layers"] = c.num_layers;
   j["num_heads"] = c.num_heads;
+  j["num_kv_heads"] = c.kv_heads();
   j["max_positions"] = c.max_positions;
   j["add_bos"] = c.add_bos;
   j["bos_id"] = c.bos_id;
@@ -103,7 +104,10 @@ std::string config_json(const Model& model) {
     j["image"] = {{"size", {i.height, i.width}},
                   {"grid", {i.grid_rows, i.grid_cols}},
                   {"mean", i.mean},
-                  {"std", i.std}};
+                  {"std", i.std},
+                  {"resize", i.resize == ImageResize::kStretch      ? "stretch"
+                             : i.resize == ImageResize::kCenterCrop ? "center_crop"
+                                                                    : "pad"}};
   } else {
     j["image"] = nullptr;
   }

@@ -93,6 +93,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.add_bos = (data[0] & 0x80) != 0;
   config.bos_id = 1;
   config.prompt_template = "Question: {question} Answer:";
+  if (image_positions > 0) {  // an image model: "{image}" in the prompt places the image (docs/contract.md)
+    atman::ImageConfig image;
+    image.height = image.width = 128;
+    image.grid_rows = 1;
+    image.grid_cols = image_positions;
+    config.image = image;
+  }
   const std::string rest(reinterpret_cast<const char*>(data) + 2, size - 2);
   const size_t split = rest.find('\0');
   const std::string prompt = rest.substr(0, split);
@@ -117,14 +124,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t s = seq.length();
   require(s >= 1 && s <= config.max_positions, "length within max_positions");
   require(s == image_positions + static_cast<int64_t>(seq.prompt_ids.size() + seq.target_ids.size()) - 1, "layout");
-  require(!seq.prompt_ids.empty() && !seq.target_ids.empty(), "non-empty");
+  require((!seq.prompt_ids.empty() || image_positions > 0) && !seq.target_ids.empty(), "non-empty");
+  require(seq.image_begin >= 0 && seq.image_end() <= seq.target_begin(), "image inside the prompt");
   require(!config.add_bos || seq.prompt_ids.front() == config.bos_id, "BOS first");
   require(seq.prompt_pieces.size() == seq.prompt_ids.size() && seq.target_pieces.size() == seq.target_ids.size(),
           "pieces");
   require(static_cast<int64_t>(seq.text_ids().size()) == s - image_positions, "text ids");
   for (int64_t p = 0; p < s; ++p) {
     const auto kind = seq.kind_of(p);
-    require((p < image_positions) == (kind == atman::PositionKind::kImage), "kind");
+    require((p >= seq.image_begin && p < seq.image_end()) == (kind == atman::PositionKind::kImage), "kind");
     require((kind == atman::PositionKind::kImage) == (seq.token_id_at(p) < 0), "token id");
   }
   for (auto g : {atman::Granularity::kToken, atman::Granularity::kWord, atman::Granularity::kSentence}) {
@@ -135,7 +143,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int64_t p : group) require(p == next++, "groups cover positions in order, once");
       const bool in_target = group.front() >= seq.target_begin();
       require(in_target == (group.back() >= seq.target_begin()), "group inside prompt or target");
-      if (group.front() < image_positions) require(group.size() == 1, "patches alone");
+      const bool image = seq.kind_of(group.front()) == atman::PositionKind::kImage;
+      if (image) require(group.size() == 1, "patches alone");
+      require(group.front() >= seq.image_end() || group.back() < seq.image_begin || image, "no group crosses the image");
     }
     require(next == s, "every position explained");
   }

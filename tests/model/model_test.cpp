@@ -105,6 +105,53 @@ TEST(ConfigTest, RejectsEveryBadFieldWithItsName) {
                {"\"image.grid\" has 24 patches, not fewer than max_positions 24"});
 }
 
+// The contract-1 additions of the importers (docs/contract.md): num_kv_heads,
+// image.resize, {image} in the template.
+TEST(ConfigTest, ReadsKvHeadsResizeAndImageMarker) {
+  auto j = good_config();
+  ModelConfig c = parse_model_config(j.dump(), "m.pt");
+  EXPECT_EQ(c.kv_heads(), 2);
+  EXPECT_EQ(c.image->resize, ImageResize::kStretch);
+  j["num_heads"] = 8;
+  j["num_kv_heads"] = 2;
+  j["image"]["resize"] = "center_crop";
+  j["prompt_template"] = "USER: {image}\n{question} ASSISTANT:";
+  c = parse_model_config(j.dump(), "m.pt");
+  EXPECT_EQ(c.kv_heads(), 2);
+  EXPECT_EQ(c.image->resize, ImageResize::kCenterCrop);
+  j["image"]["resize"] = "pad";
+  EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kPad);
+  j["image"]["resize"] = "stretch";
+  EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kStretch);
+}
+
+TEST(ConfigTest, RejectsBadKvHeadsResizeAndImageMarker) {
+  const std::vector<BadConfigCase> cases = {
+      {"/num_kv_heads", 0, "\"num_kv_heads\" must be in [1, 2], got 0"},
+      {"/num_kv_heads", 3, "\"num_kv_heads\" must be in [1, 2], got 3"},
+      {"/num_kv_heads", "2", "\"num_kv_heads\" must be an integer, got \"2\""},
+      {"/image/resize", "crop", "\"image.resize\" must be \"stretch\", \"center_crop\" or \"pad\", got \"crop\""},
+      {"/image/resize", 1, "\"image.resize\" must be a string, got 1"},
+      {"/prompt_template", "{image} {question} {image}",
+       "\"prompt_template\" may contain {image} at most once, got \"{image} {question} {image}\""},
+  };
+  for (const auto& c : cases) {
+    auto j = good_config();
+    j[nlohmann::json::json_pointer(c.pointer)] = c.value;
+    SCOPED_TRACE(c.pointer);
+    expect_error([&] { parse_model_config(j.dump(), "dir/m.pt"); }, {"dir/m.pt: atman/config.json: ", c.message});
+  }
+  auto j = good_config();
+  j["num_heads"] = 6;
+  j["num_kv_heads"] = 4;
+  expect_error([&] { parse_model_config(j.dump(), "m.pt"); }, {"\"num_kv_heads\" must divide num_heads 6, got 4"});
+  j = good_config();
+  j["image"] = nullptr;
+  j["prompt_template"] = "{image} {question}";
+  expect_error([&] { parse_model_config(j.dump(), "m.pt"); },
+               {"\"prompt_template\" contains {image} but the model is text-only (image is null)"});
+}
+
 TEST(ConfigTest, RejectsNonJsonAndNonObjects) {
   expect_error([] { parse_model_config("{oops", "m.pt"); }, {"m.pt: atman/config.json is not valid JSON"});
   expect_error([] { parse_model_config("[1, 2]", "m.pt"); }, {"m.pt: atman/config.json must be a JSON object"});

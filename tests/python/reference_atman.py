@@ -120,8 +120,30 @@ def load_pixels(path, image_config):
         raise ValueError("cannot read " + path)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     h, w = image_config["size"]
-    interp = cv2.INTER_AREA if (rgb.shape[0] > h or rgb.shape[1] > w) else cv2.INTER_LINEAR
-    rgb = cv2.resize(rgb, (w, h), interpolation=interp)
+    resize = image_config.get("resize") or "stretch"
+
+    def resized(img, rh, rw):
+        interp = cv2.INTER_AREA if (img.shape[0] > rh or img.shape[1] > rw) else cv2.INTER_LINEAR
+        return cv2.resize(img, (rw, rh), interpolation=interp)
+
+    h0, w0 = rgb.shape[:2]
+    if resize == "center_crop":  # the side needing the larger scale fits; cut the centre
+        if h * w0 >= w * h0:
+            rh, rw = h, max(w, w0 * h // h0)
+        else:
+            rh, rw = max(h, h0 * w // w0), w
+        big = resized(rgb, rh, rw)
+        top, left = (rh - h) // 2, (rw - w) // 2
+        rgb = big[top:top + h, left:left + w]
+    elif resize == "pad":  # LLaVA-1.5's expand2square with int(mean * 255), then resize
+        side = max(h0, w0)
+        square = np.empty((side, side, 3), np.uint8)
+        square[:] = [int(m * 255) for m in image_config["mean"]]
+        top, left = (side - h0) // 2, (side - w0) // 2
+        square[top:top + h0, left:left + w0] = rgb
+        rgb = resized(square, h, w)
+    else:
+        rgb = resized(rgb, h, w)
     x = rgb.astype(np.float64) / 255.0
     x = (x - np.array(image_config["mean"])) / np.array(image_config["std"])
     return torch.from_numpy(x).permute(2, 0, 1).contiguous()
@@ -152,24 +174,38 @@ def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
     ref = model_path if isinstance(model_path, Reference) else Reference(model_path)
     cfg, sp = ref.config, ref.sp
     with torch.no_grad():
-        parts, p = [], 0
+        p = 0
+        image_emb = None
         if image_path is not None:
             image_emb = ref.embed_image(load_pixels(image_path, cfg["image"]))
-            parts.append(image_emb)
             p = image_emb.shape[0]
-        prompt_ids = ([cfg["bos_id"]] if cfg["add_bos"] else []) + sp.encode(prompt)
+        # DESIGN section 2: with "{image}" (models with an image), [bos] +
+        # encode(before) + image + encode(after), each part on its own; without
+        # it the image comes first, before BOS.
+        bos = [cfg["bos_id"]] if cfg["add_bos"] else []
+        if cfg.get("image") is not None and "{image}" in prompt:
+            before, after = prompt.split("{image}", 1)
+            before_ids = sp.encode(before) if before else []
+            after_ids = sp.encode(after) if after else []
+            prompt_ids = bos + before_ids + after_ids
+            image_at = len(bos) + len(before_ids) if p else 0
+        else:
+            prompt_ids = bos + sp.encode(prompt)
+            image_at = 0
         target_ids = sp.encode(target)
         text_ids = prompt_ids + target_ids[:-1]
-        parts.append(ref.embed_text(text_ids))
+        text_emb = ref.embed_text(text_ids)
+        parts = [text_emb[:image_at]] + ([image_emb] if p else []) + [text_emb[image_at:]]
         emb = torch.cat(parts, dim=0)
         s = emb.shape[0]
         assert s == p + len(prompt_ids) + len(target_ids) - 1
 
         special = [sp.IsControl(i) or sp.IsUnknown(i) for i in text_ids]
         pieces = [sp.IdToPiece(i) for i in text_ids]
-        groups = [[i] for i in range(p)]
         n_prompt = len(prompt_ids)
-        groups += text_groups(pieces[:n_prompt], special[:n_prompt], granularity, p)
+        groups = text_groups(pieces[:image_at], special[:image_at], granularity, 0)
+        groups += [[image_at + i] for i in range(p)]
+        groups += text_groups(pieces[image_at:n_prompt], special[image_at:n_prompt], granularity, image_at + p)
         groups += text_groups(pieces[n_prompt:], special[n_prompt:], granularity, p + n_prompt)
 
         unit = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)

@@ -4,7 +4,8 @@ independent PyTorch implementation in reference_atman.py: the same explained
 units (indices, members, kinds) and relevance within 1e-4 of the largest
 |relevance| (R[i] and every R[i, t]), on an image-text and a text-only model,
 conceptual suppression on and off, token, word and sentence granularity, and
-both pass strategies.
+both pass strategies, and a model whose template places the image inside the
+prompt ({image}) with image.resize center_crop.
 
 Usage (ctest runs it): test_reference_agreement.py --atman build/atman
         --models build/test_models --work-dir build/python_reference"""
@@ -82,6 +83,19 @@ def cases(models, images):
         dict(model=mini, image=images["shrink"], prompt=question, target=" blue", kappa="0.6",
              granularity="token", extra=["--threads", "1"]),
     ]
+    # {image} inside the prompt and image.resize center_crop (docs/contract.md):
+    # the non-square images are cropped; the sequence is text, image, text.
+    middle = os.path.join(models, "image_middle.pt")
+    llava = "USER: {image}\nWhat color is the circle? ASSISTANT:"
+    out += [
+        dict(model=middle, image=images["shrink"], prompt=llava, target=" red circle", kappa="0.6",
+             granularity="word"),
+        dict(model=middle, image=images["shrink"], prompt=llava, target=" red circle", kappa="off",
+             granularity="token", extra=["--strategy", "full-logits"]),
+        dict(model=middle, image=images["enlarge"], prompt="{image} What is it?", target=" a square", kappa="off",
+             granularity="token", extra=["--strategy", "prefix-reuse", "--batch-size", "5"]),
+        dict(model=middle, image=None, prompt=llava, target=" red", kappa="0.6", granularity="word"),
+    ]
     unseen = make_unseen_model(os.path.dirname(images["shrink"]))
     out += [
         dict(model=unseen, image=images["shrink"], prompt="<image> Q: Which colour is the circle? A:",
@@ -118,6 +132,12 @@ def run_case(atman, work, n, case):
         problems.append("group members differ")
     if [t["id"] for t in got["targets"]] != [t["id"] for t in want["targets"]]:
         problems.append("target ids differ")
+    image_units = [p for p in got["positions"] if p["kind"] == "image"]
+    if image_units:  # patches in sequence order, [row, col] counted from the image's first position
+        cols = got["image_grid"][1]
+        first = image_units[0]["index"]
+        if [p["patch"] for p in image_units] != [list(divmod(p["index"] - first, cols)) for p in image_units]:
+            problems.append("image patches [row, col] differ from their sequence positions")
     if problems:
         return None, "; ".join(problems)
     r_got = np.array([p["relevance"] for p in got["positions"]])

@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "atman/io/image.h"
 #include "test_util.h"
 
 namespace atman {
@@ -191,6 +192,33 @@ TEST(RenderOverlay, PerTargetSelection) {
   EXPECT_DOUBLE_EQ(first.at<double>(1, 1), 0.75);
   EXPECT_DOUBLE_EQ(second.at<double>(1, 1), 0.25);
   EXPECT_THROW(relevance_grid(e, 2), std::invalid_argument);
+}
+
+// image.resize: the heat lands where the model looked (docs/contract.md, "Pixels").
+TEST(RenderOverlay, HeatMapsBackThroughCropAndPadding) {
+  const cv::Mat one(1, 1, CV_32F, cv::Scalar(1.0f));
+  // center_crop of a 4 x 2 image to 2 x 2: the model saw columns 1..2; the rest gets no heat.
+  cv::Mat heat = heat_over_image(one, cv::Size(4, 2), ImageView{1.0, 0.0, 3.0, 2.0});
+  ASSERT_EQ(heat.size(), cv::Size(4, 2));
+  for (int y = 0; y < 2; ++y) {
+    EXPECT_FLOAT_EQ(heat.at<float>(y, 0), 0.0f);
+    EXPECT_FLOAT_EQ(heat.at<float>(y, 1), 1.0f);
+    EXPECT_FLOAT_EQ(heat.at<float>(y, 2), 1.0f);
+    EXPECT_FLOAT_EQ(heat.at<float>(y, 3), 0.0f);
+  }
+  // pad: the view is the 4 x 4 square around the image; its top and bottom rows
+  // (padding) are cut off, so the image shows the middle of a 2-row grid: the
+  // lower half of row 0 (value 1) and the upper half of row 1 (value 0).
+  cv::Mat grid(2, 1, CV_32F);
+  grid.at<float>(0, 0) = 1.0f;
+  grid.at<float>(1, 0) = 0.0f;
+  heat = heat_over_image(grid, cv::Size(4, 2), ImageView{0.0, -1.0, 4.0, 3.0});
+  ASSERT_EQ(heat.size(), cv::Size(4, 2));
+  EXPECT_GT(heat.at<float>(0, 0), 0.5f);
+  EXPECT_LT(heat.at<float>(1, 0), 0.5f);
+  // The whole image as the view: exactly upsample_heatmap.
+  const cv::Mat same = heat_over_image(grid, cv::Size(4, 2), ImageView{0.0, 0.0, 4.0, 2.0});
+  EXPECT_EQ(cv::norm(same, upsample_heatmap(grid, cv::Size(4, 2)), cv::NORM_INF), 0.0);
 }
 
 TEST(RenderOverlay, CaptionHelper) {

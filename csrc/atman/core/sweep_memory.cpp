@@ -1,9 +1,16 @@
 #include "atman/core/sweep_memory.h"
 
+#include <algorithm>
+
 namespace atman {
 namespace {
 constexpr int64_t kMiB = int64_t{1} << 20;
 }  // namespace
+
+int64_t prefix_cache_bytes(const ModelConfig& c, int64_t positions) {
+  const int64_t head_width = c.hidden_size / std::max<int64_t>(1, c.num_heads);
+  return saturating_mul(8, saturating_mul(c.num_layers, saturating_mul(positions, saturating_mul(c.kv_heads(), head_width))));
+}
 
 SweepMemory estimate_sweep_memory(const ModelConfig& c, int64_t positions, int64_t rows, int64_t targets,
                                   bool full_logits, bool conceptual) {

@@ -17,11 +17,16 @@ bool ends_sentence(const std::string& piece) {
 std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Granularity granularity,
                                                    const Tokenizer& tokenizer) {
   std::vector<std::vector<int64_t>> groups;
-  for (int64_t i = 0; i < sequence.image_positions; ++i) groups.push_back({i});
-  // Two text segments: the prompt, and the target but its last token.
-  const std::pair<int64_t, int64_t> segments[] = {{sequence.prompt_begin(), sequence.target_begin()},
+  // In sequence order: the prompt's text before the image, the image's
+  // patches, the prompt's text after it, the target but its last token.
+  const std::pair<int64_t, int64_t> segments[] = {{0, sequence.image_begin},
+                                                  {sequence.image_end(), sequence.target_begin()},
                                                   {sequence.target_begin(), sequence.length()}};
-  for (const auto& [begin, end] : segments) {
+  for (int segment = 0; segment < 3; ++segment) {
+    const auto [begin, end] = segments[segment];
+    if (segment == 1) {
+      for (int64_t i = sequence.image_begin; i < sequence.image_end(); ++i) groups.push_back({i});
+    }
     bool open = false;      // is groups.back() a group we may extend?
     bool prev_ends = true;  // previous piece ended a sentence / was special
     for (int64_t p = begin; p < end; ++p) {

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -203,10 +205,70 @@ cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width) {
   return out;
 }
 
+namespace {
+
+// center_crop: the size the whole image is resized to before the crop.
+cv::Size crop_scaled_size(int w0, int h0, const ImageConfig& config) {
+  const int64_t h = config.height, w = config.width;
+  if (h * w0 >= w * h0) return cv::Size(static_cast<int>(std::max<int64_t>(w, w0 * h / h0)), static_cast<int>(h));
+  return cv::Size(static_cast<int>(w), static_cast<int>(std::max<int64_t>(h, h0 * w / w0)));
+}
+
+}  // namespace
+
+cv::Mat model_image(const cv::Mat& rgb, const ImageConfig& config) {
+  TORCH_CHECK(!rgb.empty() && rgb.type() == CV_8UC3, "model_image: expected an 8-bit RGB image, got type ",
+              rgb.type());
+  switch (config.resize) {
+    case ImageResize::kStretch: break;
+    case ImageResize::kCenterCrop: {
+      const cv::Size scaled = crop_scaled_size(rgb.cols, rgb.rows, config);
+      const cv::Mat resized = resize_for_model(rgb, scaled.height, scaled.width);
+      const cv::Rect centre((scaled.width - static_cast<int>(config.width)) / 2,
+                            (scaled.height - static_cast<int>(config.height)) / 2, static_cast<int>(config.width),
+                            static_cast<int>(config.height));
+      return resized(centre).clone();
+    }
+    case ImageResize::kPad: {
+      const int side = std::max(rgb.rows, rgb.cols);
+      const int top = (side - rgb.rows) / 2, left = (side - rgb.cols) / 2;
+      const cv::Scalar mean(static_cast<int>(config.mean[0] * 255), static_cast<int>(config.mean[1] * 255),
+                            static_cast<int>(config.mean[2] * 255));
+      cv::Mat square;
+      cv::copyMakeBorder(rgb, square, top, side - rgb.rows - top, left, side - rgb.cols - left, cv::BORDER_CONSTANT,
+                         mean);
+      return resize_for_model(square, config.height, config.width);
+    }
+  }
+  return resize_for_model(rgb, config.height, config.width);
+}
+
+ImageView model_view(int image_width, int image_height, const ImageConfig& config) {
+  TORCH_CHECK(image_width > 0 && image_height > 0, "model_view: expected a positive image size, got ", image_width,
+              "x", image_height);
+  const double w0 = image_width, h0 = image_height;
+  switch (config.resize) {
+    case ImageResize::kStretch: break;
+    case ImageResize::kCenterCrop: {
+      const cv::Size scaled = crop_scaled_size(image_width, image_height, config);
+      const double sx = w0 / scaled.width, sy = h0 / scaled.height;
+      const double left = (scaled.width - static_cast<int>(config.width)) / 2;
+      const double top = (scaled.height - static_cast<int>(config.height)) / 2;
+      return {left * sx, top * sy, (left + config.width) * sx, (top + config.height) * sy};
+    }
+    case ImageResize::kPad: {
+      const int side = std::max(image_width, image_height);
+      const double left = (side - image_width) / 2, top = (side - image_height) / 2;
+      return {-left, -top, side - left, side - top};
+    }
+  }
+  return {0.0, 0.0, w0, h0};
+}
+
 at::Tensor image_to_tensor(const cv::Mat& rgb, const ImageConfig& config) {
   TORCH_CHECK(!rgb.empty() && rgb.type() == CV_8UC3, "image_to_tensor: expected an 8-bit RGB image, got type ",
               rgb.type());
-  const cv::Mat resized = resize_for_model(rgb, config.height, config.width);
+  const cv::Mat resized = model_image(rgb, config);
   cv::Mat scaled;
   resized.convertTo(scaled, CV_32FC3, 1.0 / 255.0);
   at::Tensor hwc = at::from_blob(scaled.data, {config.height, config.width, 3}, at::kFloat).clone();
@@ -229,6 +291,32 @@ std::vector<PixelRect> patch_rectangles(int image_width, int image_height, int64
       rect.y1 = static_cast<int>((r + 1) * image_height / rows);
       rect.x0 = static_cast<int>(c * image_width / cols);
       rect.x1 = static_cast<int>((c + 1) * image_width / cols);
+      rects.push_back(rect);
+    }
+  }
+  return rects;
+}
+
+std::vector<PixelRect> patch_rectangles(int image_width, int image_height, const ImageConfig& config) {
+  if (config.resize == ImageResize::kStretch) {
+    return patch_rectangles(image_width, image_height, config.grid_rows, config.grid_cols);
+  }
+  TORCH_CHECK(config.grid_rows > 0 && config.grid_cols > 0, "patch_rectangles: expected a positive grid, got ",
+              config.grid_rows, "x", config.grid_cols);
+  const ImageView view = model_view(image_width, image_height, config);
+  auto edge = [](double begin, double end, int64_t k, int64_t n, int limit) {
+    const double at = begin + (end - begin) * static_cast<double>(k) / static_cast<double>(n);
+    return static_cast<int>(std::clamp(std::floor(at + 1e-9), 0.0, static_cast<double>(limit)));
+  };
+  std::vector<PixelRect> rects;
+  rects.reserve(config.patches());
+  for (int64_t r = 0; r < config.grid_rows; ++r) {
+    for (int64_t c = 0; c < config.grid_cols; ++c) {
+      PixelRect rect;
+      rect.y0 = edge(view.y0, view.y1, r, config.grid_rows, image_height);
+      rect.y1 = edge(view.y0, view.y1, r + 1, config.grid_rows, image_height);
+      rect.x0 = edge(view.x0, view.x1, c, config.grid_cols, image_width);
+      rect.x1 = edge(view.x0, view.x1, c + 1, config.grid_cols, image_width);
       rects.push_back(rect);
     }
   }

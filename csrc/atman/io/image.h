@@ -41,8 +41,28 @@ cv::Mat to_rgb8(const cv::Mat& decoded, const std::string& origin);
 
 /// Resizes as the trainer does: INTER_AREA when either side shrinks, INTER_LINEAR otherwise.
 cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width);
-/// 8-bit RGB -> float32 [1, 3, H, W]: resize, scale to [0, 1], (x - mean) / std.
+/// 8-bit RGB -> 8-bit RGB of exactly config.height x config.width, as
+/// config.resize says (docs/contract.md, "Pixels"):
+///   stretch:     resize_for_model to H x W;
+///   center_crop: resize so that the side that needs the larger scale fits
+///                exactly (the other becomes floor(side * scale), at least its
+///                target), then cut out the centre (offsets floor((excess) / 2));
+///   pad:         pad to a square of side max(h, w), floor((side - h) / 2) rows on
+///                top (columns on the left likewise) and the rest on the other
+///                side, with the mean colour as LLaVA-1.5 writes it
+///                (int(mean * 255) per channel), then resize_for_model to H x W.
+cv::Mat model_image(const cv::Mat& rgb, const ImageConfig& config);
+/// 8-bit RGB -> float32 [1, 3, H, W]: model_image, scale to [0, 1], (x - mean) / std.
 at::Tensor image_to_tensor(const cv::Mat& rgb, const ImageConfig& config);
+
+/// The part of the original image (image_width x image_height) that the
+/// model's whole input shows, in original pixel coordinates (fractional):
+/// the whole image (stretch), the central crop (center_crop), or the padded
+/// square, which reaches outside the image (pad: negative x0 or y0).
+struct ImageView {
+  double x0 = 0.0, y0 = 0.0, x1 = 0.0, y1 = 0.0;
+};
+ImageView model_view(int image_width, int image_height, const ImageConfig& config);
 
 /// A pixel rectangle [x0, x1) x [y0, y1) of the original image.
 struct PixelRect {
@@ -55,5 +75,10 @@ struct PixelRect {
 /// split into rows x cols patches: patch r covers rows floor(r*H/rows) ..
 /// floor((r+1)*H/rows) - 1; the rectangles tile the image exactly.
 std::vector<PixelRect> patch_rectangles(int image_width, int image_height, int64_t rows, int64_t cols);
+/// The same through config.resize: model_view split into the grid (cell edges
+/// x0 + c * (x1 - x0) / cols, floored), clipped to the image. A patch that lies
+/// wholly in the padding gets an empty rectangle; with stretch this equals
+/// patch_rectangles(image_width, image_height, grid_rows, grid_cols).
+std::vector<PixelRect> patch_rectangles(int image_width, int image_height, const ImageConfig& config);
 
 }  // namespace atman

@@ -7,6 +7,14 @@
 
 namespace atman {
 
+/// `image.resize` of atman/config.json: how a decoded image reaches `size`
+/// (docs/contract.md, "Pixels").
+enum class ImageResize {
+  kStretch,     // "stretch" (default): resize to size, ignoring the aspect ratio
+  kCenterCrop,  // "center_crop": scale so that the shorter side fits, cut out the centre
+  kPad,         // "pad": pad the shorter side equally with the mean colour to a square, then resize
+};
+
 /// `image` of atman/config.json.
 struct ImageConfig {
   int64_t height = 0;     // size[0]
@@ -15,6 +23,7 @@ struct ImageConfig {
   int64_t grid_cols = 0;  // grid[1]
   std::array<double, 3> mean{{0.0, 0.0, 0.0}};
   std::array<double, 3> std{{1.0, 1.0, 1.0}};
+  ImageResize resize = ImageResize::kStretch;
   int64_t patches() const { return grid_rows * grid_cols; }
 };
 

@@ -7,6 +7,7 @@
 
 #include "atman/io/image.h"
 #include "atman/model/sequence.h"
+#include "atman/model/target_pass.h"
 
 namespace atman {
 namespace {
@@ -26,30 +27,34 @@ GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const 
     throw std::invalid_argument("model " + model.path() + " is text-only (config image is null) but an image was given");
   c10::InferenceMode guard;
   const ModelConfig& config = model.config();
-  std::vector<int64_t> ids = model.tokenizer().encode(prompt);
-  if (config.add_bos) ids.insert(ids.begin(), config.bos_id);
+  // [bos] + text before {image} + the image + text after it (docs/contract.md).
+  const PromptIds layout = prompt_ids(config, model.tokenizer(), prompt);
+  const std::vector<int64_t>& ids = layout.ids;
   const int64_t positions = static_cast<int64_t>(ids.size()) + (image_rgb.empty() ? 0 : config.image->patches());
   if (positions > config.max_positions)  // before embedding: a huge prompt must not be embedded
     throw std::invalid_argument("the prompt needs " + std::to_string(positions) + " positions but the model allows " +
                                 std::to_string(config.max_positions));
-  at::Tensor embeddings = model.embed_text(at::tensor(ids, at::kLong).unsqueeze(0));
-  if (!image_rgb.empty())
-    embeddings = at::cat({model.embed_image(image_to_tensor(image_rgb, *config.image)), embeddings}, 1);
+  if (ids.empty() && image_rgb.empty()) throw std::invalid_argument("prompt gives no tokens");
+  at::Tensor embeddings;
+  if (image_rgb.empty()) {
+    embeddings = model.embed_text(at::tensor(ids, at::kLong).unsqueeze(0));
+  } else {
+    const at::Tensor image = model.embed_image(image_to_tensor(image_rgb, *config.image));
+    if (ids.empty()) {
+      embeddings = image;
+    } else {
+      const at::Tensor text = model.embed_text(at::tensor(ids, at::kLong).unsqueeze(0));
+      const int64_t at_id = layout.image_index, rest = text.size(1) - at_id;
+      embeddings = at::cat({text.narrow(1, 0, at_id), image, text.narrow(1, at_id, rest)}, 1);
+    }
+  }
   if (embeddings.size(1) > config.max_positions)
     throw std::invalid_argument("the prompt needs " + std::to_string(embeddings.size(1)) +
                                 " positions but the model allows " + std::to_string(config.max_positions));
 
   GreedyAnswer answer;
-  const bool fast = model.capabilities().target_only();
   while (static_cast<int64_t>(answer.ids.size()) < max_tokens && embeddings.size(1) < config.max_positions) {
-    const at::Tensor modifier = at::ones({1, embeddings.size(1)}, at::kFloat);
-    at::Tensor last_logits;
-    if (fast) {
-      const at::Tensor hidden = model.hidden_states(embeddings, modifier);
-      last_logits = model.lm_head(hidden.select(1, hidden.size(1) - 1));
-    } else {
-      last_logits = model.forward(embeddings, modifier).select(1, embeddings.size(1) - 1);
-    }
+    const at::Tensor last_logits = target_row_logits(model, embeddings, {embeddings.size(1) - 1}).select(1, 0);
     if (!at::isfinite(last_logits).all().item<bool>())
       throw std::runtime_error("model " + model.path() + " returned non-finite logits (NaN or Inf)");
     const int64_t next = last_logits.argmax(-1).item<int64_t>();

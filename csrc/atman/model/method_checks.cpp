@@ -34,7 +34,7 @@ std::vector<int64_t> lm_head_shape(const ModelConfig& config, const at::Tensor& 
 }
 
 std::vector<int64_t> prefix_cache_shape(const ModelConfig& config, const at::Tensor& embeddings) {
-  return {config.num_layers, 2, config.num_heads, embeddings.size(1), -1};
+  return {config.num_layers, 2, config.kv_heads(), embeddings.size(1), -1};
 }
 
 std::vector<int64_t> hidden_states_from_cache_shape(const ModelConfig& config, const at::Tensor& embeddings,

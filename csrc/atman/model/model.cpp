@@ -186,11 +186,33 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     }
     ic.mean = r.triple(image, "mean", "image.mean", false);
     ic.std = r.triple(image, "std", "image.std", true);
+    if (image.contains("resize") && !image["resize"].is_null()) {  // optional (docs/contract.md, "Pixels")
+      const std::string resize = r.string(image, "resize", "image.resize");
+      if (resize == "stretch") {
+        ic.resize = ImageResize::kStretch;
+      } else if (resize == "center_crop") {
+        ic.resize = ImageResize::kCenterCrop;
+      } else if (resize == "pad") {
+        ic.resize = ImageResize::kPad;
+      } else {
+        r.fail("image.resize", "must be \"stretch\", \"center_crop\" or \"pad\", got " +
+                                   ConfigReader::shown(image["resize"]));
+      }
+    }
     c.image = ic;
   }
   c.prompt_template = r.string(root, "prompt_template", "prompt_template");
   if (c.prompt_template.find("{question}") == std::string::npos) {
     r.fail("prompt_template", "must contain {question}, got " + ConfigReader::shown(root["prompt_template"]));
+  }
+  // {image} places the image's positions (docs/contract.md, "Prompt and target ids").
+  const size_t image_marker = c.prompt_template.find(kImageMarker);
+  if (image_marker != std::string::npos) {
+    if (c.prompt_template.find(kImageMarker, image_marker + 1) != std::string::npos) {
+      r.fail("prompt_template", "may contain {image} at most once, got " +
+                                    ConfigReader::shown(root["prompt_template"]));
+    }
+    if (!c.image) r.fail("prompt_template", "contains {image} but the model is text-only (image is null)");
   }
   if (c.image && c.image->patches() >= c.max_positions) {
     r.fail("image.grid", fmt::format("has {} patches, not fewer than max_positions {}", c.image->patches(),
@@ -257,6 +279,8 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   caps.prefix_cache = has_method(*module, "prefix_cache");
   caps.hidden_states_from_cache = has_method(*module, "hidden_states_from_cache");
   caps.forward_with_attentions = has_method(*module, "forward_with_attentions");
+  caps.step_from_cache = has_method(*module, "step_from_cache");
+  if (caps.step_from_cache) check_method(*module, path, "step_from_cache", 3, "(embeddings, cache, attention_modifier)");
   model->module_ = std::move(module);
   return model;
 }
@@ -279,8 +303,6 @@ at::Tensor Model::embed_image(const at::Tensor& pixels) const {
   }
   const ImageConfig& ic = *config_.image;
   TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.scalar_type() == at::kFloat,
-  caps.step_from_cache = has_method(*module, "step_from_cache");
-  if (caps.step_from_cache) check_method(*module, path, "step_from_cache", 3, "(embeddings, cache, attention_modifier)");
               "embed_image: expected float32 [B, 3, H, W] pixels, got ", pixels.scalar_type(), " ",
               pixels.sizes());
   at::Tensor out = call_tensor(*module_, path_, "embed_image", {pixels});
@@ -324,7 +346,6 @@ at::Tensor Model::hidden_states_from_cache(const at::Tensor& embeddings, const a
   return out;
 }
 
-}  // namespace atman
 std::pair<at::Tensor, at::Tensor> Model::step_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                                          const at::Tensor& modifier) const {
   TORCH_CHECK(capabilities_.step_from_cache, path_, ": model has no step_from_cache method");
@@ -357,3 +378,4 @@ at::Tensor Model::empty_cache() const {
                    at::kFloat);
 }
 
+}  // namespace atman

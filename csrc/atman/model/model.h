@@ -22,6 +22,10 @@ struct Module;
 namespace atman {
 
 
+/// The marker of prompt_template (and of a verbatim prompt) where the image's
+/// positions stand (docs/contract.md, "Prompt and target ids").
+inline constexpr char kImageMarker[] = "{image}";
+
 /// atman/config.json, contract 1. Every field is checked by parse_model_config.
 struct ModelConfig {
   int64_t contract = 1;
@@ -30,19 +34,19 @@ struct ModelConfig {
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
   int64_t num_heads = 0;
+  std::optional<int64_t> num_kv_heads;  // optional key (docs/contract.md); kv_heads() gives the default
   int64_t max_positions = 0;
   bool add_bos = true;
   int64_t bos_id = 0;
   std::optional<int64_t> eos_id;     // optional key (CONTRACT.md)
-  std::optional<int64_t> num_kv_heads;  // optional key (docs/contract.md); kv_heads() gives the default
   std::optional<ImageConfig> image;  // nullopt for a text-only model
   std::string prompt_template;       // contains "{question}"
+  /// Key-value heads of the model's cache: num_kv_heads, or num_heads without it.
+  int64_t kv_heads() const { return num_kv_heads.value_or(num_heads); }
 };
 
 /// Parses and checks config.json text; `origin` names the file in errors.
 /// Throws std::runtime_error with one line naming the field and the problem.
-  /// Key-value heads of the model's cache: num_kv_heads, or num_heads without it.
-  int64_t kv_heads() const { return num_kv_heads.value_or(num_heads); }
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
 
 /// Optional methods of torchscript_models/CONTRACT.md found at load time.
@@ -52,15 +56,15 @@ struct ModelCapabilities {
   bool prefix_cache = false;              // prefix_cache(embeddings)
   bool hidden_states_from_cache = false;  // hidden_states_from_cache(emb, cache, modifier)
   bool forward_with_attentions = false;   // forward_with_attentions(emb, modifier)
+  bool step_from_cache = false;           // step_from_cache(emb, cache, modifier) -> (hidden, cache)
   bool target_only() const { return hidden_states && lm_head; }
   bool prefix_reuse() const { return prefix_cache && hidden_states_from_cache; }
-};
-
-  bool step_from_cache = false;           // step_from_cache(emb, cache, modifier) -> (hidden, cache)
-/// A loaded, checked contract model.
-///
   /// Steered generation with a KV cache (docs/steering.md): step_from_cache + lm_head.
   bool kv_generation() const { return step_from_cache && lm_head; }
+};
+
+/// A loaded, checked contract model.
+///
 /// Usage:
 ///   auto model = atman::Model::load("tiny_magma.pt");   // throws with one line
 ///   at::Tensor e = model->embed_text(ids);              // [1, T, D]
@@ -95,10 +99,6 @@ class Model {
   at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                       const at::Tensor& modifier) const;
 
-  /// The TorchScript module itself, for methods this class does not wrap
-  /// (e.g. forward_with_attentions). Include <torch/script.h> to use it.
-  torch::jit::Module& module() const;
-
   /// Optional (capabilities().step_from_cache): embeddings [1, S2, D] of
   /// positions P..P+S2-1, cache [L, 2, Hkv, P, dh] (P may be 0), modifier
   /// [1, P+S2] -> (final hidden states [1, S2, D], cache [L, 2, Hkv, P+S2, dh]).
@@ -109,6 +109,10 @@ class Model {
   /// The empty cache [L, 2, kv_heads, 0, hidden_size / num_heads] a first
   /// step_from_cache call takes.
   at::Tensor empty_cache() const;
+
+  /// The TorchScript module itself, for methods this class does not wrap
+  /// (e.g. forward_with_attentions). Include <torch/script.h> to use it.
+  torch::jit::Module& module() const;
 
  private:
   Model() = default;

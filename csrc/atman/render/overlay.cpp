@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "atman/io/atomic_file.h"
+#include "atman/io/image.h"
 
 namespace atman {
 namespace {
@@ -245,6 +246,20 @@ cv::Mat upsample_heatmap(const cv::Mat& normalised_grid, cv::Size size) {
   return heat;
 }
 
+cv::Mat heat_over_image(const cv::Mat& normalised_grid, cv::Size size, const ImageView& view) {
+  const int view_width = std::max(1, static_cast<int>(std::lround(view.x1 - view.x0)));
+  const int view_height = std::max(1, static_cast<int>(std::lround(view.y1 - view.y0)));
+  const int left = static_cast<int>(std::lround(view.x0)), top = static_cast<int>(std::lround(view.y0));
+  if (left == 0 && top == 0 && view_width == size.width && view_height == size.height) {
+    return upsample_heatmap(normalised_grid, size);
+  }
+  const cv::Mat whole = upsample_heatmap(normalised_grid, cv::Size(view_width, view_height));
+  cv::Mat heat = cv::Mat::zeros(size, CV_32F);  // outside the view (cropped away): no heat
+  const cv::Rect shown = cv::Rect(left, top, view_width, view_height) & cv::Rect(0, 0, size.width, size.height);
+  if (!shown.empty()) whole(shown - cv::Point(left, top)).copyTo(heat(shown));
+  return heat;
+}
+
 cv::Mat render_overlay(const Explanation& explanation, const cv::Mat& original_rgb,
                        const std::string& caption, const OverlayOptions& options) {
   cv::Mat image = to_rgb(original_rgb);
@@ -260,7 +275,15 @@ cv::Mat render_overlay(const Explanation& explanation, const cv::Mat& original_r
 
   double max_relevance = 0.0;
   const cv::Mat grid = normalise_relevance(relevance_grid(explanation, options.target_index), &max_relevance);
-  const cv::Mat heat = upsample_heatmap(grid, image.size());
+  // The heat map covers what the model saw (docs/contract.md, "Pixels"): the
+  // whole image, the central crop, or the padded square (padding cut off).
+  ImageView view{0.0, 0.0, static_cast<double>(width), static_cast<double>(height)};
+  if (explanation.image_config) {
+    view = model_view(original_rgb.cols, original_rgb.rows, *explanation.image_config);
+    const double sx = static_cast<double>(width) / original_rgb.cols, sy = static_cast<double>(height) / original_rgb.rows;
+    view = {view.x0 * sx, view.y0 * sy, view.x1 * sx, view.y1 * sy};
+  }
+  const cv::Mat heat = heat_over_image(grid, image.size(), view);
 
   // Colour map (OpenCV works in BGR) and blend, all in RGB from here on.
   cv::Mat heat8, colours;

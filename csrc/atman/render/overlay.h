@@ -17,7 +17,10 @@
 //      bottom colour and the caption says "no positive relevance".
 //   3. upsample_heatmap: bicubic resize of the grid to the image's size (each
 //      grid cell maps onto its rectangle of the original image, since the
-//      model sees the whole image resized), clipped back to [0, 1].
+//      model sees the whole image resized), clipped back to [0, 1]. With
+//      image.resize center_crop or pad (Explanation::image_config),
+//      heat_over_image maps the grid through the crop or the padding: parts
+//      cropped away and the padding get no heat.
 //   4. render_overlay: colour map (turbo by default) on the 8-bit map,
 //      alpha-blended over the image with an opacity that rises with the
 //      relevance; a colour bar (0 .. max) at the right and
@@ -77,6 +80,13 @@ cv::Mat normalise_relevance(const cv::Mat& grid, double* max_relevance);
 
 /// Step 3 above: the normalised grid resized bicubically to `size`, CV_32F in [0, 1].
 cv::Mat upsample_heatmap(const cv::Mat& normalised_grid, cv::Size size);
+/// Step 3 through image.resize: the grid upsampled onto `view` (the part of
+/// an image of `size` that the model saw, io/image.h model_view, in that
+/// image's pixels) and placed there; pixels outside the view (cropped away)
+/// get 0, and the parts of the view outside the image (padding) are cut off.
+/// With the whole image as the view, upsample_heatmap(grid, size).
+struct ImageView;
+cv::Mat heat_over_image(const cv::Mat& normalised_grid, cv::Size size, const ImageView& view);
 
 /// The full overlay as an 8-bit RGB image of the original's size times
 /// `options.scale`. `original_rgb` is 8-bit with 3 (RGB), 1 (gray) or 4
