@@ -87,8 +87,10 @@ TEST(DatasetTest, EveryBadItemNamesItsFileAndLine) {
       {"{\"id\": 7, \"prompt\": \"p\", \"answer\": \"a\"}", "\"id\" must be a string"},
       {"{\"prompt\": \"p\", \"answer\": \"a\", \"evidence_span\": [5, 2]}",
        "\"evidence_span\" must be [start, end) with 0 <= start < end, got [5,2]"},
-      {"{\"prompt\": \"p\", \"answer\": \"a\", \"evidence_span\": [-1, 2]}", "got [-1,2]"},
-      {"{\"prompt\": \"p\", \"answer\": \"a\", \"evidence_span\": \"0-2\"}", "got \"0-2\""},
+      {"{\"prompt\": \"p\", \"answer\": \"a\", \"evidence_span\": [-1, 2]}",
+       "\"evidence_span\" must be [start, end) with 0 <= start < end, got [-1,2]"},
+      {"{\"prompt\": \"p\", \"answer\": \"a\", \"evidence_span\": \"0-2\"}",
+       "\"evidence_span\" must be [start, end) with 0 <= start < end, got \"0-2\""},
       {"{\"prompt\": \"p\"}", "field \"answer\" is missing or empty"},
       {"{\"answer\": \"a\"}", "neither \"prompt\" nor \"question\" is given"},
   };
