@@ -117,8 +117,9 @@ def main():
             examples.append({"id": item["id"], "question": item["question"], "unsteered": plain,
                              "suppressed": span(asked_box), "steered": asked[0],
                              "control": span(control_box), "control_steered": control[0]})
-        if (n + 1) % 50 == 0:
-            print("%d items..." % (n + 1), file=sys.stderr)
+        if (n + 1) % 25 == 0:
+            print("%d items: asked changed %d, control changed %d" % (
+                n + 1, counts["asked_changed"], counts["control_changed"]), file=sys.stderr, flush=True)
     total = max(counts["items"], 1)
     print("model %s, factor %g, %d items (%d skipped)" % (config["name"], args.factor, counts["items"],
                                                            counts["skipped"]))
