@@ -5,6 +5,7 @@
 // how time and memory grow with the sequence length.
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,9 +16,7 @@
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
-#include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -27,7 +26,8 @@
 #include "atman/model/sequence.h"
 #include "atman/runtime/memory_meter.h"
 #include "atman/runtime/resource_limits.h"
-#include "bench/bench.h"
+#include "bench/bench_case.h"
+#include "bench_background.h"
 #include "commands.h"
 #include "flag_checks.h"
 
@@ -45,7 +45,7 @@ struct BenchArgs {
   std::string model, image, question, prompt, target, csv, json_path, length_model;
   std::string lengths = "128,256,512,1024";
   double suppression_factor = ExplainOptions{}.suppression_factor;
-  double conceptual_threshold = 0.6;
+  double conceptual_threshold = kDefaultConceptualThreshold;
   int64_t threads = 0;
   int64_t batch_size = 0;
   int64_t published_batch = 0;
@@ -54,42 +54,7 @@ struct BenchArgs {
   bool length_sweep = false;
   bool skip_bf16 = false;
   bool has_question = false, has_prompt = false;
-};
-
-// One measured (case, variant).
-struct Row {
-  std::string case_name;  // single-token, conceptual, length-N
-  std::string variant;    // published, ours, ours-bf16
-  std::string strategy;
-  int64_t length = 0;
-  int64_t rows = 0;
-  double seconds = 0.0;      // wall, best of the repeats
-  double cpu_seconds = 0.0;  // process CPU time, best of the repeats
-  double speedup = 0.0;      // published wall time / this one
-  double cpu_speedup = 0.0;  // the same in CPU time
-  int64_t positions = 0;
-  double gflop = 0.0;   // model FLOPs of the sweep / 1e9
-  double gflops = 0.0;  // model FLOPs per wall second
-  double peak_fraction = 0.0;
-  double cpu_gflops = 0.0;  // model FLOPs per CPU second
-  double cpu_peak_fraction = 0.0;
-  int64_t batch = 0;
-  int64_t calls = 0;
-  double peak_mb = 0.0;           // resident peak above the start (PeakMemoryProbe)
-  double plain_forward_mb = 0.0;  // the same for one plain forward at this batch
-  double memory_ratio = 0.0;
-  double tensor_mb = 0.0;         // tensors alive at the peak (AllocationMeter)
-  double plain_tensor_mb = 0.0;
-  double tensor_ratio = 0.0;
-  double reuse_limit = 0.0;
-  double limit_fraction = 0.0;      // speedup / reuse_limit
-  double cpu_limit_fraction = 0.0;  // cpu_speedup / reuse_limit
-  double max_abs_diff = 0.0;  // vs published (fp32 variants) or vs ours fp32 (bf16)
-  bool agree = true;
-  double max_rel_err = 0.0;
-  double spearman = 1.0;
-  bool same_top = true;
-  at::Tensor relevance;
+  int64_t background = -1;  // --background N: the contention benchmark (bench_background.h); -1: off
 };
 
 std::string load_average() {
@@ -173,152 +138,19 @@ std::string prompt_of_length(const Model& model, int64_t length) {
   return prompt;
 }
 
-struct CaseResult {
-  std::vector<Row> rows;
-};
-
-class Bench {
- public:
-  Bench(const BenchArgs& a, std::shared_ptr<const Model> model, AllocationMeter* meter)
-      : a_(a), model_(std::move(model)), explainer_(model_), meter_(meter), cost_(model_cost(*model_)) {}
-
-  // Runs one input through every variant, `repeat` times interleaved; keeps the
-  // best time and the largest memory of each variant.
-  std::vector<Row> run_case(const std::string& case_name, const ExplainInput& input,
-                            const ExplainOptions& options, bool with_bf16) {
-    c10::InferenceMode guard;
-    const PreparedInput prepared = explainer_.prepare(input, options);
-    const int64_t s = prepared.sequence.length();
-    SweepInput sweep;
-    sweep.embeddings = prepared.embeddings;
-    sweep.target_ids = prepared.sequence.target_ids;
-    for (size_t t = 0; t < sweep.target_ids.size(); ++t) {
-      sweep.prediction_rows.push_back(prepared.sequence.prediction_row(static_cast<int64_t>(t)));
-    }
-    const int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
-    const int64_t published_batch = a_.published_batch > 0 ? a_.published_batch : batch;
-
-    struct Variant {
-      std::string name;
-      std::shared_ptr<const CompiledModel> compiled;
-      PassStrategy strategy;
-      int64_t batch;
-    };
-    std::vector<Variant> variants = {
-        {"published", CompiledModel::as_loaded(*model_), PassStrategy::kFullLogits, published_batch},
-        {"ours", explainer_.compiled(Precision::kFloat32), PassStrategy::kAuto, batch}};
-    if (with_bf16) variants.push_back({"ours-bf16", explainer_.compiled(Precision::kBFloat16), PassStrategy::kAuto, batch});
-
-    std::vector<Row> rows(variants.size());
-    for (int64_t r = 0; r < a_.repeat; ++r) {
-      for (size_t v = 0; v < variants.size(); ++v) {
-        auto runner = make_pass_runner(*model_, sweep, variants[v].strategy, variants[v].compiled);
-        const auto units = variants[v].name == "published" ? split_work(prepared.modifiers.size(0), variants[v].batch)
-                                                            : runner->plan(prepared.modifiers, variants[v].batch);
-        const SweepRun run = run_sweep(variants[v].name, *runner, prepared.modifiers, units, meter_);
-        Row& row = rows[v];
-        if (r == 0 || run.seconds < row.seconds) row.seconds = run.seconds;
-        if (r == 0 || run.cpu_seconds < row.cpu_seconds) row.cpu_seconds = run.cpu_seconds;
-        row.peak_mb = std::max(row.peak_mb, run.peak_delta_mb);
-        row.tensor_mb = std::max(row.tensor_mb, run.tensor_peak_mb);
-        row.case_name = case_name;
-        row.variant = variants[v].name;
-        row.strategy = runner->name();
-        row.length = s;
-        row.rows = prepared.modifiers.size(0);
-        row.positions = run.counters.positions;
-        row.calls = run.counters.calls;
-        row.batch = variants[v].batch;
-        row.relevance = run.relevance;
-        flops_[v] = cost_.flops(run.counters);
-      }
-    }
-    // One plain forward of the module as loaded at each variant's batch size.
-    const double limit = reuse_limit(prepared.modifiers);
-    for (size_t v = 0; v < variants.size(); ++v) {
-      Row& row = rows[v];
-      plain_forward(prepared.embeddings, row.batch, &row.plain_forward_mb, &row.plain_tensor_mb);
-      row.memory_ratio = row.plain_forward_mb > 0 ? row.peak_mb / row.plain_forward_mb : 0.0;
-      row.tensor_ratio = row.plain_tensor_mb > 0 ? row.tensor_mb / row.plain_tensor_mb : 0.0;
-      row.gflop = flops_[v] / 1e9;
-      row.gflops = flops_[v] / row.seconds / 1e9;
-      row.cpu_gflops = flops_[v] / row.cpu_seconds / 1e9;
-      const bool bf16 = row.variant == "ours-bf16";
-      const MatmulPeak& peak = bf16 ? bf16_peak() : fp32_peak();
-      row.peak_fraction = row.gflops / peak.gflops;
-      row.cpu_peak_fraction = row.cpu_gflops / peak.cpu_gflops;
-      row.speedup = rows[0].seconds / row.seconds;
-      row.cpu_speedup = rows[0].cpu_seconds / row.cpu_seconds;
-      row.reuse_limit = limit;
-      row.limit_fraction = row.speedup / limit;
-      row.cpu_limit_fraction = row.cpu_speedup / limit;
-      const Deviation d = compare_relevance(row.relevance, bf16 ? rows[1].relevance : rows[0].relevance);
-      row.max_abs_diff = d.max_abs;
-      // Within 1e-5, relative to the largest |R| where that exceeds 1: float32
-      // sums over 1024 keys in another order differ by more than 1e-5 absolute
-      // on relevance of a few nats (2.3e-5 of 2.3 here).
-      row.agree = bf16 || d.max_abs <= 1e-5 || d.max_relative <= 1e-5;
-      row.max_rel_err = d.max_relative;
-      row.spearman = d.spearman;
-      row.same_top = d.same_top;
-    }
-    return rows;
-  }
-
-  const MatmulPeak& fp32_peak() {
-    if (fp32_peak_.gflops <= 0) fp32_peak_ = measure_matmul_peak(model_->config().hidden_size, 1024, at::kFloat, 30);
-    return fp32_peak_;
-  }
-  const MatmulPeak& bf16_peak() {
-    if (bf16_peak_.gflops <= 0) bf16_peak_ = measure_matmul_peak(model_->config().hidden_size, 1024, at::kBFloat16, 30);
-    return bf16_peak_;
-  }
-  const ModelCost& cost() const { return cost_; }
-  const Model& model() const { return *model_; }
-
- private:
-  // One forward of the module as loaded (warm) on `batch` rows of ones; the
-  // median of three measurements (each after handing free heap pages back).
-  void plain_forward(const at::Tensor& embeddings, int64_t batch, double* resident_mb, double* tensor_mb) {
-    c10::InferenceMode guard;
-    const at::Tensor ones = at::ones({batch, embeddings.size(1)}, at::kFloat);
-    std::vector<double> resident, tensors;
-    for (int i = 0; i < 3; ++i) {
-      PeakMemoryProbe probe;
-      if (meter_ != nullptr) meter_->reset_peak();
-      { const at::Tensor logits = model_->forward(embeddings, ones); }
-      resident.push_back(probe.peak_delta_mb());
-      tensors.push_back(meter_ != nullptr ? static_cast<double>(meter_->peak_bytes_since_reset()) / 1048576.0 : 0.0);
-    }
-    std::sort(resident.begin(), resident.end());
-    std::sort(tensors.begin(), tensors.end());
-    *resident_mb = resident[1];
-    *tensor_mb = tensors[1];
-  }
-
-  const BenchArgs& a_;
-  std::shared_ptr<const Model> model_;
-  Explainer explainer_;
-  AllocationMeter* meter_;
-  ModelCost cost_;
-  double flops_[3] = {0, 0, 0};
-  MatmulPeak fp32_peak_;
-  MatmulPeak bf16_peak_;
-};
-
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
-void print_main_table(const std::vector<Row>& rows) {
+void print_main_table(const std::vector<BenchRow>& rows) {
   std::printf("\n%-13s %-10s %-13s %8s %8s %9s %9s %10s %6s %6s\n", "case", "variant", "strategy", "wall s",
               "cpu s", "speed-up", "(cpu)", "positions", "calls", "batch");
-  for (const Row& r : rows) {
+  for (const BenchRow& r : rows) {
     std::printf("%-13s %-10s %-13s %8.2f %8.2f %8.2fx %8.2fx %10lld %6lld %6lld\n", r.case_name.c_str(),
                 r.variant.c_str(), r.strategy.c_str(), r.seconds, r.cpu_seconds, r.speedup, r.cpu_speedup,
                 static_cast<long long>(r.positions), static_cast<long long>(r.calls), static_cast<long long>(r.batch));
   }
   std::printf("\n%-13s %-10s %8s %7s %11s %7s %10s %8s %6s %11s %8s %6s\n", "case", "variant", "GFLOP/s", "% peak",
               "GFLOP/cpu-s", "% peak", "tensors MB", "plain", "ratio", "resident MB", "plain", "ratio");
-  for (const Row& r : rows) {
+  for (const BenchRow& r : rows) {
     std::printf("%-13s %-10s %8.1f %6.1f%% %11.1f %6.1f%% %10.1f %8.1f %5.2fx %11.1f %8.1f %5.2fx\n",
                 r.case_name.c_str(), r.variant.c_str(), r.gflops, 100.0 * r.peak_fraction, r.cpu_gflops,
                 100.0 * r.cpu_peak_fraction, r.tensor_mb, r.plain_tensor_mb, r.tensor_ratio, r.peak_mb,
@@ -326,7 +158,7 @@ void print_main_table(const std::vector<Row>& rows) {
   }
   std::printf("\n%-13s %-10s %11s %11s %8s %22s %6s %11s %9s %8s\n", "case", "variant", "reuse limit", "% of limit",
               "(cpu)", "max |dR| (reference)", "agree", "max rel err", "spearman", "same top");
-  for (const Row& r : rows) {
+  for (const BenchRow& r : rows) {
     const bool bf16 = r.variant == "ours-bf16";
     std::printf("%-13s %-10s %10.2fx %10.1f%% %7.1f%% %13.2e (%s) %6s %11.2e %9.4f %8s\n", r.case_name.c_str(),
                 r.variant.c_str(), r.reuse_limit, 100.0 * r.limit_fraction, 100.0 * r.cpu_limit_fraction,
@@ -335,12 +167,12 @@ void print_main_table(const std::vector<Row>& rows) {
   }
 }
 
-void print_length_table(const std::vector<Row>& rows) {
+void print_length_table(const std::vector<BenchRow>& rows) {
   std::printf("\n%-11s %6s %-10s %9s %9s %9s %11s %8s %11s %11s %10s %7s %11s %7s\n", "case", "S", "variant", "wall s",
               "cpu s", "speed-up", "positions", "GFLOP", "GFLOP grow", "cpu grow", "tensors MB", "ratio", "resident MB",
               "ratio");
-  const Row* previous[2] = {nullptr, nullptr};
-  for (const Row& r : rows) {
+  const BenchRow* previous[2] = {nullptr, nullptr};
+  for (const BenchRow& r : rows) {
     const int slot = r.variant == "published" ? 0 : 1;
     std::string growth = "-", flop_growth = "-";
     if (previous[slot] != nullptr) {
@@ -356,7 +188,7 @@ void print_length_table(const std::vector<Row>& rows) {
   }
 }
 
-json row_json(const Row& r) {
+json row_json(const BenchRow& r) {
   return {{"case", r.case_name},         {"variant", r.variant},
           {"strategy", r.strategy},      {"positions_in_sequence", r.length},
           {"explained_units", r.rows},   {"wall_seconds", r.seconds}, {"cpu_seconds", r.cpu_seconds}, {"cpu_speedup", r.cpu_speedup},
@@ -374,14 +206,14 @@ json row_json(const Row& r) {
           {"spearman", r.spearman},      {"same_top", r.same_top}};
 }
 
-std::string rows_csv(const std::vector<Row>& rows) {
+std::string rows_csv(const std::vector<BenchRow>& rows) {
   std::string out =
       "case,variant,strategy,positions_in_sequence,explained_units,wall_seconds,cpu_seconds,speedup,cpu_speedup,"
       "positions_computed,model_calls,gflops,matmul_peak_fraction,cpu_gflops,cpu_matmul_peak_fraction,batch_size,"
       "peak_memory_mb,plain_forward_memory_mb,memory_ratio,tensor_peak_mb,plain_forward_tensor_mb,tensor_memory_ratio,"
       "reuse_limit,limit_fraction,cpu_limit_fraction,"
       "max_abs_diff,agree,max_relative_error,spearman,same_top\n";
-  for (const Row& r : rows) {
+  for (const BenchRow& r : rows) {
     out += fmt::format(
         "{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{},{},{:.3f},{:.4f},{:.3f},{:.4f},{},{:.2f},{:.2f},{:.4f},{:.2f},"
         "{:.2f},{:.4f},{:.4f},"
@@ -394,41 +226,28 @@ std::string rows_csv(const std::vector<Row>& rows) {
   return out;
 }
 
-int run_bench(const BenchArgs& a) {
-  check_int_flag("--threads", a.threads, 0, kMaxThreads);
-  check_int_flag("--batch-size", a.batch_size, 0, kMaxBatchSize);
-  check_int_flag("--published-batch", a.published_batch, 0, kMaxBatchSize);
-  check_int_flag("--max-memory", a.max_memory_mb, 0, kMaxMemoryMb);
-  check_int_flag("--repeat", a.repeat, 1, 100);
-  check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
-  check_real_flag("--conceptual-threshold", a.conceptual_threshold, -1.0, 1.0);
-  const std::vector<int64_t> lengths = parse_lengths(a.lengths);
-  if (!a.csv.empty()) check_output_path(a.csv, "csv");
-  if (!a.json_path.empty()) check_output_path(a.json_path, "json");
+// What one bench run prints beside its tables, and writes into its JSON.
+struct BenchContext {
+  std::string described;  // the input: an image path, "the given prompt", ...
+  int64_t threads = 0;
+  std::string load_before, load_after;
+  double load_seconds = 0.0;  // Model::load (docs/speed.md#fixed-costs)
+};
 
-  const int64_t threads = set_threads(a.threads);
-  const std::string load_before = load_average();
-  AllocationMeter meter;  // before the model is loaded: every tensor's bytes are seen
-  auto model = Model::load(a.model);
-  std::string described;
-  const ExplainInput input = bench_input(a, *model, &described);
-  Bench bench(a, model, &meter);
-
-  ExplainOptions options;
-  options.suppression_factor = a.suppression_factor;
-  options.batch_size = a.batch_size;
-  options.max_memory_mb = a.max_memory_mb;
-  options.threads = threads;
-  const Sequence seq = Explainer(model).prepare(input, options).sequence;
-  const ModelConfig& c = model->config();
+void print_header(const BenchArgs& a, const Model& model, const Sequence& seq, const BenchContext& ctx,
+                  Bench& bench) {
+  const ModelConfig& c = model.config();
   std::printf("atman bench: %s (%s), %d layers, width %lld, %lld heads\n", c.name.c_str(), a.model.c_str(),
               static_cast<int>(c.num_layers), static_cast<long long>(c.hidden_size),
               static_cast<long long>(c.num_heads));
   std::printf("input: %s, \"%s\" -> \"%s\": S = %lld positions (%lld image + %zu prompt + %zu target - 1)\n",
-              described.c_str(), seq.prompt.c_str(), seq.target.c_str(), static_cast<long long>(seq.length()),
+              ctx.described.c_str(), seq.prompt.c_str(), seq.target.c_str(), static_cast<long long>(seq.length()),
               static_cast<long long>(seq.image_positions), seq.prompt_ids.size(), seq.target_ids.size());
   std::printf("threads %lld, load average %s (before), repeat %lld (best time kept)\n",
-              static_cast<long long>(threads), load_before.c_str(), static_cast<long long>(a.repeat));
+              static_cast<long long>(ctx.threads), ctx.load_before.c_str(), static_cast<long long>(a.repeat));
+  std::printf("one-time work: model load %.2f s; compile: none in float32 (the module as loaded, plain plan), a "
+              "cast copy in bfloat16; per-command figures: atman bench --background\n",
+              ctx.load_seconds);
   std::printf("matmul peak (torch::mm [1024, %lld] x [%lld, %lld], best of 30): float32 %.1f GFLOP/s, %.1f "
               "GFLOP/cpu-s",
               static_cast<long long>(c.hidden_size), static_cast<long long>(c.hidden_size),
@@ -442,66 +261,58 @@ int run_bench(const BenchArgs& a) {
               "(query, key) pair + %.1f kFLOP per LM-head row\n",
               cost.position_flops / 1e6, static_cast<long long>(cost.layer_weights), cost.source.c_str(),
               cost.pair_flops / 1e3, cost.head_flops / 1e3);
+}
 
-  std::vector<Row> rows;
-  ExplainOptions single = options;
-  single.conceptual_threshold = std::nullopt;
-  for (Row& r : bench.run_case("single-token", input, single, !a.skip_bf16)) rows.push_back(std::move(r));
-  ExplainOptions conceptual = options;
-  conceptual.conceptual_threshold = a.conceptual_threshold;
-  for (Row& r : bench.run_case("conceptual", input, conceptual, !a.skip_bf16)) rows.push_back(std::move(r));
-  print_main_table(rows);
-
-  std::vector<Row> length_rows;
-  if (a.length_sweep) {
-    std::shared_ptr<const Model> length_model = a.length_model.empty() ? model : Model::load(a.length_model);
-    Bench length_bench(a, length_model, &meter);
-    std::printf("\nlength sweep: %s (%s), single-token, text prompts\n", length_model->config().name.c_str(),
-                (a.length_model.empty() ? a.model : a.length_model).c_str());
-    for (int64_t length : lengths) {
-      if (length + 1 > length_model->config().max_positions) {
-        std::printf("length %lld skipped: above max_positions %lld\n", static_cast<long long>(length),
-                    static_cast<long long>(length_model->config().max_positions));
-        continue;
-      }
-      const ExplainInput text{prompt_of_length(*length_model, length), " Paris", {}};
-      for (Row& r : length_bench.run_case(fmt::format("length-{}", length), text, single, false)) {
-        length_rows.push_back(std::move(r));
-      }
+// The length sweep: text prompts of every --lengths on --length-model (default --model), single-token.
+std::vector<BenchRow> run_length_sweep(const BenchArgs& a, const std::vector<int64_t>& lengths,
+                                       std::shared_ptr<const Model> model, const ExplainOptions& single,
+                                       AllocationMeter* meter) {
+  std::vector<BenchRow> length_rows;
+  std::shared_ptr<const Model> length_model = a.length_model.empty() ? model : Model::load(a.length_model);
+  Bench length_bench(length_model, {a.published_batch, a.repeat}, meter);
+  std::printf("\nlength sweep: %s (%s), single-token, text prompts\n", length_model->config().name.c_str(),
+              (a.length_model.empty() ? a.model : a.length_model).c_str());
+  for (int64_t length : lengths) {
+    if (length + 1 > length_model->config().max_positions) {
+      std::printf("length %lld skipped: above max_positions %lld\n", static_cast<long long>(length),
+                  static_cast<long long>(length_model->config().max_positions));
+      continue;
     }
-    print_length_table(length_rows);
-  }
-  const std::string load_after = load_average();
-  std::printf("\nload average %s (after)\n", load_after.c_str());
-
-  std::vector<Row> all = rows;
-  all.insert(all.end(), length_rows.begin(), length_rows.end());
-  if (!a.csv.empty()) {
-    write_file_atomically(a.csv, rows_csv(all), "csv");
-    std::printf("csv: %s\n", a.csv.c_str());
-  }
-  if (!a.json_path.empty()) {
-    json out = {{"model", c.name},
-                {"model_path", a.model},
-                {"input", described},
-                {"threads", threads},
-                {"load_average_before", load_before},
-                {"load_average_after", load_after},
-                {"repeat", a.repeat},
-                {"matmul_peak_gflops_fp32", bench.fp32_peak().gflops},
-                {"matmul_peak_cpu_gflops_fp32", bench.fp32_peak().cpu_gflops},
-                {"model_flops", {{"position", cost.position_flops}, {"pair", cost.pair_flops},
-                                 {"head_row", cost.head_flops}, {"source", cost.source}}},
-                {"rows", json::array()}};
-    if (!a.skip_bf16) {
-      out["matmul_peak_gflops_bf16"] = bench.bf16_peak().gflops;
-      out["matmul_peak_cpu_gflops_bf16"] = bench.bf16_peak().cpu_gflops;
+    const ExplainInput text{prompt_of_length(*length_model, length), " Paris", {}};
+    for (BenchRow& r : length_bench.run_case(fmt::format("length-{}", length), text, single, false)) {
+      length_rows.push_back(std::move(r));
     }
-    for (const Row& r : all) out["rows"].push_back(row_json(r));
-    write_file_atomically(a.json_path, out.dump(1) + "\n", "json");
-    std::printf("json: %s\n", a.json_path.c_str());
   }
-  for (const Row& r : all) {
+  print_length_table(length_rows);
+  return length_rows;
+}
+
+json bench_json(const BenchArgs& a, const BenchContext& ctx, Bench& bench, const std::vector<BenchRow>& all) {
+  const ModelCost& cost = bench.cost();
+  json out = {{"model", bench.model().config().name},
+              {"model_path", a.model},
+              {"input", ctx.described},
+              {"threads", ctx.threads},
+              {"load_seconds", ctx.load_seconds},
+              {"load_average_before", ctx.load_before},
+              {"load_average_after", ctx.load_after},
+              {"repeat", a.repeat},
+              {"matmul_peak_gflops_fp32", bench.fp32_peak().gflops},
+              {"matmul_peak_cpu_gflops_fp32", bench.fp32_peak().cpu_gflops},
+              {"model_flops", {{"position", cost.position_flops}, {"pair", cost.pair_flops},
+                               {"head_row", cost.head_flops}, {"source", cost.source}}},
+              {"rows", json::array()}};
+  if (!a.skip_bf16) {
+    out["matmul_peak_gflops_bf16"] = bench.bf16_peak().gflops;
+    out["matmul_peak_cpu_gflops_bf16"] = bench.bf16_peak().cpu_gflops;
+  }
+  for (const BenchRow& r : all) out["rows"].push_back(row_json(r));
+  return out;
+}
+
+// Exit code 1 (one line on stderr) when a variant of ours disagrees with the published algorithm.
+int check_agreement(const std::vector<BenchRow>& all) {
+  for (const BenchRow& r : all) {
     if (!r.agree) {
       std::fprintf(stderr,
                    "atman: error: %s %s differs from the published algorithm by %.3g "
@@ -511,6 +322,84 @@ int run_bench(const BenchArgs& a) {
     }
   }
   return 0;
+}
+
+std::vector<int64_t> check_bench_flags(const BenchArgs& a) {
+  check_int_flag("--threads", a.threads, 0, kMaxThreads);
+  check_int_flag("--batch-size", a.batch_size, 0, kMaxBatchSize);
+  check_int_flag("--published-batch", a.published_batch, 0, kMaxBatchSize);
+  check_int_flag("--max-memory", a.max_memory_mb, 0, kMaxMemoryMb);
+  check_int_flag("--repeat", a.repeat, 1, 100);
+  check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
+  check_real_flag("--conceptual-threshold", a.conceptual_threshold, -1.0, 1.0);
+  const std::vector<int64_t> lengths = parse_lengths(a.lengths);
+  if (!a.csv.empty()) check_output_path(a.csv, "csv");
+  if (!a.json_path.empty()) check_output_path(a.json_path, "json");
+  return lengths;
+}
+
+int run_bench(const BenchArgs& a) {
+  if (a.background != -1) {
+    check_int_flag("--background", a.background, 0, 64);
+    check_int_flag("--repeat", a.repeat, 1, 100);
+    BackgroundBenchArgs b;
+    b.model = a.model;
+    b.image = a.image;
+    b.question = a.question;
+    b.prompt = a.prompt;
+    b.target = a.target;
+    b.has_question = a.has_question;
+    b.has_prompt = a.has_prompt;
+    b.background = a.background;
+    b.repeat = a.repeat;
+    b.csv = a.csv;
+    b.json_path = a.json_path;
+    return run_background_bench(b);
+  }
+  const std::vector<int64_t> lengths = check_bench_flags(a);
+  BenchContext ctx;
+  ctx.threads = set_threads(a.threads);
+  ctx.load_before = load_average();
+  AllocationMeter meter;  // before the model is loaded: every tensor's bytes are seen
+  const auto load_start = std::chrono::steady_clock::now();
+  auto model = Model::load(a.model);
+  ctx.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  const ExplainInput input = bench_input(a, *model, &ctx.described);
+  Bench bench(model, {a.published_batch, a.repeat}, &meter);
+
+  ExplainOptions options;
+  options.suppression_factor = a.suppression_factor;
+  options.batch_size = a.batch_size;
+  options.max_memory_mb = a.max_memory_mb;
+  options.threads = ctx.threads;
+  print_header(a, *model, Explainer(model).prepare(input, options).sequence, ctx, bench);
+
+  std::vector<BenchRow> rows;
+  ExplainOptions single = options;
+  single.conceptual_threshold = std::nullopt;
+  for (BenchRow& r : bench.run_case("single-token", input, single, !a.skip_bf16)) rows.push_back(std::move(r));
+  ExplainOptions conceptual = options;
+  conceptual.conceptual_threshold = a.conceptual_threshold;
+  for (BenchRow& r : bench.run_case("conceptual", input, conceptual, !a.skip_bf16)) rows.push_back(std::move(r));
+  print_main_table(rows);
+
+  std::vector<BenchRow> all = rows;
+  if (a.length_sweep) {
+    const std::vector<BenchRow> length_rows = run_length_sweep(a, lengths, model, single, &meter);
+    all.insert(all.end(), length_rows.begin(), length_rows.end());
+  }
+  ctx.load_after = load_average();
+  std::printf("\nload average %s (after)\n", ctx.load_after.c_str());
+
+  if (!a.csv.empty()) {
+    write_file_atomically(a.csv, rows_csv(all), "csv");
+    std::printf("csv: %s\n", a.csv.c_str());
+  }
+  if (!a.json_path.empty()) {
+    write_file_atomically(a.json_path, bench_json(a, ctx, bench, all).dump(1) + "\n", "json");
+    std::printf("json: %s\n", a.json_path.c_str());
+  }
+  return check_agreement(all);
 }
 
 }  // namespace
@@ -527,7 +416,7 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--target", args->target, "The answer to explain");
   sub->add_option("--csv", args->csv, "Write every measured row as CSV here");
   sub->add_option("--json", args->json_path, "Write the measurements as JSON here");
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
   sub->add_option("--batch-size", args->batch_size, "Rows per pass for ours (0: the largest that fits the memory budget)")
       ->capture_default_str();
   sub->add_option("--published-batch", args->published_batch, "Rows per pass of the published algorithm (0: ours)")
@@ -546,6 +435,9 @@ Command add_bench_command(CLI::App& app) {
                   "Model of the length sweep (default: --model), e.g. build/test_models/long_context.pt");
   sub->add_option("--lengths", args->lengths, "Prompt lengths of the length sweep")->capture_default_str();
   sub->add_flag("--skip-bf16", args->skip_bf16, "Do not time the bfloat16 variant");
+  sub->add_option("--background", args->background,
+                  "Instead: time `atman explain` quiet and beside N busy processes it starts itself, for threads 1, "
+                  "the default, and the default with the OpenMP wait-policy fix disabled (docs/speed.md)");
   return {sub, [args, q, p] {
             args->has_question = q->count() > 0;
             args->has_prompt = p->count() > 0;

@@ -5,7 +5,9 @@
 # Usage: tools/test.sh [--sanitize] [ctest arguments, e.g. -L unit or -R Model]
 #   --sanitize   build with ASan + UBSan (build-asan/) and run the C++ tests (labels unit, ops,
 #                e2e) under them; the python label is skipped (/usr/bin/python3 cannot load
-#                ASan-instrumented code). Without ctest arguments and without --sanitize, a short
+#                ASan-instrumented code), and so is the slow label (the multi-process
+#                distributed runs: many ASan processes at once cost more CI time than they
+#                find; they run in the plain build). Without ctest arguments and without --sanitize, a short
 #                run of each libFuzzer target follows (tools/fuzz.sh; skipped without clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ if [[ ${1:-} == --sanitize ]]; then
   # leaks are not reported. Everything else ASan and UBSan find fails the test.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-  labels=(-LE python)
+  labels=(-LE "python|slow")
 fi
 
 tools/setup.sh

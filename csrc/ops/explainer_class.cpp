@@ -14,8 +14,8 @@
 #include "atman/core/steering.h"
 #include "atman/io/image.h"
 #include "atman/model/model.h"
-#include "errors.h"
 #include "atman/runtime/cpu_budget.h"
+#include "errors.h"
 
 namespace atman::ops {
 namespace {
@@ -163,10 +163,6 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::str
   });
 }
 
-std::string ExplainerClass::config() const {
-  return with_one_line_errors([&] { return config_json(*model_); });
-}
-
 std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::generate(
     const std::string& prompt, const c10::optional<std::string>& image_path, const std::vector<std::string>& suppress,
     const std::vector<std::string>& amplify, double factor_suppress, double factor_amplify,
@@ -200,6 +196,10 @@ std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::gen
     return std::make_tuple(g.steered.text, at::tensor(g.steered.ids, at::kLong).reshape({-1}), g.unsteered.text,
                            at::tensor(g.unsteered.ids, at::kLong).reshape({-1}));
   });
+}
+
+std::string ExplainerClass::config() const {
+  return with_one_line_errors([&] { return config_json(*model_); });
 }
 
 }  // namespace atman::ops

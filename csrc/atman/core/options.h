@@ -25,15 +25,20 @@ enum class PassStrategy {
 /// small deviations (`atman bench` reports them).
 enum class Precision { kFloat32, kBFloat16 };
 
+/// The method's default parameters (docs/method.md): the command line, the
+/// ops' schemas, `atman eval`'s base setting and ExplainOptions all take them.
+constexpr double kDefaultSuppressionFactor = 0.1;
+constexpr double kDefaultConceptualThreshold = 0.6;
+
 /// Parameters of the AtMan sweep (docs/method.md).
 ///
 ///   ExplainOptions options;
 ///   options.conceptual_threshold = std::nullopt;  // single-token suppression
 struct ExplainOptions {
   /// Factor f applied to the suppressed key's (shifted) attention score.
-  double suppression_factor = 0.1;
+  double suppression_factor = kDefaultSuppressionFactor;
   /// kappa of conceptual suppression; nullopt means single-token suppression.
-  std::optional<double> conceptual_threshold = 0.6;
+  std::optional<double> conceptual_threshold = kDefaultConceptualThreshold;
   /// Grouping of text positions (image patches are always single).
   Granularity granularity = Granularity::kToken;
   /// Modifier rows per forward pass (of the full sequence length; the

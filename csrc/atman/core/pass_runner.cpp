@@ -180,12 +180,12 @@ std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int
   }
   std::reverse(units.begin(), units.end());
   return units;
-  if (precision == Precision::kFloat32) return as_loaded(model);
 }
 
 // --- CompiledModel -------------------------------------------------------------
 
 std::shared_ptr<const CompiledModel> CompiledModel::compile(const Model& model, Precision precision) {
+  if (precision == Precision::kFloat32) return as_loaded(model);
   std::shared_ptr<CompiledModel> out(new CompiledModel(model));
   out->precision_ = precision;
   // to() changes tensors in place: the bfloat16 copy is a deep one.
@@ -209,14 +209,14 @@ at::ScalarType CompiledModel::dtype() const {
 }
 
 at::Tensor CompiledModel::call(const char* name, std::vector<at::Tensor> inputs,
-    // The plain plan (docs/speed.md#fixed-costs): no profiling run and no
-    // per-method optimisation by the graph executor (thread-local setting).
-    const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);
                                const std::vector<int64_t>& expected) const {
   std::vector<c10::IValue> args;
   for (at::Tensor& t : inputs) args.emplace_back(t.scalar_type() == dtype() ? t : t.to(dtype()));
   c10::IValue out;
   try {
+    // The plain plan (docs/speed.md#fixed-costs): no profiling run and no
+    // per-method optimisation by the graph executor (thread-local setting).
+    const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);
     out = module_->get_method(name)(std::move(args));
   } catch (const c10::Error& e) {
     throw std::runtime_error(fmt::format("{}: method {} failed{}: {}", model_.path(), name,
@@ -318,16 +318,6 @@ PassStrategy resolve_strategy(const Model& model, PassStrategy strategy) {
   if (caps.prefix_reuse() && caps.lm_head) return PassStrategy::kPrefixReuse;
   if (caps.target_only()) return PassStrategy::kTargetOnly;
   return PassStrategy::kFullLogits;
-}
-
-std::string strategy_name(PassStrategy strategy) {
-  switch (strategy) {
-    case PassStrategy::kAuto: return "auto";
-    case PassStrategy::kFullLogits: return "full-logits";
-    case PassStrategy::kTargetOnly: return "target-only";
-    case PassStrategy::kPrefixReuse: return "prefix-reuse";
-  }
-  return "unknown";
 }
 
 std::unique_ptr<PassRunner> make_pass_runner(const Model& model, SweepInput input, PassStrategy strategy,

@@ -26,6 +26,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "atman/core/names.h"  // strategy_name
 #include "atman/core/options.h"
 #include "atman/model/model.h"
 
@@ -107,8 +108,6 @@ class CompiledModel {
   at::Tensor call(const char* name, std::vector<at::Tensor> inputs, const std::vector<int64_t>& expected) const;
   const Model& model_;
   Precision precision_ = Precision::kFloat32;
-  bool frozen_ = false;
-  std::string why_not_frozen_;
   std::unique_ptr<torch::jit::Module> owned_;  // null for as_loaded
   torch::jit::Module* module_ = nullptr;
 };
@@ -169,8 +168,6 @@ std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int
 /// prefix_cache, hidden_states_from_cache and lm_head; else target-only when
 /// it has hidden_states and lm_head; else full-logits.
 PassStrategy resolve_strategy(const Model& model, PassStrategy strategy);
-/// "full-logits", "target-only", "prefix-reuse" ("auto" for kAuto).
-std::string strategy_name(PassStrategy strategy);
 
 /// Picks the runner for `strategy`. `compiled` null: CompiledModel::compile(model,
 /// kFloat32). Throws std::invalid_argument when a strategy is asked for that the

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
+#include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
 #include "atman/methods/baselines.h"
 #include "atman/render/overlay.h"
@@ -52,24 +53,6 @@ const char* text_colour_on(const cv::Vec3b& background) {
   return luminance > 140.0 ? "#111" : "#fff";
 }
 
-const char* kind_name(PositionKind kind) {
-  switch (kind) {
-    case PositionKind::kImage: return "image";
-    case PositionKind::kText: return "text";
-    case PositionKind::kTarget: return "target";
-  }
-  return "?";
-}
-
-std::string granularity_name(Granularity granularity) {
-  switch (granularity) {
-    case Granularity::kToken: return "token";
-    case Granularity::kWord: return "word";
-    case Granularity::kSentence: return "sentence";
-  }
-  return "?";
-}
-
 std::string members_text(const ExplainedUnit& unit) {
   if (unit.members.size() <= 1) return std::to_string(unit.index);
   std::vector<int64_t> sorted = unit.members;
@@ -88,7 +71,7 @@ std::string number(double value) { return std::isfinite(value) ? fmt::format("{:
 
 // The hover text of a text unit: its relevance and, per target token, R[i, t].
 std::string tooltip(const Explanation& explanation, const ExplainedUnit& unit) {
-  std::string tip = fmt::format("{} {} (position {})\nR = {:.6g}", kind_name(unit.kind),
+  std::string tip = fmt::format("{} {} (position {})\nR = {:.6g}", position_kind_name(unit.kind),
                                 unit_label(unit), members_text(unit), unit.relevance);
   for (size_t t = 0; t < unit.per_target.size(); ++t) {
     const std::string piece = t < explanation.targets.size()
@@ -199,7 +182,7 @@ std::string top_section(const Explanation& explanation, int top_k) {
   for (size_t i : order) {
     const ExplainedUnit& unit = explanation.units[i];
     rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"piece\">{}</td><td>{}</td>", ++rank,
-                        text(members_text(unit)), kind_name(unit.kind), text(unit_label(unit)),
+                        text(members_text(unit)), position_kind_name(unit.kind), text(unit_label(unit)),
                         number(unit.relevance));
     if (several_targets) {
       for (size_t t = 0; t < explanation.targets.size(); ++t) {

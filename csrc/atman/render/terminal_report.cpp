@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
+#include "atman/core/names.h"
 #include "atman/methods/baselines.h"
 #include "atman/render/overlay.h"
 
@@ -68,15 +69,6 @@ std::string paint(const cv::Vec3b& rgb, TerminalColour colour) {
     return fmt::format("\x1b[{};48;2;{};{};{}m", foreground, rgb[0], rgb[1], rgb[2]);
   }
   return fmt::format("\x1b[{};48;5;{}m", foreground, xterm_256(rgb));
-}
-
-const char* kind_name(PositionKind kind) {
-  switch (kind) {
-    case PositionKind::kImage: return "image";
-    case PositionKind::kText: return "text";
-    case PositionKind::kTarget: return "target";
-  }
-  return "?";
 }
 
 std::string unit_label(const ExplainedUnit& unit) {
@@ -163,7 +155,7 @@ std::string table_block(const Explanation& explanation, int top_k) {
   rows.push_back({"rank", "position", "kind", "unit", "relevance"});
   for (size_t i = 0; i < order.size(); ++i) {
     const ExplainedUnit& unit = explanation.units[order[i]];
-    rows.push_back({std::to_string(i + 1), position_text(unit), kind_name(unit.kind), unit_label(unit),
+    rows.push_back({std::to_string(i + 1), position_text(unit), position_kind_name(unit.kind), unit_label(unit),
                     std::isfinite(unit.relevance) ? fmt::format("{:.4f}", unit.relevance) : "n/a"});
   }
   // Column widths in code points (pieces may hold non-ASCII letters).
