@@ -1,4 +1,4 @@
-"""The one attention manipulation of shared/DESIGN.md section 1, shared by
+"""The one attention manipulation of docs/method.md, shared by
 every architecture (tiny_magma.py, importers/llama.py): call it in each layer
 rather than writing it again.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Exports a TinyMagma (or any module with the contract methods) as an
 explainable-model .pt: TorchScript plus atman/config.json and
-atman/tokenizer.model (shared/DESIGN.md section 2).
+atman/tokenizer.model (docs/contract.md).
 
 Usage (after training): torchscript_models/export.py --weights W.npz [--weights W2.npz]
        --tokenizer torchscript_models/tokenizer.model --out torchscript_models/tiny_magma.pt

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Imports a published checkpoint as an explainable model (shared/DESIGN.md
-section 2, torchscript_models/CONTRACT.md): a Hugging Face folder
+"""Imports a published checkpoint as an explainable model (docs/contract.md,
+docs/optional_methods.md): a Hugging Face folder
 (LlamaForCausalLM, MistralForCausalLM, LlavaForConditionalGeneration) or a
 llama2.c .bin with its tokenizer.bin.
 
@@ -160,7 +160,7 @@ def tokenizer_bytes(path):
 
 
 def contract_config(args, imported):
-    """atman/config.json (shared/DESIGN.md section 2, CONTRACT.md)."""
+    """atman/config.json (docs/contract.md, docs/optional_methods.md)."""
     text = imported.text
     processor = check_sentencepiece(imported.tokenizer, "tokenizer")
     if processor.get_piece_size() > text.vocab_size:

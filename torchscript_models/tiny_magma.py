@@ -1,9 +1,9 @@
 """tiny-magma: a MAGMA-style image-text model (convolutional image prefix +
 GPT-J-style causal LM with adapters) that implements the explainable-model
-contract of shared/DESIGN.md section 2, and the optional methods documented in
-torchscript_models/CONTRACT.md.
+contract of docs/contract.md, and the optional methods documented in
+docs/optional_methods.md.
 
-The attention modifier of DESIGN.md section 1 lives in one function,
+The attention modifier of docs/method.md lives in one function,
 `manipulated_attention` (atman_attention.py, shared with the importers),
 which every layer calls.
 
@@ -108,7 +108,7 @@ class TinyMagma(nn.Module):
     """The explainable model. Contract methods: embed_text, embed_image,
     forward. Optional methods: hidden_states, lm_head, prefix_cache,
     hidden_states_from_cache, step_from_cache, forward_with_attentions
-    (CONTRACT.md)."""
+    (docs/optional_methods.md)."""
 
     def __init__(self, vocab_size: int, width: int = 256, layers: int = 6, heads: int = 8,
                  mlp_width: int = 768, adapter_width: int = 64, max_positions: int = 256,

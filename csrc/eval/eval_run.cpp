@@ -434,7 +434,7 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
   }
   if (!unsupported.empty()) {
     throw std::invalid_argument(fmt::format(
-        "{}: model {} has no method forward_with_attentions(embeddings, modifier) (CONTRACT.md): {} cannot run; "
+        "{}: model {} has no method forward_with_attentions(embeddings, modifier) (docs/optional_methods.md): {} cannot run; "
         "leave {} out of --methods",
         model_->path(), model_->config().name, fmt::join(unsupported, " and "),
         unsupported.size() > 1 ? "them" : "it"));

@@ -290,7 +290,7 @@ TEST(SteeringGenerateTest, ModelStepFromCacheChecksShapes) {
   auto [hidden, cache] = model->step_from_cache(e, empty, at::ones({1, 3}));
   EXPECT_EQ(hidden.sizes(), (at::IntArrayRef{1, 3, 32}));
   EXPECT_EQ(cache.sizes(), (at::IntArrayRef{2, 2, 4, 3, 8}));
-  // One call equals hidden_states on the prompt (CONTRACT.md), also under a modifier.
+  // One call equals hidden_states on the prompt (docs/optional_methods.md), also under a modifier.
   const at::Tensor m = at::tensor({1.0f, 0.1f, 2.0f}).unsqueeze(0);
   EXPECT_LT(max_abs_diff(model->step_from_cache(e, empty, m).first, model->hidden_states(e, m)), 1e-5);
   expect_error([&] { model->step_from_cache(e, empty, at::ones({1, 4})); },

@@ -162,7 +162,7 @@ TEST(E2eEval, ErrorsGetOneLine) {
   const std::vector<Case> cases = {
       {{"--model", test_model("minimal.pt"), "--methods", "atman,rollout,chefer"},
        1,
-       "has no method forward_with_attentions(embeddings, modifier) (CONTRACT.md): rollout and chefer cannot run"},
+       "has no method forward_with_attentions(embeddings, modifier) (docs/optional_methods.md): rollout and chefer cannot run"},
       {{"--model", test_model("text_only.pt")}, 1, "is text-only (config image is null): it cannot run the image task shapes_vqa"},
       {{"--model", test_model("image_text.pt"), "--methods", "lime"}, 2, "--methods: method must be atman, ixg, ig"},
       {{"--model", test_model("image_text.pt"), "--sweep", "kappa=1"}, 2, "--sweep key must be suppression_factor"},

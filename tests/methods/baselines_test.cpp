@@ -162,7 +162,7 @@ TEST(BaselinesTest, NamesAndErrors) {
   Explainer explainer(minimal);
   for (Method m : {Method::kRollout, Method::kChefer}) {
     expect_error([&] { explain_with_method(explainer, m, image_input(), ExplainOptions{}); },
-                 {"minimal.pt", "has no method forward_with_attentions(embeddings, modifier)", "CONTRACT.md",
+                 {"minimal.pt", "has no method forward_with_attentions(embeddings, modifier)", "docs/optional_methods.md",
                   "method " + method_name(m)});
   }
   // The gradient methods work on a model with only the required methods.

@@ -1,9 +1,8 @@
 #!/usr/bin/python3
-"""An independent plain-PyTorch implementation of AtMan (shared/DESIGN.md
-section 1) for tiny-magma-architecture contract models, used to check the C++
+"""An independent plain-PyTorch implementation of AtMan (docs/method.md) for tiny-magma-architecture contract models, used to check the C++
 sweep. Nothing is shared with the C++ code or with tiny_magma.py's forward:
 the network is re-implemented here from its weights (read from the scripted
-module's state dict), the attention manipulation is written from DESIGN.md,
+module's state dict), the attention manipulation is written from docs/method.md,
 every perturbation is a full recompute, and everything runs in float64.
 
 Usage (library): explain(model_path, prompt, target, image_path=None,
@@ -100,7 +99,7 @@ class Reference:
 
 
 def atman_attention(q, k, v, modifier):
-    """DESIGN.md section 1: H = QK^T/sqrt(dh); H' = (H - min_j H) * m[k];
+    """docs/method.md: H = QK^T/sqrt(dh); H' = (H - min_j H) * m[k];
     causal mask after; softmax. q, k, v [H, S, dh]; modifier [S]."""
     s = q.shape[1]
     scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
@@ -179,7 +178,7 @@ def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
         if image_path is not None:
             image_emb = ref.embed_image(load_pixels(image_path, cfg["image"]))
             p = image_emb.shape[0]
-        # DESIGN section 2: with "{image}" (models with an image), [bos] +
+        # docs/contract.md: with "{image}" (models with an image), [bos] +
         # encode(before) + image + encode(after), each part on its own; without
         # it the image comes first, before BOS.
         bos = [cfg["bos_id"]] if cfg["add_bos"] else []

@@ -3,7 +3,7 @@
 supports, written from their published definitions (LLaMA: Touvron et al.
 2023 and Hugging Face's LlamaConfig keys; Mistral's sliding window; CLIP's
 vision transformer; LLaVA-1.5's projector; llama2.c's run.c), with the AtMan
-attention of shared/DESIGN.md section 1. It shares no code with
+attention of docs/method.md. It shares no code with
 torchscript_models/ (not the modules, not manipulated_attention, not the
 weight readers): weights come in as a dict of tensors under the checkpoint's
 own names, as the test generated them.
@@ -59,7 +59,7 @@ def rotate(x, positions, theta, layout):
 
 
 def atman_attention(q, k, v, modifier, window=0, min_keys=None):
-    """DESIGN section 1 per head: H = QK^T/sqrt(dh); H' = (H - min H) * m[k];
+    """docs/method.md per head: H = QK^T/sqrt(dh); H' = (H - min H) * m[k];
     then the causal mask (and the sliding window's); softmax. q [H, S, dh];
     k, v [Hkv, S, dh]: query head h reads key-value head h // (H/Hkv).
     min_keys[q] (default S): the row minimum runs over keys 0..min_keys[q]-1

@@ -1,5 +1,5 @@
 """Importers from published checkpoint formats into the explainable-model
-contract (shared/DESIGN.md section 2). One file per job:
+contract (docs/contract.md). One file per job:
 
   errors.py             CheckpointError: the one exception a refused input raises
   safetensors_reader.py the safetensors format, every header field checked

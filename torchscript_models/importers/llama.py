@@ -243,7 +243,7 @@ class LlamaForCausalLM(nn.Module):
 
 
 class ContractMethods(nn.Module):
-    """The contract's methods (shared/DESIGN.md section 2, CONTRACT.md) over
+    """The contract's methods (docs/contract.md, docs/optional_methods.md) over
     a `language_model` (LlamaForCausalLM); subclasses provide embed_image."""
 
     @torch.jit.export

@@ -12,12 +12,12 @@ namespace atman {
 enum class Granularity { kToken, kWord, kSentence };
 
 /// How each perturbed pass is computed; every strategy gives the same numbers.
-/// kAuto picks the fastest the model supports (CONTRACT.md optional methods).
+/// kAuto picks the fastest the model supports (docs/optional_methods.md).
 enum class PassStrategy {
   kAuto,
   kFullLogits,  // forward -> [B, S, V] logits (the published algorithm)
   kTargetOnly,  // hidden_states -> lm_head on the rows before target tokens only
-  kPrefixReuse,  // prefix_cache once, then only the positions from the first suppressed one (CONTRACT.md)
+  kPrefixReuse,  // prefix_cache once, then only the positions from the first suppressed one (docs/optional_methods.md)
 };
 
 /// Number format of the perturbed passes. kFloat32 is exact (the default);

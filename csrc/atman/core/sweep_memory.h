@@ -18,7 +18,7 @@ SweepMemory estimate_sweep_memory(const ModelConfig& config, int64_t positions, 
 
 /// Bytes of the prefix cache [L, 2, Hkv, positions, d_head] in float32, with
 /// Hkv = num_kv_heads (grouped-query attention: what the model's own KV cache
-/// costs) and d_head = hidden_size / num_heads (torchscript_models/CONTRACT.md).
+/// costs) and d_head = hidden_size / num_heads (docs/optional_methods.md).
 int64_t prefix_cache_bytes(const ModelConfig& config, int64_t positions);
 
 }  // namespace atman

@@ -120,7 +120,7 @@ std::string method_relevance_description(const std::string& method) {
 void check_method_supported(const Model& model, Method method) {
   if (method_needs_attentions(method) && !model.capabilities().forward_with_attentions) {
     throw std::invalid_argument(fmt::format(
-        "{}: model {} has no method forward_with_attentions(embeddings, modifier) (CONTRACT.md): method {} needs "
+        "{}: model {} has no method forward_with_attentions(embeddings, modifier) (docs/optional_methods.md): method {} needs "
         "every layer's attention probabilities",
         model.path(), model.config().name, method_name(method)));
   }

@@ -38,7 +38,7 @@ struct ModelConfig {
   int64_t max_positions = 0;
   bool add_bos = true;
   int64_t bos_id = 0;
-  std::optional<int64_t> eos_id;     // optional key (CONTRACT.md)
+  std::optional<int64_t> eos_id;     // optional key (docs/optional_methods.md)
   std::optional<ImageConfig> image;  // nullopt for a text-only model
   std::string prompt_template;       // contains "{question}"
   /// Key-value heads of the model's cache: num_kv_heads, or num_heads without it.
@@ -49,7 +49,7 @@ struct ModelConfig {
 /// Throws std::runtime_error with one line naming the field and the problem.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
 
-/// Optional methods of torchscript_models/CONTRACT.md found at load time.
+/// Optional methods of docs/optional_methods.md found at load time.
 struct ModelCapabilities {
   bool hidden_states = false;             // hidden_states(embeddings, modifier)
   bool lm_head = false;                   // lm_head(hidden)
@@ -95,7 +95,7 @@ class Model {
   at::Tensor lm_head(const at::Tensor& hidden) const;
   /// Optional: clean prefix pass [1, P, D] -> [L, 2, H, P, dh].
   at::Tensor prefix_cache(const at::Tensor& embeddings) const;
-  /// Optional: suffix pass; see CONTRACT.md.
+  /// Optional: suffix pass; see docs/optional_methods.md.
   at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                       const at::Tensor& modifier) const;
 
