@@ -74,8 +74,11 @@ class Reference:
         angles = torch.cat([angles, angles], dim=-1)
         return angles.cos(), angles.sin()
 
-    def logits(self, emb, modifier):
-        """emb [S, D], modifier [S] -> logits [S, V], one full pass."""
+    def logits(self, emb, modifier, attention=None):
+        """emb [S, D], modifier [S] -> logits [S, V], one full pass.
+        `attention(q, k, v, modifier)` replaces atman_attention (a test with
+        other row-minimum semantics passes its own)."""
+        attention = attention or atman_attention
         s, d = emb.shape
         h_n, dh = self.heads, d // self.heads
         cos, sin = self.rotary(s)
@@ -90,7 +93,7 @@ class Reference:
             h = self.layer_norm(x, p + "ln")
             qkv = self.linear(h, p + "qkv", bias=False).view(s, 3, h_n, dh)
             q, k, v = (rot(qkv[:, j].transpose(0, 1)) if j < 2 else qkv[:, j].transpose(0, 1) for j in range(3))
-            attended = atman_attention(q, k, v, modifier)  # [H, S, dh]
+            attended = attention(q, k, v, modifier)  # [H, S, dh]
             attended = attended.transpose(0, 1).reshape(s, d)
             mlp = self.linear(F.gelu(self.linear(h, p + "fc_in")), p + "fc_out")
             x = x + self.adapter(self.linear(attended, p + "out", bias=False), p + "attn_adapter") \

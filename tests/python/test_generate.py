@@ -28,7 +28,6 @@ import unittest
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -71,27 +70,9 @@ def attention(q, k, v, modifier, min_keys):
 
 
 def logits(ref, emb, modifier, min_keys):
-    """A tiny-magma pass in float64 (the blocks of reference_atman.Reference)
-    with this file's attention; emb [S, D] -> logits [S, V]."""
-    s, d = emb.shape
-    h_n, dh = ref.heads, d // ref.heads
-    cos, sin = ref.rotary(s)
-
-    def rot(t):
-        half = dh // 2
-        return t * cos + torch.cat([-t[..., half:], t[..., :half]], dim=-1) * sin
-
-    x = emb
-    for i in range(ref.layers):
-        p = "blocks.%d." % i
-        h = ref.layer_norm(x, p + "ln")
-        qkv = ref.linear(h, p + "qkv", bias=False).view(s, 3, h_n, dh)
-        q, k, v = (rot(qkv[:, j].transpose(0, 1)) if j < 2 else qkv[:, j].transpose(0, 1) for j in range(3))
-        attended = attention(q, k, v, modifier, min_keys).transpose(0, 1).reshape(s, d)
-        mlp = ref.linear(F.gelu(ref.linear(h, p + "fc_in")), p + "fc_out")
-        x = x + ref.adapter(ref.linear(attended, p + "out", bias=False), p + "attn_adapter") \
-            + ref.adapter(mlp, p + "mlp_adapter")
-    return ref.layer_norm(x, "final_ln") @ ref.w["head.weight"].T
+    """A tiny-magma pass in float64 (reference_atman.Reference) with this
+    file's attention; emb [S, D] -> logits [S, V]."""
+    return ref.logits(emb, modifier, attention=lambda q, k, v, m: attention(q, k, v, m, min_keys))
 
 
 def reference_generate(ref, emb, modifier, tokens, path):

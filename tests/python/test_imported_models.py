@@ -15,6 +15,7 @@ Usage (ctest runs it): test_imported_models.py --atman build/atman
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -178,6 +179,7 @@ def check_eval(checks, binary, models, work, image):
     sets = write_eval_sets(work, image)
     for name, data in (("llava", os.path.join(sets, "images_set")), ("llama_gqa", os.path.join(sets, "text_set"))):
         out = os.path.join(work, "eval_" + name)
+        shutil.rmtree(out, ignore_errors=True)  # a rerun imports the models anew: no stale rows
         proc = atman(binary, "eval", "--model", os.path.join(models, name + ".pt"), "--data", data, "--methods",
                      "atman,ixg", "--out", out, "--no-plots", "--quiet", "--threads", "1")
         detail = proc.stderr.strip()[:200]
