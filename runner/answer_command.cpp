@@ -74,23 +74,78 @@ int run_accuracy(const AccuracyArgs& a) {
   return as_rank(group.get(), [&] { return accuracy_as_rank(a, threads_wanted, group.get()); });
 }
 
+// Every selected item (--limit per task), task by task.
+std::vector<const DatasetItem*> selected_items(const std::vector<DatasetItem>& items, int64_t limit) {
+  std::map<std::string, std::vector<const DatasetItem*>> by_task;
+  for (const auto& item : items) {
+    auto& list = by_task[item.task];
+    if (limit == 0 || static_cast<int64_t>(list.size()) < limit) list.push_back(&item);
+  }
+  std::vector<const DatasetItem*> order;
+  for (const auto& [task, list] : by_task) order.insert(order.end(), list.begin(), list.end());
+  return order;
+}
+
+// Rank 0 takes every other rank's answers (item k is rank k % ranks's);
+// false on the other ranks, which are done.
+bool gather_answers(ProcessGroup& group, std::vector<std::string>& answers) {
+  const int64_t ranks = group.world_size(), rank = group.rank();
+  nlohmann::json own = nlohmann::json::array();
+  for (size_t k = rank; k < answers.size(); k += ranks) own.push_back(answers[k]);
+  const std::vector<std::string> all = group.exchange("accuracy/answers", own.dump());
+  if (rank != 0) return false;
+  for (int64_t r = 1; r < ranks; ++r) {
+    size_t k = r;
+    for (const auto& got : nlohmann::json::parse(all[r])) {
+      answers.at(k) = got.get<std::string>();
+      k += ranks;
+    }
+  }
+  return true;
+}
+
+// Scores the answers per task, prints the table and writes --json.
+void report_accuracy(const AccuracyArgs& a, const std::string& model_name, const std::vector<const DatasetItem*>& order,
+                     const std::vector<std::string>& answers, int64_t threads, double seconds, ProcessGroup* group) {
+  std::map<std::string, TaskScore> scores;
+  nlohmann::json wrong = nlohmann::json::array();
+  for (size_t k = 0; k < order.size(); ++k) {
+    const DatasetItem* item = order[k];
+    TaskScore& score = scores[item->task];
+    ++score.total;
+    if (answers[k] == item->answer) {
+      ++score.correct;
+    } else if (wrong.size() < 50) {
+      wrong.push_back({{"id", item->id}, {"expected", item->answer}, {"got", answers[k]}});
+    }
+  }
+  nlohmann::json report = {{"model", model_name}, {"data", a.data}, {"threads", threads},
+                           {"seconds", seconds}, {"tasks", nlohmann::json::object()}, {"first_errors", wrong}};
+  std::printf("%-12s %8s %8s %9s\n", "task", "correct", "items", "accuracy");
+  for (const auto& [task, score] : scores) {
+    const double accuracy = score.total ? static_cast<double>(score.correct) / score.total : 0.0;
+    std::printf("%-12s %8lld %8lld %8.1f%%\n", task.c_str(), static_cast<long long>(score.correct),
+                static_cast<long long>(score.total), 100.0 * accuracy);
+    report["tasks"][task] = {{"correct", score.correct}, {"items", score.total}, {"accuracy", accuracy}};
+  }
+  if (group) report["world_size"] = group->world_size();
+  if (!a.json.empty()) write_file_atomically(a.json, report.dump(2) + "\n", "json");
+  std::fflush(stdout);
+}
+
 int accuracy_as_rank(const AccuracyArgs& a, int64_t threads_wanted, ProcessGroup* group) {
   const int64_t threads = set_threads(threads_wanted);
   const auto model = Model::load(a.model);
   const auto items = read_dataset(a.data);
-  std::map<std::string, std::vector<const DatasetItem*>> by_task;
-  for (const auto& item : items) {
-    auto& list = by_task[item.task];
-    if (a.limit == 0 || static_cast<int64_t>(list.size()) < a.limit) list.push_back(&item);
-  }
-  std::vector<const DatasetItem*> order;  // every selected item, task by task
-  for (const auto& [task, list] : by_task) order.insert(order.end(), list.begin(), list.end());
+  const std::vector<const DatasetItem*> order = selected_items(items, a.limit);
   const int64_t total_items = static_cast<int64_t>(order.size());
   const int64_t ranks = group ? group->world_size() : 1;
   const int64_t rank = group ? group->rank() : 0;
   if (group) {
     std::string what = fmt::format("{}|", a.limit);
-    for (const DatasetItem* item : order) what += item->id + "|" + item->answer + "|" + item->prompt + "|" + item->question + "|" + item->image + "\n";
+    for (const DatasetItem* item : order) {
+      what += item->id + "|" + item->answer + "|" + item->prompt + "|" + item->question + "|" + item->image + "\n";
+    }
     group->check_same("the model and the items", fingerprint_hex(what, file_fingerprint_hex(a.model)));
   }
 
@@ -110,49 +165,10 @@ int accuracy_as_rank(const AccuracyArgs& a, int64_t threads_wanted, ProcessGroup
     bar.update(++done, mine, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   bar.finish();
-  if (group) {
-    nlohmann::json own = nlohmann::json::array();
-    for (int64_t k = rank; k < total_items; k += ranks) own.push_back(answers[k]);
-    const std::vector<std::string> all = group->exchange("accuracy/answers", own.dump());
-    if (rank != 0) {
-      group->finish();
-      return 0;
-    }
-    for (int64_t r = 1; r < ranks; ++r) {
-      const nlohmann::json theirs = nlohmann::json::parse(all[r]);
-      int64_t k = r;
-      for (const auto& got : theirs) {
-        answers.at(k) = got.get<std::string>();
-        k += ranks;
-      }
-    }
+  if (!group || gather_answers(*group, answers)) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report_accuracy(a, model->config().name, order, answers, threads, seconds, group);
   }
-  std::map<std::string, TaskScore> scores;
-  nlohmann::json wrong = nlohmann::json::array();
-  for (int64_t k = 0; k < total_items; ++k) {
-    const DatasetItem* item = order[k];
-    TaskScore& score = scores[item->task];
-    ++score.total;
-    if (answers[k] == item->answer) {
-      ++score.correct;
-    } else if (wrong.size() < 50) {
-      wrong.push_back({{"id", item->id}, {"expected", item->answer}, {"got", answers[k]}});
-    }
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  nlohmann::json report = {{"model", model->config().name}, {"data", a.data}, {"threads", threads},
-                           {"seconds", seconds}, {"tasks", nlohmann::json::object()}, {"first_errors", wrong}};
-  std::printf("%-12s %8s %8s %9s\n", "task", "correct", "items", "accuracy");
-  for (const auto& [task, score] : scores) {
-    const double accuracy = score.total ? static_cast<double>(score.correct) / score.total : 0.0;
-    std::printf("%-12s %8lld %8lld %8.1f%%\n", task.c_str(), static_cast<long long>(score.correct),
-                static_cast<long long>(score.total), 100.0 * accuracy);
-    report["tasks"][task] = {{"correct", score.correct}, {"items", score.total}, {"accuracy", accuracy}};
-  }
-  if (group) report["world_size"] = group->world_size();
-  if (!a.json.empty()) write_file_atomically(a.json, report.dump(2) + "\n", "json");
-  std::fflush(stdout);
   if (group) group->finish();
   return 0;
 }

@@ -26,13 +26,11 @@
 
 #include "atman/io/atomic_file.h"
 #include "atman/runtime/cpu_budget.h"
+#include "bundled_example.h"
+#include "thread_report.h"
 #include "wait_policy.h"
 
 extern char** environ;
-
-#ifndef ATMAN_EXAMPLE_DIR
-#define ATMAN_EXAMPLE_DIR "data/example"
-#endif
 
 namespace atman::runner {
 namespace {
@@ -141,7 +139,7 @@ ChildRun run_child(const std::vector<std::string>& args, const std::vector<std::
 struct Variant {
   std::string name;
   std::string threads;  // the --threads value
-  bool fix = true;      // the wait-policy fix as shipped, or disabled
+  bool fix = true;      // the fix as shipped (passive wait, threads left to the load), or disabled
 };
 
 // The environment of a child: the fix decided by the child itself, or disabled.
@@ -150,12 +148,16 @@ std::vector<std::string> child_env(bool fix) {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string entry = *e;
     const std::string name = entry.substr(0, entry.find('='));
-    if (name == "OMP_WAIT_POLICY" || name == "GOMP_SPINCOUNT" || name == kWaitPolicyMarker || name == kKeepWaitPolicy) {
-      continue;  // libgomp's default unless the child applies the fix
+    if (name == "OMP_WAIT_POLICY" || name == "GOMP_SPINCOUNT" || name == kWaitPolicyMarker || name == kKeepWaitPolicy ||
+        name == "ATMAN_THREADS_IGNORE_LOAD") {
+      continue;  // libgomp's default and every CPU unless the child applies the fix
     }
     env.push_back(entry);
   }
-  if (!fix) env.push_back(std::string(kKeepWaitPolicy) + "=1");
+  if (!fix) {
+    env.push_back(std::string(kKeepWaitPolicy) + "=1");
+    env.emplace_back("ATMAN_THREADS_IGNORE_LOAD=1");
+  }
   return env;
 }
 
@@ -177,13 +179,6 @@ struct Cell {
   }
 };
 
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return in ? fmt::format("{} {} {}", a, b, c) : "unknown";
-}
-
 // The explain flags of the input: the given ones, or the bundled example.
 std::vector<std::string> input_flags(const BackgroundBenchArgs& a, std::string* described) {
   if (a.has_question || a.has_prompt || !a.target.empty() || !a.image.empty()) {
@@ -195,21 +190,9 @@ std::vector<std::string> input_flags(const BackgroundBenchArgs& a, std::string* 
     *described = a.image.empty() ? "the given prompt" : a.image;
     return flags;
   }
-  fs::path dir = "data/example";
-  if (!fs::exists(dir / "example.json")) dir = a.example_dir.empty() ? ATMAN_EXAMPLE_DIR : a.example_dir;
-  const fs::path item_path = dir / "example.json";
-  json item;
-  try {
-    item = json::parse(read_text(item_path.string()));
-  } catch (const json::exception& e) {
-    throw std::runtime_error(fmt::format("{}: cannot read the bundled example ({}); give --image/--question/--target",
-                                         item_path.string(), e.what()));
-  }
-  const std::string image = (dir / item.at("image").get<std::string>()).string();
-  *described = fmt::format("{}, \"{}\" -> \"{}\"", image, item.at("question").get<std::string>(),
-                           item.at("target").get<std::string>());
-  return {"--image", image, "--question", item.at("question").get<std::string>(), "--target",
-          item.at("target").get<std::string>()};
+  const BundledExample example = read_bundled_example();
+  *described = fmt::format("{}, \"{}\" -> \"{}\"", example.image, example.question, example.target);
+  return {"--image", example.image, "--question", example.question, "--target", example.target};
 }
 
 void print_phase(const std::vector<Cell>& cells, const std::string& phase, const std::string& title) {
@@ -230,39 +213,12 @@ const Cell* find(const std::vector<Cell>& cells, const std::string& phase, const
   return nullptr;
 }
 
-}  // namespace
-
-int run_background_bench(const BackgroundBenchArgs& a) {
-  std::string described;
-  const std::vector<std::string> input = input_flags(a, &described);
-  if (!a.csv.empty()) check_output_path(a.csv, "csv");
-  if (!a.json_path.empty()) check_output_path(a.json_path, "json");
-  const CpuBudget budget = read_cpu_budget();
-  const std::string load_before = load_average();
-
+// Runs every variant `a.repeat` times in each phase (variants interleaved);
+// work files go to `work`.
+std::vector<Cell> measure_cells(const BackgroundBenchArgs& a, const std::vector<std::string>& input,
+                                const std::vector<std::string>& phases, const fs::path& work) {
   const std::vector<Variant> variants = {
       {"threads 1", "1", true}, {"default", "0", true}, {"default, fix disabled", "0", false}};
-  std::vector<std::string> phases = {"quiet"};
-  if (a.background > 0) phases.push_back("loaded");
-
-  std::printf("atman bench --background %lld: %s on %s\n", static_cast<long long>(a.background), a.model.c_str(),
-              described.c_str());
-  std::printf("this process may use %s; load average %s (before)\n", budget.describe().c_str(), load_before.c_str());
-  std::printf("each row: the median of %lld whole `atman explain` runs, variants interleaved; \"fix disabled\": "
-              "%s=1 (libgomp's default wait policy)\n",
-              static_cast<long long>(a.repeat), kKeepWaitPolicy);
-  std::fflush(stdout);
-
-  const fs::path work = fs::temp_directory_path() / fmt::format("atman-bench-background-{}", getpid());
-  fs::create_directories(work);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{work};
-
   std::vector<Cell> cells;
   for (const std::string& phase : phases) {
     for (const Variant& v : variants) cells.push_back({phase, v.name, 0, {}});
@@ -289,59 +245,104 @@ int run_background_bench(const BackgroundBenchArgs& a) {
       }
     }
   }
+  return cells;
+}
+
+std::string cells_csv(const std::vector<Cell>& cells, int64_t background) {
+  std::string csv = "phase,busy_processes,variant,threads,runs,sweep_seconds,compile_seconds,load_seconds,"
+                    "command_seconds,cpu_seconds\n";
+  for (const Cell& c : cells) {
+    csv += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}\n", c.phase,
+                       c.phase == "loaded" ? background : 0, c.variant, c.threads, c.runs.size(),
+                       c.med(&ChildRun::sweep_seconds), c.med(&ChildRun::compile_seconds),
+                       c.med(&ChildRun::load_seconds), c.med(&ChildRun::command_seconds),
+                       c.med(&ChildRun::cpu_seconds));
+  }
+  return csv;
+}
+
+json cells_json(const std::vector<Cell>& cells, int64_t background) {
+  json rows = json::array();
+  for (const Cell& c : cells) {
+    json runs = json::array();
+    for (const ChildRun& r : c.runs) {
+      runs.push_back({{"sweep_seconds", r.sweep_seconds}, {"compile_seconds", r.compile_seconds},
+                      {"load_seconds", r.load_seconds}, {"command_seconds", r.command_seconds},
+                      {"cpu_seconds", r.cpu_seconds}});
+    }
+    rows.push_back({{"phase", c.phase},
+                    {"busy_processes", c.phase == "loaded" ? background : 0},
+                    {"variant", c.variant},
+                    {"threads", c.threads},
+                    {"sweep_seconds", c.med(&ChildRun::sweep_seconds)},
+                    {"compile_seconds", c.med(&ChildRun::compile_seconds)},
+                    {"load_seconds", c.med(&ChildRun::load_seconds)},
+                    {"command_seconds", c.med(&ChildRun::command_seconds)},
+                    {"cpu_seconds", c.med(&ChildRun::cpu_seconds)},
+                    {"runs", runs}});
+  }
+  return rows;
+}
+
+void print_goals(const std::vector<Cell>& cells) {
+  const Cell* one = find(cells, "loaded", "threads 1");
+  const Cell* def = find(cells, "loaded", "default");
+  const Cell* off = find(cells, "loaded", "default, fix disabled");
+  const Cell* quiet_def = find(cells, "quiet", "default");
+  const auto sweep = [](const Cell* c) { return c->med(&ChildRun::sweep_seconds); };
+  std::printf("\nloaded sweep: default %.2fx threads 1 (goal <= 1.1x), %.2fx its quiet time (goal <= 3x); fix "
+              "disabled %.2fx threads 1\n",
+              sweep(def) / sweep(one), sweep(def) / sweep(quiet_def), sweep(off) / sweep(one));
+}
+
+}  // namespace
+
+int run_background_bench(const BackgroundBenchArgs& a) {
+  std::string described;
+  const std::vector<std::string> input = input_flags(a, &described);
+  if (!a.csv.empty()) check_output_path(a.csv, "csv");
+  if (!a.json_path.empty()) check_output_path(a.json_path, "json");
+  const CpuBudget budget = read_cpu_budget();
+  const std::string load_before = load_average();
+  std::vector<std::string> phases = {"quiet"};
+  if (a.background > 0) phases.push_back("loaded");
+
+  std::printf("atman bench --background %lld: %s on %s\n", static_cast<long long>(a.background), a.model.c_str(),
+              described.c_str());
+  std::printf("this process may use %s; load average %s (before)\n", budget.describe().c_str(), load_before.c_str());
+  std::printf("each row: the median of %lld whole `atman explain` runs, variants interleaved; \"fix disabled\": "
+              "%s=1 ATMAN_THREADS_IGNORE_LOAD=1 (libgomp's default wait policy, threads for every CPU)\n",
+              static_cast<long long>(a.repeat), kKeepWaitPolicy);
+  std::fflush(stdout);
+
+  const fs::path work = fs::temp_directory_path() / fmt::format("atman-bench-background-{}", getpid());
+  fs::create_directories(work);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{work};
+  const std::vector<Cell> cells = measure_cells(a, input, phases, work);
   const std::string load_after = load_average();
 
   print_phase(cells, "quiet", "quiet (no busy processes started; other work on the machine still counts)");
   if (a.background > 0) {
     print_phase(cells, "loaded", fmt::format("loaded ({} busy processes)", a.background));
-    const Cell* one = find(cells, "loaded", "threads 1");
-    const Cell* def = find(cells, "loaded", "default");
-    const Cell* off = find(cells, "loaded", "default, fix disabled");
-    const Cell* quiet_def = find(cells, "quiet", "default");
-    const auto sweep = [](const Cell* c) { return c->med(&ChildRun::sweep_seconds); };
-    std::printf("\nloaded sweep: default %.2fx threads 1 (goal <= 1.1x), %.2fx its quiet time (goal <= 3x); fix "
-                "disabled %.2fx threads 1\n",
-                sweep(def) / sweep(one), sweep(def) / sweep(quiet_def), sweep(off) / sweep(one));
+    print_goals(cells);
   }
   std::printf("load average %s (after)\n", load_after.c_str());
-
   if (!a.csv.empty()) {
-    std::string csv = "phase,busy_processes,variant,threads,runs,sweep_seconds,compile_seconds,load_seconds,"
-                      "command_seconds,cpu_seconds\n";
-    for (const Cell& c : cells) {
-      csv += fmt::format("{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}\n", c.phase,
-                         c.phase == "loaded" ? a.background : 0, c.variant, c.threads, c.runs.size(),
-                         c.med(&ChildRun::sweep_seconds), c.med(&ChildRun::compile_seconds),
-                         c.med(&ChildRun::load_seconds), c.med(&ChildRun::command_seconds),
-                         c.med(&ChildRun::cpu_seconds));
-    }
-    write_file_atomically(a.csv, csv, "csv");
+    write_file_atomically(a.csv, cells_csv(cells, a.background), "csv");
     std::printf("csv: %s\n", a.csv.c_str());
   }
   if (!a.json_path.empty()) {
-    json out = {{"model_path", a.model},          {"input", described},
-                {"background", a.background},     {"repeat", a.repeat},
-                {"cpus", budget.cpus},            {"cpu_budget", budget.describe()},
-                {"load_average_before", load_before}, {"load_average_after", load_after},
-                {"rows", json::array()}};
-    for (const Cell& c : cells) {
-      json runs = json::array();
-      for (const ChildRun& r : c.runs) {
-        runs.push_back({{"sweep_seconds", r.sweep_seconds}, {"compile_seconds", r.compile_seconds},
-                        {"load_seconds", r.load_seconds}, {"command_seconds", r.command_seconds},
-                        {"cpu_seconds", r.cpu_seconds}});
-      }
-      out["rows"].push_back({{"phase", c.phase},
-                             {"busy_processes", c.phase == "loaded" ? a.background : 0},
-                             {"variant", c.variant},
-                             {"threads", c.threads},
-                             {"sweep_seconds", c.med(&ChildRun::sweep_seconds)},
-                             {"compile_seconds", c.med(&ChildRun::compile_seconds)},
-                             {"load_seconds", c.med(&ChildRun::load_seconds)},
-                             {"command_seconds", c.med(&ChildRun::command_seconds)},
-                             {"cpu_seconds", c.med(&ChildRun::cpu_seconds)},
-                             {"runs", runs}});
-    }
+    const json out = {{"model_path", a.model},          {"input", described},
+                      {"background", a.background},     {"repeat", a.repeat},
+                      {"cpus", budget.cpus},            {"cpu_budget", budget.describe()},
+                      {"load_average_before", load_before}, {"load_average_after", load_after},
+                      {"rows", cells_json(cells, a.background)}};
     write_file_atomically(a.json_path, out.dump(1) + "\n", "json");
     std::printf("json: %s\n", a.json_path.c_str());
   }

@@ -23,7 +23,6 @@ struct BackgroundBenchArgs {
   int64_t background = 2;  // busy processes of the loaded phase (0: quiet phase only)
   int64_t repeat = 1;      // runs of every variant per phase, interleaved; medians reported
   std::string csv, json_path;
-  std::string example_dir;  // data/example of the source tree
 };
 
 /// Runs the measurement and prints the table to stdout; returns the exit code.

@@ -28,12 +28,10 @@
 #include "atman/runtime/resource_limits.h"
 #include "bench/bench_case.h"
 #include "bench_background.h"
+#include "bundled_example.h"
 #include "commands.h"
 #include "flag_checks.h"
-
-#ifndef ATMAN_EXAMPLE_DIR
-#define ATMAN_EXAMPLE_DIR "data/example"
-#endif
+#include "thread_report.h"
 
 namespace atman::runner {
 namespace {
@@ -56,13 +54,6 @@ struct BenchArgs {
   bool has_question = false, has_prompt = false;
   int64_t background = -1;  // --background N: the contention benchmark (bench_background.h); -1: off
 };
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return in ? fmt::format("{} {} {}", a, b, c) : "unknown";
-}
 
 std::vector<int64_t> parse_lengths(const std::string& text) {
   std::vector<int64_t> out;
@@ -105,20 +96,10 @@ ExplainInput bench_input(const BenchArgs& a, const Model& model, std::string* de
     *described = "a built-in Facts-QA prompt";
     return input;
   }
-  fs::path dir = "data/example";
-  if (!fs::exists(dir / "example.json")) dir = ATMAN_EXAMPLE_DIR;
-  const fs::path item_path = dir / "example.json";
-  std::ifstream in(item_path);
-  if (!in) throw std::runtime_error(item_path.string() + ": cannot read the bundled example (give --image/--question/--target)");
-  json item;
-  try {
-    item = json::parse(in);
-  } catch (const json::exception& e) {
-    throw std::runtime_error(fmt::format("{}: not valid JSON ({})", item_path.string(), e.what()));
-  }
-  input.prompt = prompt_from_question(model.config(), item.at("question").get<std::string>());
-  input.target = item.at("target").get<std::string>();
-  const std::string image = (dir / item.at("image").get<std::string>()).string();
+  const BundledExample example = read_bundled_example();
+  input.prompt = prompt_from_question(model.config(), example.question);
+  input.target = example.target;
+  const std::string& image = example.image;
   input.image_rgb = read_image_rgb(image);
   *described = image;
   return input;
@@ -338,24 +319,27 @@ std::vector<int64_t> check_bench_flags(const BenchArgs& a) {
   return lengths;
 }
 
+// --background N: the contention benchmark (bench_background.h).
+int run_bench_background(const BenchArgs& a) {
+  check_int_flag("--background", a.background, 0, 64);
+  check_int_flag("--repeat", a.repeat, 1, 100);
+  BackgroundBenchArgs b;
+  b.model = a.model;
+  b.image = a.image;
+  b.question = a.question;
+  b.prompt = a.prompt;
+  b.target = a.target;
+  b.has_question = a.has_question;
+  b.has_prompt = a.has_prompt;
+  b.background = a.background;
+  b.repeat = a.repeat;
+  b.csv = a.csv;
+  b.json_path = a.json_path;
+  return run_background_bench(b);
+}
+
 int run_bench(const BenchArgs& a) {
-  if (a.background != -1) {
-    check_int_flag("--background", a.background, 0, 64);
-    check_int_flag("--repeat", a.repeat, 1, 100);
-    BackgroundBenchArgs b;
-    b.model = a.model;
-    b.image = a.image;
-    b.question = a.question;
-    b.prompt = a.prompt;
-    b.target = a.target;
-    b.has_question = a.has_question;
-    b.has_prompt = a.has_prompt;
-    b.background = a.background;
-    b.repeat = a.repeat;
-    b.csv = a.csv;
-    b.json_path = a.json_path;
-    return run_background_bench(b);
-  }
+  if (a.background != -1) return run_bench_background(a);
   const std::vector<int64_t> lengths = check_bench_flags(a);
   BenchContext ctx;
   ctx.threads = set_threads(a.threads);

@@ -137,19 +137,13 @@ int run_explain(const ExplainArgs& a) {
   return as_rank(group.get(), [&] { return explain_as_rank(a, options, method, baseline, group.get(), root); });
 }
 
-int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method method,
-                    const BaselineOptions& baseline, ProcessGroup* group, bool root) {
-  // Memory: each step is checked against the budget before it runs (resource_limits.h).
-  const MemoryBudget budget(a.max_memory_mb);
-  require_model_load(budget, a.model);
-  const auto load_start = std::chrono::steady_clock::now();
-  std::shared_ptr<const Model> model = Model::load(a.model);
-  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  const ModelConfig& config = model->config();
-  check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
+// The input of --image, --question/--prompt and --target, the image decoded
+// within the memory budget.
+ExplainInput read_input(const ExplainArgs& a, const Model& model, const MemoryBudget& budget) {
+  const ModelConfig& config = model.config();
   ExplainInput input;
   if (!a.image.empty()) {
-    if (!model->has_image()) {
+    if (!model.has_image()) {
       throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no --image {}",
                                               a.model, config.name, a.image));
     }
@@ -159,53 +153,43 @@ int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method 
   }
   input.prompt = a.has_prompt ? a.prompt : prompt_from_question(config, a.question);
   input.target = a.target;
+  return input;
+}
 
-  if (group) {
-    // Every rank must explain the same thing with the same model: a hash of both, checked at start-up.
-    std::string what = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", input.prompt, input.target,
-                                   options.suppression_factor,
-                                   options.conceptual_threshold ? *options.conceptual_threshold : 2.0,
-                                   a.granularity, a.strategy, a.precision, options.batch_size, a.method, a.ig_steps);
-    if (!input.image_rgb.empty()) {
-      what.append(reinterpret_cast<const char*>(input.image_rgb.data),
-                  input.image_rgb.total() * input.image_rgb.elemSize());
-    }
-    group->check_same("the model and the input", fingerprint_hex(what, file_fingerprint_hex(a.model)));
+// Every rank must explain the same thing with the same model: a hash of both, checked at start-up.
+void check_same_on_every_rank(ProcessGroup& group, const ExplainArgs& a, const ExplainInput& input,
+                              const ExplainOptions& options) {
+  std::string what = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", input.prompt, input.target,
+                                 options.suppression_factor,
+                                 options.conceptual_threshold ? *options.conceptual_threshold : 2.0, a.granularity,
+                                 a.strategy, a.precision, options.batch_size, a.method, a.ig_steps);
+  if (!input.image_rgb.empty()) {
+    what.append(reinterpret_cast<const char*>(input.image_rgb.data), input.image_rgb.total() * input.image_rgb.elemSize());
   }
+  group.check_same("the model and the input", fingerprint_hex(what, file_fingerprint_hex(a.model)));
+}
 
-  if (a.verbose && root) {
-    const auto& caps = model->capabilities();
-    std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, vocab %lld, max_positions %lld, %s\n",
-                 config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
-                 static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
-                 static_cast<long long>(config.max_positions), config.image ? "image-text" : "text-only");
-    const PassStrategy resolved = resolve_strategy(*model, options.strategy);
-    std::string why = options.strategy != PassStrategy::kAuto ? "as asked" : "the fastest this model supports";
-    if (options.strategy == PassStrategy::kAuto && resolved != PassStrategy::kPrefixReuse) {
-      why = "no prefix reuse: the model lacks prefix_cache/hidden_states_from_cache/lm_head, so every pass is a "
-            "full recompute";
-      if (!caps.target_only()) why += ", with [B, S, V] logits (no hidden_states/lm_head)";
-    }
-    std::fprintf(stderr, "atman: passes: %s (%s), %s\n", strategy_name(resolved).c_str(), why.c_str(),
-                 options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
-    print_thread_choice(options.threads, group ? group->config().local_world_size : 1);
+// --verbose before the sweep: the model, the pass strategy and why, threads.
+void report_plan(const ExplainArgs& a, const Model& model, const ExplainOptions& options, int64_t local_ranks) {
+  const ModelConfig& config = model.config();
+  std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, vocab %lld, max_positions %lld, %s\n",
+               config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
+               static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
+               static_cast<long long>(config.max_positions), config.image ? "image-text" : "text-only");
+  const PassStrategy resolved = resolve_strategy(model, options.strategy);
+  std::string why = options.strategy != PassStrategy::kAuto ? "as asked" : "the fastest this model supports";
+  if (options.strategy == PassStrategy::kAuto && resolved != PassStrategy::kPrefixReuse) {
+    why = "no prefix reuse: the model lacks prefix_cache/hidden_states_from_cache/lm_head, so every pass is a "
+          "full recompute";
+    if (!model.capabilities().target_only()) why += ", with [B, S, V] logits (no hidden_states/lm_head)";
   }
+  std::fprintf(stderr, "atman: passes: %s (%s), %s\n", strategy_name(resolved).c_str(), why.c_str(),
+               options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
+  print_thread_choice(options.threads, local_ranks);
+}
 
-  check_sweep_memory(budget, *model, input, options, a);
-
-  Explainer explainer(model);
-  ProgressBar bar(!a.quiet && root);
-  const ProgressCallback progress = [&](const SweepProgress& p) {
-    bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
-  };
-  Explanation e = group ? explainer.explain(input, options, progress, group)
-                        : explain_with_method(explainer, method, input, options, baseline, progress);
-  e.stats.load_seconds = load_seconds;
-  bar.finish();
-  if (!root) {
-    group->finish();
-    return 0;
-  }
+// Rank 0's (or the only process's) outputs: --verbose figures, the files, the terminal summary.
+void write_outputs(const ExplainArgs& a, const Explanation& e, const ExplainInput& input) {
   if (a.verbose) {
     std::fprintf(stderr, "atman: %lld passes, %lld positions computed, batch %lld, %lld threads, %.2fs, peak %.0f MB\n",
                  static_cast<long long>(e.stats.forward_passes), static_cast<long long>(e.stats.positions_computed),
@@ -214,7 +198,6 @@ int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method 
     std::fprintf(stderr, "atman: one-time work: load %.2fs, compile %.2fs\n", e.stats.load_seconds,
                  e.stats.compile_seconds);
   }
-
   if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
   const std::string caption = overlay_caption(a.has_prompt ? a.prompt : a.question, a.target);
   if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay);
@@ -230,6 +213,32 @@ int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method 
     if (!a.html.empty()) std::printf("html: %s\n", a.html.c_str());
   }
   std::fflush(stdout);
+}
+
+int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method method,
+                    const BaselineOptions& baseline, ProcessGroup* group, bool root) {
+  // Memory: each step is checked against the budget before it runs (resource_limits.h).
+  const MemoryBudget budget(a.max_memory_mb);
+  require_model_load(budget, a.model);
+  const auto load_start = std::chrono::steady_clock::now();
+  std::shared_ptr<const Model> model = Model::load(a.model);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
+  const ExplainInput input = read_input(a, *model, budget);
+  if (group) check_same_on_every_rank(*group, a, input, options);
+  if (a.verbose && root) report_plan(a, *model, options, group ? group->config().local_world_size : 1);
+  check_sweep_memory(budget, *model, input, options, a);
+
+  Explainer explainer(model);
+  ProgressBar bar(!a.quiet && root);
+  const ProgressCallback progress = [&](const SweepProgress& p) {
+    bar.update(p.passes_done, p.passes_total, p.elapsed_seconds);
+  };
+  Explanation e = group ? explainer.explain(input, options, progress, group)
+                        : explain_with_method(explainer, method, input, options, baseline, progress);
+  e.stats.load_seconds = load_seconds;
+  bar.finish();
+  if (root) write_outputs(a, e, input);
   if (group) group->finish();
   return 0;
 }

@@ -136,6 +136,84 @@ std::string positions_text(const std::vector<int64_t>& positions) {
   return out;
 }
 
+// --verbose before decoding: the model and how each token will be decoded.
+void report_decoding(const GenerateArgs& a, const Model& model, const SteeringOptions& options, int64_t threads) {
+  const ModelConfig& config = model.config();
+  const DecodePath path = resolve_decode_path(model, options.path);
+  std::string why = a.recompute ? "as asked (--recompute)" : "the model has step_from_cache and lm_head";
+  if (!a.recompute && path == DecodePath::kRecompute) {
+    why = "fallback: the model lacks step_from_cache/lm_head, so every token recomputes the whole sequence";
+  }
+  std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, max_positions %lld, %lld threads\n",
+               config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
+               static_cast<long long>(config.hidden_size), static_cast<long long>(config.max_positions),
+               static_cast<long long>(threads));
+  std::fprintf(stderr, "atman: decoding: %s (%s), %s\n", decode_path_name(path), why.c_str(),
+               options.sample ? fmt::format("sampling at temperature {} with seed {}", a.temperature, a.seed).c_str()
+                              : "greedy");
+}
+
+// --verbose after decoding: the positions each span controls, and the speed.
+void report_generation(const GenerateArgs& a, const SteeringOptions& options, const SteeredGeneration& g) {
+  for (const ResolvedControl& c : g.controls) {
+    std::fprintf(stderr, "atman: %s \"%s\": %zu position(s) %s\n", control_kind_name(c.kind), c.span.c_str(),
+                 c.positions.size(), positions_text(c.positions).c_str());
+  }
+  int64_t changed = 0;
+  for (int64_t i = 0; i < g.modifier.size(0); ++i) changed += g.modifier[i].item<float>() != 1.0f;
+  std::fprintf(stderr, "atman: modifier: %lld of %lld prompt positions differ from 1 (conceptual threshold %s)\n",
+               static_cast<long long>(changed), static_cast<long long>(g.prompt.length()),
+               a.conceptual_threshold.c_str());
+  const auto rate = [](const GeneratedText& t) { return t.seconds > 0 ? t.ids.size() / t.seconds : 0.0; };
+  std::fprintf(stderr, "atman: steered: %zu tokens in %.3fs (%.1f tokens/s), stop: %s\n", g.steered.ids.size(),
+               g.steered.seconds, rate(g.steered), g.steered.stop.c_str());
+  if (options.unsteered) {
+    std::fprintf(stderr, "atman: unsteered: %zu tokens in %.3fs (%.1f tokens/s), stop: %s\n", g.unsteered.ids.size(),
+                 g.unsteered.seconds, rate(g.unsteered), g.unsteered.stop.c_str());
+  }
+}
+
+// The --json document (docs/steering.md).
+nlohmann::ordered_json generation_json(const GenerateArgs& a, const Model& model, const std::string& prompt,
+                                       const SteeringOptions& options, const SteeredGeneration& g, int64_t threads) {
+  using ojson = nlohmann::ordered_json;
+  ojson j;
+  j["model"] = model.config().name;
+  j["prompt"] = prompt;
+  j["image"] = a.image.empty() ? ojson(nullptr) : ojson(a.image);
+  j["params"] = {{"factor_suppress", options.suppress_factor},
+                 {"factor_amplify", options.amplify_factor},
+                 {"conceptual_threshold",
+                  options.conceptual_threshold ? ojson(*options.conceptual_threshold) : ojson(nullptr)},
+                 {"max_tokens", options.max_tokens},
+                 {"stop_at_eos", options.stop_at_eos},
+                 {"sample", options.sample},
+                 {"temperature", options.temperature},
+                 {"seed", a.seed},
+                 {"decode_path", decode_path_name(g.path)},
+                 {"threads", threads}};
+  j["sequence_length"] = g.prompt.length();
+  if (g.prompt.image_positions > 0) {
+    j["image_positions"] = {{"begin", g.prompt.image_begin},
+                            {"count", g.prompt.image_positions},
+                            {"grid", {g.prompt.grid_rows, g.prompt.grid_cols}}};
+  }
+  ojson controls = ojson::array();
+  for (const ResolvedControl& c : g.controls) {
+    controls.push_back({{"kind", control_kind_name(c.kind)},
+                        {"span", c.span},
+                        {"factor", c.kind == ControlKind::kSuppress ? options.suppress_factor : options.amplify_factor},
+                        {"positions", c.positions}});
+  }
+  j["controls"] = controls;
+  std::vector<double> modifier(g.modifier.size(0));
+  for (size_t i = 0; i < modifier.size(); ++i) modifier[i] = g.modifier[i].item<float>();
+  j["modifier"] = modifier;
+  j["steered"] = text_json(g.steered, model.tokenizer());
+  if (options.unsteered) j["unsteered"] = text_json(g.unsteered, model.tokenizer());
+  return j;
+}
+
 int run_generate(const GenerateArgs& a, bool has_question, bool has_prompt) {
   if (has_question == has_prompt) throw UsageError("give exactly one of --question and --prompt");
   if (!a.sample && (a.temperature != 1.0 || a.seed != 0)) throw UsageError("--temperature and --seed need --sample");
@@ -153,78 +231,11 @@ int run_generate(const GenerateArgs& a, bool has_question, bool has_prompt) {
     image = read_image_rgb(a.image);
   }
   const std::string prompt = has_prompt ? a.prompt : prompt_from_question(config, a.question);
-  if (a.verbose) {
-    const DecodePath path = resolve_decode_path(*model, options.path);
-    std::string why = a.recompute ? "as asked (--recompute)" : "the model has step_from_cache and lm_head";
-    if (!a.recompute && path == DecodePath::kRecompute) {
-      why = "fallback: the model lacks step_from_cache/lm_head, so every token recomputes the whole sequence";
-    }
-    std::fprintf(stderr, "atman: model %s (%s): %lld layers, width %lld, max_positions %lld, %lld threads\n",
-                 config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
-                 static_cast<long long>(config.hidden_size), static_cast<long long>(config.max_positions),
-                 static_cast<long long>(threads));
-    std::fprintf(stderr, "atman: decoding: %s (%s), %s\n", decode_path_name(path), why.c_str(),
-                 options.sample ? fmt::format("sampling at temperature {} with seed {}", a.temperature, a.seed).c_str()
-                                : "greedy");
-  }
-
+  if (a.verbose) report_decoding(a, *model, options, threads);
   const SteeredGeneration g = steer(*model, prompt, image, options);
-
-  if (a.verbose) {
-    for (const ResolvedControl& c : g.controls) {
-      std::fprintf(stderr, "atman: %s \"%s\": %zu position(s) %s\n", control_kind_name(c.kind), c.span.c_str(),
-                   c.positions.size(), positions_text(c.positions).c_str());
-    }
-    int64_t changed = 0;
-    for (int64_t i = 0; i < g.modifier.size(0); ++i) changed += g.modifier[i].item<float>() != 1.0f;
-    std::fprintf(stderr, "atman: modifier: %lld of %lld prompt positions differ from 1 (conceptual threshold %s)\n",
-                 static_cast<long long>(changed), static_cast<long long>(g.prompt.length()),
-                 a.conceptual_threshold.c_str());
-    const auto rate = [](const GeneratedText& t) { return t.seconds > 0 ? t.ids.size() / t.seconds : 0.0; };
-    std::fprintf(stderr, "atman: steered: %zu tokens in %.3fs (%.1f tokens/s), stop: %s\n", g.steered.ids.size(),
-                 g.steered.seconds, rate(g.steered), g.steered.stop.c_str());
-    if (options.unsteered) {
-      std::fprintf(stderr, "atman: unsteered: %zu tokens in %.3fs (%.1f tokens/s), stop: %s\n",
-                   g.unsteered.ids.size(), g.unsteered.seconds, rate(g.unsteered), g.unsteered.stop.c_str());
-    }
-  }
-
+  if (a.verbose) report_generation(a, options, g);
   if (!a.json.empty()) {
-    nlohmann::ordered_json j;
-    j["model"] = config.name;
-    j["prompt"] = prompt;
-    j["image"] = a.image.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(a.image);
-    j["params"] = {{"factor_suppress", options.suppress_factor},
-                   {"factor_amplify", options.amplify_factor},
-                   {"conceptual_threshold", options.conceptual_threshold
-                                                ? nlohmann::ordered_json(*options.conceptual_threshold)
-                                                : nlohmann::ordered_json(nullptr)},
-                   {"max_tokens", options.max_tokens},
-                   {"stop_at_eos", options.stop_at_eos},
-                   {"sample", options.sample},
-                   {"temperature", options.temperature},
-                   {"seed", a.seed},
-                   {"decode_path", decode_path_name(g.path)},
-                   {"threads", threads}};
-    j["sequence_length"] = g.prompt.length();
-    if (g.prompt.image_positions > 0) {
-      j["image_positions"] = {{"begin", g.prompt.image_begin},
-                              {"count", g.prompt.image_positions},
-                              {"grid", {g.prompt.grid_rows, g.prompt.grid_cols}}};
-    }
-    nlohmann::ordered_json controls = nlohmann::ordered_json::array();
-    for (const ResolvedControl& c : g.controls) {
-      controls.push_back({{"kind", control_kind_name(c.kind)},
-                          {"span", c.span},
-                          {"factor", c.kind == ControlKind::kSuppress ? options.suppress_factor : options.amplify_factor},
-                          {"positions", c.positions}});
-    }
-    j["controls"] = controls;
-    std::vector<double> modifier(g.modifier.size(0));
-    for (size_t i = 0; i < modifier.size(); ++i) modifier[i] = g.modifier[i].item<float>();
-    j["modifier"] = modifier;
-    j["steered"] = text_json(g.steered, model->tokenizer());
-    if (options.unsteered) j["unsteered"] = text_json(g.unsteered, model->tokenizer());
+    const nlohmann::ordered_json j = generation_json(a, *model, prompt, options, g, threads);
     write_file_atomically(a.json, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "json");
   }
   std::printf("steered:   %s\n", printed(g.steered.text).c_str());

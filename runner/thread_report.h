@@ -7,11 +7,16 @@
 //   atman: OpenMP wait policy PASSIVE (set by atman: ...)
 
 #include <cstdint>
+#include <string>
 
 namespace atman::runner {
 
 /// Prints the lines above to stderr for `requested` threads (the --threads
 /// value) and `local_ranks` processes sharing this host.
 void print_thread_choice(int64_t requested, int64_t local_ranks = 1);
+
+/// The 1, 5 and 15 minute load averages of /proc/loadavg ("0.52 0.61 0.70"),
+/// or "unknown", for benchmark headers.
+std::string load_average();
 
 }  // namespace atman::runner

@@ -53,17 +53,17 @@ std::vector<std::string> RunResult::err_lines() const {
   return lines;
 }
 
-namespace {
 std::string shell_quote(const std::string& arg) {
   std::string out = "'";
   for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
-}  // namespace
 
-RunResult run_atman(const std::vector<std::string>& args) {
+RunResult run_atman(const std::vector<std::string>& args) { return run_atman_with("", args); }
+
+RunResult run_atman_with(const std::string& prefix, const std::vector<std::string>& args) {
   TempDir tmp;
-  std::string cmd = shell_quote(ATMAN_BINARY);
+  std::string cmd = prefix + " " + shell_quote(ATMAN_BINARY);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(tmp.path("out")) + " 2>" + shell_quote(tmp.path("err")) + " </dev/null";
   const int status = std::system(cmd.c_str());

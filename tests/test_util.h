@@ -63,6 +63,11 @@ struct RunResult {
   std::vector<std::string> err_lines() const;
 };
 RunResult run_atman(const std::vector<std::string>& args);
+/// Runs `prefix ATMAN args...` through the shell (prefix: environment and
+/// launchers such as "env -u OMP_WAIT_POLICY taskset -c 0").
+RunResult run_atman_with(const std::string& prefix, const std::vector<std::string>& args);
+/// `arg` in single quotes for /bin/sh.
+std::string shell_quote(const std::string& arg);
 
 /// EXPECT that `f` throws a std::exception whose message contains every `parts`.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts);

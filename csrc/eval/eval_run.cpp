@@ -413,6 +413,42 @@ std::string summary_to_csv(const std::vector<SummaryRow>& summary) {
 
 // ---- the run -------------------------------------------------------------------------
 
+namespace {
+
+// Creates `out_dir` and writes its run.json (the model and the latest sets,
+// for tools/plot_eval.py); refuses a folder that holds another model's rows.
+void claim_output_folder(const Model& model, const std::vector<EvalSet>& sets, const std::string& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (!fs::is_directory(out_dir)) {
+    throw std::runtime_error(fmt::format("cannot create output folder {}: {}", out_dir, ec.message()));
+  }
+  const std::string run_file = (fs::path(out_dir) / "run.json").string();
+  ojson run;
+  run["model"] = fs::absolute(model.path()).lexically_normal().string();
+  run["model_name"] = model.config().name;
+  run["model_fingerprint"] = file_fingerprint(model.path());
+  run["sets"] = ojson::array();
+  for (const EvalSet& set : sets) run["sets"].push_back(fs::absolute(set.folder).lexically_normal().string());
+  if (fs::exists(run_file)) {
+    std::ifstream in(run_file);
+    ojson old;
+    try {
+      old = ojson::parse(in);
+    } catch (const ojson::parse_error&) {
+      throw std::runtime_error(run_file + ": not valid JSON; use another --out or remove it");
+    }
+    if (old.value("model_fingerprint", "") != run["model_fingerprint"].get<std::string>()) {
+      throw std::runtime_error(fmt::format(
+          "{} holds rows of another model ({}, {}); use another --out or remove the folder", out_dir,
+          old.value("model_name", "?"), old.value("model", "?")));
+    }
+  }
+  write_file_atomically(run_file, run.dump(2) + "\n", "run.json");
+}
+
+}  // namespace
+
 EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, EvalOptions options,
                  std::string out_dir, ProcessGroup* group)
     : model_(std::move(model)),
@@ -452,33 +488,7 @@ EvalRun::EvalRun(std::shared_ptr<const Model> model, std::vector<EvalSet> sets, 
   options_.explain.granularity = Granularity::kToken;
 
   if (group_ && !group_->is_root()) return;  // rank 0 alone reads and writes the output folder
-  std::error_code ec;
-  fs::create_directories(out_dir_, ec);
-  if (!fs::is_directory(out_dir_)) {
-    throw std::runtime_error(fmt::format("cannot create output folder {}: {}", out_dir_, ec.message()));
-  }
-  const std::string run_file = (fs::path(out_dir_) / "run.json").string();
-  ojson run;
-  run["model"] = fs::absolute(model_->path()).lexically_normal().string();
-  run["model_name"] = model_->config().name;
-  run["model_fingerprint"] = file_fingerprint(model_->path());
-  run["sets"] = ojson::array();
-  for (const EvalSet& set : sets_) run["sets"].push_back(fs::absolute(set.folder).lexically_normal().string());
-  if (fs::exists(run_file)) {
-    std::ifstream in(run_file);
-    ojson old;
-    try {
-      old = ojson::parse(in);
-    } catch (const ojson::parse_error&) {
-      throw std::runtime_error(run_file + ": not valid JSON; use another --out or remove it");
-    }
-    if (old.value("model_fingerprint", "") != run["model_fingerprint"].get<std::string>()) {
-      throw std::runtime_error(fmt::format(
-          "{} holds rows of another model ({}, {}); use another --out or remove the folder", out_dir_,
-          old.value("model_name", "?"), old.value("model", "?")));
-    }
-  }
-  write_file_atomically(run_file, run.dump(2) + "\n", "run.json");  // the latest sets, for tools/plot_eval.py
+  claim_output_folder(*model_, sets_, out_dir_);
 }
 
 EvalRun::~EvalRun() = default;
@@ -750,6 +760,146 @@ std::vector<std::string> wait_for_ranks(ProcessGroup& group, const std::function
   }
 }
 
+// Progress of a run: rows done (resumed ones included) against the total.
+struct RunProgress {
+  const EvalProgressCallback& callback;
+  int64_t done = 0;
+  int64_t total = 0;
+  int64_t resumed = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  void report(const std::string& task, const std::string& method) const {
+    if (!callback) return;
+    EvalProgress p;
+    p.done = done;
+    p.total = total;
+    p.resumed = resumed;
+    p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    p.task = task;
+    p.method = method;
+    callback(p);
+  }
+};
+
+// The row of unit `u` for item i of `set`, measured (or its error).
+EvalRow evaluate_row(const RowContext& ctx, const Unit& u, const PreparedItem& prepared, const EvalSet& set,
+                     int64_t i) {
+  const EvalItem& item = set.items[i];
+  EvalRow row = new_row(set, item, i, u, ctx.options.baseline.ig_steps);
+  if (!prepared.ok) {
+    row.error = prepared.error;
+  } else {
+    const bool keep_example =
+        i < ctx.options.examples && (!u.setting || u.label == ctx.options.settings.front().label());
+    measure_row(ctx, u, prepared, keep_example, set, item, row);
+  }
+  if (const auto nl = row.error.find('\n'); nl != std::string::npos) row.error.resize(nl);
+  return row;
+}
+
+// A sharded run's rows in the order of one process: resumed ones from
+// `by_key`, the others from `measured` (every rank's).
+std::vector<EvalRow> rows_in_order(const std::vector<EvalSet>& sets, const EvalOptions& options,
+                                   const std::vector<Unit>& units, const std::map<std::string, const EvalRow*>& by_key,
+                                   const std::map<std::string, EvalRow>& measured) {
+  std::vector<EvalRow> rows;
+  for (const EvalSet& set : sets) {
+    for (int64_t i = 0; i < selected_items(options, set); ++i) {
+      for (const Unit& u : units) {
+        const std::string key = row_key(set.task, set.items[i].id, method_name(u.method), u.label);
+        if (auto it = by_key.find(key); it != by_key.end()) {
+          rows.push_back(*it->second);
+        } else if (auto m = measured.find(key); m != measured.end()) {
+          rows.push_back(m->second);
+        } else {
+          throw std::runtime_error(fmt::format("the sharded run ended without the row {} of item {} ({}, {})",
+                                               set.task, set.items[i].id, method_name(u.method), u.label));
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+void write_summary(const fs::path& dir, const std::vector<SummaryRow>& summary) {
+  write_file_atomically((dir / "summary.json").string(), summary_to_json(summary), "summary.json");
+  write_file_atomically((dir / "summary.csv").string(), summary_to_csv(summary), "summary.csv");
+  write_file_atomically((dir / "summary.md").string(), format_summary_markdown(summary), "summary.md");
+}
+
+// Where measured rows go: rank 0 (or the only process) appends each to
+// rows.jsonl at once and keeps it; another rank sends it to rank 0.
+class RowSink {
+ public:
+  RowSink(ProcessGroup* group, std::optional<RowAppender>& appender, RunProgress& tally,
+          std::vector<EvalRow>& selected)
+      : group_(group), appender_(appender), tally_(tally), selected_(selected) {}
+
+  void put(const EvalRow& row) {
+    if (group_ && !group_->is_root()) {
+      group_->send_to_root(row_to_json(row));
+      return;
+    }
+    record(row);
+    receive();
+  }
+
+  // Rank 0 of a sharded run: the rows other ranks have sent so far.
+  void receive() {
+    if (!group_ || !group_->is_root()) return;
+    for (const std::string& line : group_->receive_at_root()) record(row_from_json(line));
+  }
+
+  // Every row measured in a sharded run, by row_key.
+  const std::map<std::string, EvalRow>& measured() const { return measured_; }
+
+ private:
+  void record(const EvalRow& row) {
+    appender_->append(row);
+    if (group_) {
+      measured_[row_key(row.task, row.item, row.method, row.setting)] = row;
+    } else {
+      selected_.push_back(row);
+    }
+    ++tally_.done;
+    tally_.report(row.task, row.method);
+  }
+
+  ProcessGroup* group_;
+  std::optional<RowAppender>& appender_;
+  RunProgress& tally_;
+  std::vector<EvalRow>& selected_;
+  std::map<std::string, EvalRow> measured_;
+};
+
+// Measures every missing row of the items this process takes (all of them
+// without a group), in item order; resumed rows go straight to `selected`.
+void measure_items(const RowContext& ctx, const std::vector<EvalSet>& sets, const std::vector<Unit>& units,
+                   const std::map<std::string, const EvalRow*>& by_key, ProcessGroup* group, RowSink& sink,
+                   std::vector<EvalRow>& selected) {
+  const EvalOptions& options = ctx.options;
+  for (const EvalSet& set : sets) {
+    bool warmed_up = !options.warm_up;
+    for (int64_t i = 0; i < selected_items(options, set); ++i) {
+      std::optional<PreparedItem> prepared;  // only when a row of this item is missing
+      if (group && !claim_item(*group, options, units, by_key, set, i)) continue;  // another rank's
+      for (const Unit& u : units) {
+        if (auto it = by_key.find(row_key(set.task, set.items[i].id, method_name(u.method), u.label));
+            it != by_key.end()) {
+          selected.push_back(*it->second);
+          continue;
+        }
+        if (!prepared) prepared = prepare_item(ctx.explainer, set.items[i], options.explain);
+        if (!warmed_up && prepared->ok) {
+          warmed_up = true;
+          warm_up(ctx, units, prepared->input);
+        }
+        sink.put(evaluate_row(ctx, u, *prepared, set, i));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
@@ -764,8 +914,9 @@ std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
   for (const EvalRow& row : existing) by_key[row_key(row.task, row.item, row.method, row.setting)] = &row;
 
   const std::vector<Unit> units = row_units(options_);
-  int64_t total = 0, resumed = 0;
-  count_rows(sets_, options_, units, by_key, &total, &resumed);
+  RunProgress tally{progress};
+  count_rows(sets_, options_, units, by_key, &tally.total, &tally.resumed);
+  tally.done = tally.resumed;
   std::optional<RowAppender> appender;
   if (root) appender.emplace(jsonl_path, csv_path);
 
@@ -773,104 +924,22 @@ std::vector<SummaryRow> EvalRun::run(const EvalProgressCallback& progress) {
   set_threads(options_.explain.threads);
   AllocationMeter meter;
   const RowContext ctx{explainer, options_, dir, meter};
-  const auto start = std::chrono::steady_clock::now();
-  int64_t done = resumed;
-  auto report = [&](const std::string& task, const std::string& method) {
-    if (!progress) return;
-    EvalProgress p;
-    p.done = done;
-    p.total = total;
-    p.resumed = resumed;
-    p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    p.task = task;
-    p.method = method;
-    progress(p);
-  };
-  report("", "");
-  // A sharded run: the rows measured here (other ranks: sent to rank 0) and,
-  // on rank 0, those received; rank 0 appends each to rows.jsonl at once.
-  std::map<std::string, EvalRow> measured;
-  auto record = [&](const EvalRow& row) {
-    appender->append(row);
-    measured[row_key(row.task, row.item, row.method, row.setting)] = row;
-    ++done;
-    report(row.task, row.method);
-  };
-  auto receive = [&] {
-    if (!group_ || !root) return;
-    for (const std::string& line : group_->receive_at_root()) record(row_from_json(line));
-  };
-
+  tally.report("", "");
   selected_.clear();
-  for (const EvalSet& set : sets_) {
-    bool warmed_up = !options_.warm_up;
-    for (int64_t i = 0; i < selected_items(options_, set); ++i) {
-      const EvalItem& item = set.items[i];
-      std::optional<PreparedItem> prepared;  // only when a row of this item is missing
-      if (group_ && !claim_item(*group_, options_, units, by_key, set, i)) continue;  // another rank's
-      for (const Unit& u : units) {
-        if (auto it = by_key.find(row_key(set.task, item.id, method_name(u.method), u.label)); it != by_key.end()) {
-          selected_.push_back(*it->second);
-          continue;
-        }
-        if (!prepared) prepared = prepare_item(explainer, item, options_.explain);
-        if (!warmed_up && prepared->ok) {
-          warmed_up = true;
-          warm_up(ctx, units, prepared->input);
-        }
-        EvalRow row = new_row(set, item, i, u, options_.baseline.ig_steps);
-        if (!prepared->ok) {
-          row.error = prepared->error;
-        } else {
-          const bool keep_example = i < options_.examples && (!u.setting || u.label == options_.settings.front().label());
-          measure_row(ctx, u, *prepared, keep_example, set, item, row);
-        }
-        if (const auto nl = row.error.find('\n'); nl != std::string::npos) row.error.resize(nl);
-        if (group_) {
-          if (root) {
-            record(row);
-            receive();
-          } else {
-            group_->send_to_root(row_to_json(row));
-          }
-          continue;
-        }
-        appender->append(row);
-        selected_.push_back(row);
-        ++done;
-        report(set.task, row.method);
-      }
-    }
-  }
+  RowSink sink(group_, appender, tally, selected_);
+  measure_items(ctx, sets_, units, by_key, group_, sink, selected_);
   if (group_) {
     // Every rank has sent its rows: rank 0 takes the last ones and puts the
     // selection back in order (rows measured elsewhere included).
-    wait_for_ranks(*group_, receive);
+    wait_for_ranks(*group_, [&] { sink.receive(); });
     if (!root) return {};
-    receive();
-    selected_.clear();
-    for (const EvalSet& set : sets_) {
-      for (int64_t i = 0; i < selected_items(options_, set); ++i) {
-        for (const Unit& u : units) {
-          const std::string key = row_key(set.task, set.items[i].id, method_name(u.method), u.label);
-          if (auto it = by_key.find(key); it != by_key.end()) {
-            selected_.push_back(*it->second);
-          } else if (auto m = measured.find(key); m != measured.end()) {
-            selected_.push_back(m->second);
-          } else {
-            throw std::runtime_error(fmt::format("the sharded run ended without the row {} of item {} ({}, {})",
-                                                 set.task, set.items[i].id, method_name(u.method), u.label));
-          }
-        }
-      }
-    }
+    sink.receive();
+    selected_ = rows_in_order(sets_, options_, units, by_key, sink.measured());
   }
 
   const std::vector<SummaryRow> summary =
       summarize(selected_, options_.bootstrap_resamples, options_.bootstrap_seed);
-  write_file_atomically((dir / "summary.json").string(), summary_to_json(summary), "summary.json");
-  write_file_atomically((dir / "summary.csv").string(), summary_to_csv(summary), "summary.csv");
-  write_file_atomically((dir / "summary.md").string(), format_summary_markdown(summary), "summary.md");
+  write_summary(dir, summary);
   return summary;
 }
 

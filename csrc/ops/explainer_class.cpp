@@ -49,6 +49,18 @@ cv::Mat rgb_from_pixels(const at::Tensor& pixels) {
   return view.clone();
 }
 
+// The image of an `image_path` argument, for a model that takes images.
+cv::Mat read_image_path(const Model& model, const std::string& model_path, const std::string& image_path) {
+  if (image_path.empty()) throw std::invalid_argument("image_path is empty (pass None for no image)");
+  if (!model.has_image()) {
+    // As `atman explain --image` says it, with the Python argument's name.
+    throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no "
+                                            "image_path {}",
+                                            model_path, model.config().name, image_path));
+  }
+  return read_image_rgb(image_path);
+}
+
 }  // namespace
 
 c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& e) {
@@ -131,16 +143,7 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain(const std::string& pr
   return with_one_line_errors([&] {
     const ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
     ExplainInput input{prompt, target, cv::Mat()};
-    if (image_path) {
-      if (image_path->empty()) throw std::invalid_argument("image_path is empty (pass None for no image)");
-      if (!model_->has_image()) {
-        // As `atman explain --image` says it, with the Python argument's name.
-        throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no "
-                                                "image_path {}",
-                                                model_path_, model_->config().name, *image_path));
-      }
-      input.image_rgb = read_image_rgb(*image_path);
-    }
+    if (image_path) input.image_rgb = read_image_path(*model_, model_path_, *image_path);
     ThreadCountRestorer restore_threads;
     return explanation_tensors(explainer_->explain(input, options));
   });
@@ -183,15 +186,7 @@ std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::gen
     options.seed = static_cast<uint64_t>(seed);
     options.path = recompute ? DecodePath::kRecompute : DecodePath::kAuto;
     cv::Mat image;
-    if (image_path) {
-      if (image_path->empty()) throw std::invalid_argument("image_path is empty (pass None for no image)");
-      if (!model_->has_image()) {
-        throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no "
-                                                "image_path {}",
-                                                model_path_, model_->config().name, *image_path));
-      }
-      image = read_image_rgb(*image_path);
-    }
+    if (image_path) image = read_image_path(*model_, model_path_, *image_path);
     const SteeredGeneration g = steer(*model_, prompt, image, options);
     return std::make_tuple(g.steered.text, at::tensor(g.steered.ids, at::kLong).reshape({-1}), g.unsteered.text,
                            at::tensor(g.unsteered.ids, at::kLong).reshape({-1}));

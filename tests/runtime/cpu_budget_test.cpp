@@ -3,6 +3,7 @@
 // container mounts, and malformed files (ignored with a note, never an error).
 #include "atman/runtime/cpu_budget.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -255,14 +256,75 @@ TEST(CpuBudgetTest, ChooseThreads) {
   testing::expect_error([&] { choose_threads(0, b, 0); }, {"choose_threads", "local ranks must be >= 1, got 0"});
 }
 
+TEST(CpuBudgetTest, OtherRunningTasksLeaveFewerThreads) {
+  CpuBudget b;
+  b.cpus = 2;
+  b.affinity_cpus = 2;
+  b.online_cpus = 2;
+  b.others_running = 0;
+  EXPECT_EQ(choose_threads(0, b).threads, 2);
+  b.others_running = 1;
+  EXPECT_EQ(choose_threads(0, b).threads, 1);
+  EXPECT_NE(choose_threads(0, b).why.find("1 other task is running on 2 online CPUs"), std::string::npos)
+      << choose_threads(0, b).why;
+  b.others_running = 5;  // more than the CPUs: still one thread
+  EXPECT_EQ(choose_threads(0, b).threads, 1);
+  EXPECT_NE(choose_threads(0, b).why.find("5 other tasks are running"), std::string::npos);
+  EXPECT_EQ(choose_threads(2, b).threads, 2);  // an explicit count is kept
+  // A container limited to 2 CPUs of a busy 64-core host: the free CPUs are elsewhere.
+  b.online_cpus = 64;
+  b.others_running = 30;
+  EXPECT_EQ(choose_threads(0, b).threads, 2);
+  b.others_running = -1;  // unknown
+  b.online_cpus = 2;
+  EXPECT_EQ(choose_threads(0, b).threads, 2);
+}
+
+TEST(CpuBudgetTest, ProcsRunningFromProcStat) {
+  EXPECT_EQ(parse_procs_running("cpu  1 2 3\nctxt 55\nprocs_running 3\nprocs_blocked 0\n"), 3);
+  EXPECT_EQ(parse_procs_running("cpu  1 2 3\n"), -1);
+  EXPECT_EQ(parse_procs_running("procs_running x\n"), -1);
+  EXPECT_EQ(parse_procs_running("procs_running -2\n"), -1);
+  EXPECT_EQ(parse_procs_running("procs_running 1 2\n"), -1);
+
+  FakeTree t;
+  t.affinity("0-1");
+  t.file("/proc/stat", "cpu  1 2 3\nprocs_running 3\nprocs_blocked 0\n");
+  EXPECT_EQ(read_cpu_budget(t.root()).others_running, 2);  // the reader is one of the three
+  t.file("/proc/stat", "cpu  1 2 3\nprocs_running many\n");
+  const CpuBudget malformed = read_cpu_budget(t.root());
+  EXPECT_EQ(malformed.others_running, -1);
+  EXPECT_TRUE(has_note(malformed, "/proc/stat: ignored"));
+  FakeTree missing;  // no /proc/stat: unknown, and no note
+  missing.affinity("0-1");
+  const CpuBudget none = read_cpu_budget(missing.root());
+  EXPECT_EQ(none.others_running, -1);
+  EXPECT_FALSE(has_note(none, "/proc/stat"));
+}
+
+TEST(CpuBudgetTest, IgnoreLoadSwitch) {
+  FakeTree t;
+  t.affinity("0-1");
+  t.file("/proc/stat", "procs_running 3\n");
+  ::setenv("ATMAN_THREADS_IGNORE_LOAD", "1", 1);
+  EXPECT_EQ(read_cpu_budget(t.root()).others_running, -1);
+  ::setenv("ATMAN_THREADS_IGNORE_LOAD", "0", 1);
+  EXPECT_EQ(read_cpu_budget(t.root()).others_running, 2);
+  ::unsetenv("ATMAN_THREADS_IGNORE_LOAD");
+}
+
 TEST(CpuBudgetTest, TheRunningProcess) {
   const CpuBudget b = read_cpu_budget();
   EXPECT_GE(b.cpus, 1);
   EXPECT_GE(b.affinity_cpus, 1);
   EXPECT_LE(b.cpus, b.affinity_cpus);
+  EXPECT_GE(b.others_running, 0);  // Linux has /proc/stat
   const ThreadCountRestorer restore;
-  EXPECT_EQ(set_threads(0), b.cpus);
-  EXPECT_EQ(at::get_num_threads(), b.cpus);
+  // Other tasks (a parallel ctest) may take CPUs between the two reads.
+  const int64_t set = set_threads(0);
+  EXPECT_GE(set, 1);
+  EXPECT_LE(set, b.cpus);
+  EXPECT_EQ(at::get_num_threads(), set);
 }
 
 TEST(CpuBudgetTest, ThreadCountRestorerRestores) {

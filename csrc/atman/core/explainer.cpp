@@ -47,6 +47,105 @@ void check_options(const ExplainOptions& o) {
   }
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One sweep as planned: the input, its work units and the figures known
+// before the passes, for assembling the Explanation afterwards.
+struct PlannedSweep {
+  const ModelConfig& config;
+  const PreparedInput& prepared;
+  const ExplainOptions& options;
+  std::vector<WorkUnit> units;
+  int64_t threads = 0;
+  int64_t batch = 0;
+  double compile_seconds = 0.0;
+  Clock::time_point start, sweep_start;
+  int64_t rows() const { return prepared.modifiers.size(0); }
+};
+
+// The rest of `stats` once the passes are done (the clean pass counts).
+void finish_stats(const PlannedSweep& plan, SweepStats* stats) {
+  stats->forward_passes = plan.rows() + 1;
+  stats->threads = plan.threads;
+  stats->batch_size = plan.batch;
+  stats->compile_seconds = plan.compile_seconds;
+  stats->sweep_seconds = seconds_since(plan.sweep_start);
+  stats->peak_memory_mb = resident_peak_mb();
+}
+
+// The Explanation of a finished sweep: relevance from every unit's
+// cross-entropies against the clean ones, and `stats` finished.
+Explanation assemble_sweep(const PlannedSweep& plan, const std::vector<WorkResult>& results,
+                           const at::Tensor& clean_ce, SweepStats stats) {
+  const at::Tensor relevance = gather_relevance(results, plan.rows(), clean_ce);
+  std::vector<double> ce;
+  for (int64_t i = 0; i < clean_ce.size(0); ++i) ce.push_back(clean_ce[i].item<double>());
+  Explanation e = assemble_explanation(plan.config, "atman", plan.prepared.sequence, plan.prepared.groups, relevance,
+                                       ce, plan.options);
+  e.stats = std::move(stats);
+  finish_stats(plan, &e.stats);
+  return e;
+}
+
+// This rank's share of a sharded sweep (docs/distributed.md): units dealt by
+// cost, its own run here, and rank 0 gathers every share's cross-entropies
+// and assembles the Explanation; other ranks return only their stats.
+Explanation explain_share(PassRunner& runner, const PlannedSweep& plan, ProcessGroup& group,
+                          const ProgressCallback& progress) {
+  const at::Tensor& modifiers = plan.prepared.modifiers;
+  const std::vector<int64_t> owner =
+      deal_units(unit_costs(modifiers, plan.units, runner.name() == "prefix-reuse"), group.world_size());
+  std::vector<WorkUnit> mine;
+  int64_t mine_rows = 0;
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    if (owner[u] != group.rank()) continue;
+    mine.push_back(plan.units[u]);
+    mine_rows += plan.units[u].size();
+  }
+  ProgressCallback share_progress;
+  if (progress) share_progress = [&](const SweepProgress& p) { progress({p.passes_done, mine_rows, p.elapsed_seconds}); };
+  const SweepOutput out = run_sweep_units(runner, modifiers, mine, share_progress);
+  const double seconds = seconds_since(plan.start);
+  std::vector<at::Tensor> parts;
+  for (const WorkResult& r : out.results) parts.push_back(r.cross_entropy.to(at::kDouble));
+  const int64_t t = static_cast<int64_t>(plan.prepared.sequence.target_ids.size());
+  const at::Tensor local = parts.empty() ? at::zeros({0, t}, at::kDouble) : at::cat(parts, 0);
+  const std::vector<std::string> figures =
+      group.exchange("explain/stats", fmt::format("{} {}", seconds, runner.positions_computed()));
+  const auto gather_start = Clock::now();
+  const std::vector<at::Tensor> all = group.gather_rows("explain/ce", local);
+
+  SweepStats stats;
+  stats.world_size = group.world_size();
+  stats.gather_seconds = seconds_since(gather_start);
+  for (const std::string& f : figures) {
+    const auto space = f.find(' ');
+    stats.rank_seconds.push_back(std::stod(f.substr(0, space)));
+    stats.positions_computed += std::stoll(f.substr(space + 1));  // every rank's clean pass included
+  }
+  if (!group.is_root()) {
+    Explanation e;
+    e.model = plan.config.name;
+    e.params = plan.options;
+    e.stats = std::move(stats);
+    finish_stats(plan, &e.stats);
+    return e;
+  }
+  std::vector<WorkResult> results;
+  std::vector<int64_t> offset(group.world_size(), 0);
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    const int64_t r = owner[u];
+    const int64_t n = plan.units[u].size();
+    TORCH_CHECK(offset[r] + n <= all[r].size(0), "Explainer::explain: rank ", r, " sent ", all[r].size(0),
+                " rows of cross-entropies, fewer than its units hold");
+    results.push_back({plan.units[u], all[r].slice(0, offset[r], offset[r] + n)});
+    offset[r] += n;
+  }
+  return assemble_sweep(plan, results, out.clean_ce, std::move(stats));
+}
+
 }  // namespace
 
 WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit) {
@@ -196,107 +295,28 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
   check_options(options);
   const int64_t threads = set_threads(options.threads, group ? group->config().local_world_size : 1);
   c10::InferenceMode guard;
-  const auto start = std::chrono::steady_clock::now();
-  PreparedInput prepared = prepare(input, options);
-  const Sequence& seq = prepared.sequence;
-  const int64_t t = static_cast<int64_t>(seq.target_ids.size());
+  const auto start = Clock::now();
+  const PreparedInput prepared = prepare(input, options);
 
   // Fixed costs apart from the passes (docs/speed.md#fixed-costs): compiling
   // (freezing, warming up) happens once per Explainer and precision.
-  const auto compile_start = std::chrono::steady_clock::now();
+  const auto compile_start = Clock::now();
   std::shared_ptr<const CompiledModel> compiled_model = compiled(options.precision);
-  const double compile_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count();
-  const auto sweep_start = std::chrono::steady_clock::now();
+  const double compile_seconds = seconds_since(compile_start);
+  const auto sweep_start = Clock::now();
 
-  SweepInput sweep{prepared.embeddings, prediction_rows(seq), seq.target_ids};
+  SweepInput sweep{prepared.embeddings, prediction_rows(prepared.sequence), prepared.sequence.target_ids};
   auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy, std::move(compiled_model));
-
-  const int64_t rows = prepared.modifiers.size(0);
   int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
   if (group && options.batch_size <= 0) batch = group->min_over_ranks("explain/batch", batch);
-  const std::vector<WorkUnit> units = runner->plan(prepared.modifiers, batch);
-  if (group) {
-    // This rank's share; rank 0 then gathers every share's cross-entropies.
-    const std::vector<int64_t> owner =
-        deal_units(unit_costs(prepared.modifiers, units, runner->name() == "prefix-reuse"), group->world_size());
-    std::vector<WorkUnit> mine;
-    int64_t mine_rows = 0;
-    for (size_t u = 0; u < units.size(); ++u) {
-      if (owner[u] != group->rank()) continue;
-      mine.push_back(units[u]);
-      mine_rows += units[u].size();
-    }
-    ProgressCallback share_progress;
-    if (progress) {
-      share_progress = [&](const SweepProgress& p) { progress({p.passes_done, mine_rows, p.elapsed_seconds}); };
-    }
-    SweepOutput out = run_sweep_units(*runner, prepared.modifiers, mine, share_progress);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::vector<at::Tensor> parts;
-    for (const WorkResult& r : out.results) parts.push_back(r.cross_entropy.to(at::kDouble));
-    const at::Tensor local = parts.empty() ? at::zeros({0, t}, at::kDouble) : at::cat(parts, 0);
-    const std::vector<std::string> figures =
-        group->exchange("explain/stats", fmt::format("{} {}", seconds, runner->positions_computed()));
-    const auto gather_start = std::chrono::steady_clock::now();
-    const std::vector<at::Tensor> all = group->gather_rows("explain/ce", local);
-    const double gather_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - gather_start).count();
+  const PlannedSweep plan{model_->config(), prepared, options, runner->plan(prepared.modifiers, batch),
+                          threads, batch, compile_seconds, start, sweep_start};
+  if (group) return explain_share(*runner, plan, *group, progress);
 
-    Explanation e;
-    e.stats.world_size = group->world_size();
-    e.stats.gather_seconds = gather_seconds;
-    for (const std::string& f : figures) {
-      const auto space = f.find(' ');
-      e.stats.rank_seconds.push_back(std::stod(f.substr(0, space)));
-      e.stats.positions_computed += std::stoll(f.substr(space + 1));  // every rank's clean pass included
-    }
-    e.stats.forward_passes = rows + 1;
-    e.stats.threads = threads;
-    e.stats.batch_size = batch;
-    if (!group->is_root()) {
-      e.model = model_->config().name;
-      e.params = options;
-      e.stats.sweep_seconds = seconds;
-      e.stats.peak_memory_mb = resident_peak_mb();
-      return e;
-    }
-    std::vector<WorkResult> results;
-    std::vector<int64_t> offset(group->world_size(), 0);
-    for (size_t u = 0; u < units.size(); ++u) {
-      const int64_t r = owner[u];
-      const int64_t n = units[u].size();
-      TORCH_CHECK(offset[r] + n <= all[r].size(0), "Explainer::explain: rank ", r, " sent ", all[r].size(0),
-                  " rows of cross-entropies, fewer than its units hold");
-      results.push_back({units[u], all[r].slice(0, offset[r], offset[r] + n)});
-      offset[r] += n;
-    }
-    const at::Tensor relevance = gather_relevance(results, rows, out.clean_ce);
-    std::vector<double> ce;
-    for (int64_t i = 0; i < t; ++i) ce.push_back(out.clean_ce[i].item<double>());
-    Explanation whole =
-        assemble_explanation(model_->config(), "atman", seq, prepared.groups, relevance, ce, options);
-    whole.stats = e.stats;
-    whole.stats.compile_seconds = compile_seconds;
-    whole.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-    whole.stats.peak_memory_mb = resident_peak_mb();
-    return whole;
-  }
-  const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, units, progress);
-  const at::Tensor& clean_ce = out.clean_ce;
-  const at::Tensor relevance = gather_relevance(out.results, rows, clean_ce);
-
-  std::vector<double> ce;
-  for (int64_t i = 0; i < t; ++i) ce.push_back(clean_ce[i].item<double>());
-  Explanation e = assemble_explanation(model_->config(), "atman", seq, prepared.groups, relevance, ce, options);
-  e.stats.forward_passes = rows + 1;
-  e.stats.positions_computed = runner->positions_computed();
-  e.stats.compile_seconds = compile_seconds;
-  e.stats.sweep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-  e.stats.peak_memory_mb = resident_peak_mb();
-  e.stats.threads = threads;
-  e.stats.batch_size = batch;
-  return e;
+  const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, plan.units, progress);
+  SweepStats stats;
+  stats.positions_computed = runner->positions_computed();
+  return assemble_sweep(plan, out.results, out.clean_ce, std::move(stats));
 }
 
 }  // namespace atman

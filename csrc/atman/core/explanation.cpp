@@ -1,5 +1,8 @@
 #include "atman/core/explanation.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <tuple>
 
 #include <ATen/ATen.h>
@@ -55,6 +58,18 @@ Explanation assemble_explanation(const ModelConfig& config, const std::string& m
     e.units.push_back(std::move(unit));
   }
   return e;
+}
+
+std::vector<size_t> units_by_relevance(const Explanation& explanation, int top_k) {
+  std::vector<size_t> order(explanation.units.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto key = [&](size_t i) {
+    const double r = explanation.units[i].relevance;
+    return std::isfinite(r) ? r : -INFINITY;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+  if (top_k > 0 && order.size() > static_cast<size_t>(top_k)) order.resize(static_cast<size_t>(top_k));
+  return order;
 }
 
 }  // namespace atman

@@ -91,4 +91,9 @@ Explanation assemble_explanation(const ModelConfig& config, const std::string& m
                                  const std::vector<std::vector<int64_t>>& groups, const at::Tensor& group_values,
                                  const std::vector<double>& clean_ce, const ExplainOptions& options);
 
+/// Indices into `explanation.units`, most relevant first (ties in sequence
+/// order, non-finite relevance last), cut to `top_k` when top_k > 0: the
+/// order of every "top units" table (terminal, HTML).
+std::vector<size_t> units_by_relevance(const Explanation& explanation, int top_k);
+
 }  // namespace atman

@@ -16,6 +16,7 @@
 #include "atman/core/options.h"
 #include "atman/core/suppression.h"
 #include "atman/core/units.h"
+#include "atman/io/error_text.h"
 #include "atman/io/image.h"
 #include "atman/model/sequence.h"
 
@@ -24,26 +25,6 @@ namespace {
 
 constexpr int64_t kMaxTokens = 4096;
 
-// `text` for a one-line message: quoted, at most 40 bytes, control characters escaped.
-std::string span_text(const std::string& text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (i == 40) {
-      out += "...";
-      break;
-    }
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 std::string trim(const std::string& text) {
   const auto begin = text.find_first_not_of(' ');
@@ -66,7 +47,7 @@ std::optional<int64_t> parse_count(const std::string& text) {
 }
 
 std::vector<int64_t> image_rectangle(const SteeringPrompt& p, const std::string& span) {
-  const std::string shown = span_text(span);
+  const std::string shown = quoted_text(span);
   const std::string body = span.substr(6);  // after "image:"
   std::vector<int64_t> v;
   size_t start = 0;
@@ -128,7 +109,7 @@ std::vector<int64_t> indexed_unit(const SteeringPrompt& p, const Tokenizer& toke
                                   const std::string& kind) {
   const auto k = parse_count(span.substr(kind.size() + 1));
   if (!k || *k < 1) {
-    throw std::invalid_argument(fmt::format("span {}: expected {}:k with k >= 1 (1-based)", span_text(span), kind));
+    throw std::invalid_argument(fmt::format("span {}: expected {}:k with k >= 1 (1-based)", quoted_text(span), kind));
   }
   std::vector<std::vector<int64_t>> units;
   if (kind == "token") {
@@ -139,7 +120,7 @@ std::vector<int64_t> indexed_unit(const SteeringPrompt& p, const Tokenizer& toke
     units = text_units(p, tokenizer, kind == "word" ? Granularity::kWord : Granularity::kSentence);
   }
   if (*k > static_cast<int64_t>(units.size())) {
-    throw std::invalid_argument(fmt::format("span {}: the prompt has {} {}(s)", span_text(span), units.size(), kind));
+    throw std::invalid_argument(fmt::format("span {}: the prompt has {} {}(s)", quoted_text(span), units.size(), kind));
   }
   std::vector<int64_t> out;
   for (int64_t index : units[*k - 1]) out.push_back(p.text_position(index));
@@ -152,7 +133,7 @@ std::vector<int64_t> text_occurrences(const SteeringPrompt& p, const std::string
   const size_t at = span.rfind('@');
   if (at != std::string::npos && at > 0 && at + 1 < span.size()) {
     if (const auto k = parse_count(span.substr(at + 1))) {
-      if (*k < 1) throw std::invalid_argument(fmt::format("span {}: @k counts from 1", span_text(span)));
+      if (*k < 1) throw std::invalid_argument(fmt::format("span {}: @k counts from 1", quoted_text(span)));
       text = span.substr(0, at);
       which = *k;
     }
@@ -188,11 +169,11 @@ std::vector<int64_t> text_occurrences(const SteeringPrompt& p, const std::string
     throw std::invalid_argument(fmt::format(
         "span {}: not found in the prompt as whole words (spans: text, text@k, image, image:r0,c0,r1,c1, "
         "token:k, word:k, sentence:k)",
-        span_text(text)));
+        quoted_text(text)));
   }
   if (which && *which > static_cast<int64_t>(occurrences.size())) {
-    throw std::invalid_argument(fmt::format("span {}: the prompt has {} occurrence(s) of {}", span_text(span),
-                                            occurrences.size(), span_text(text)));
+    throw std::invalid_argument(fmt::format("span {}: the prompt has {} occurrence(s) of {}", quoted_text(span),
+                                            occurrences.size(), quoted_text(text)));
   }
   std::vector<int64_t> out;
   for (size_t i = 0; i < occurrences.size(); ++i) {
@@ -324,7 +305,7 @@ at::Tensor steering_modifier(const at::Tensor& embeddings, int64_t sequence_leng
       if (owner[pos] >= 0 && controls[owner[pos]].kind != control.kind) {
         const ResolvedControl& other = controls[owner[pos]];
         throw std::invalid_argument(fmt::format("position {} is both suppressed and amplified (spans {} and {})", pos,
-                                                span_text(other.span), span_text(control.span)));
+                                                quoted_text(other.span), quoted_text(control.span)));
       }
       if (owner[pos] < 0) members[control.kind == ControlKind::kSuppress ? 0 : 1].push_back(pos);
       owner[pos] = static_cast<int64_t>(c);
@@ -373,6 +354,93 @@ DecodePath resolve_decode_path(const Model& model, DecodePath requested) {
   return requested;
 }
 
+namespace {
+
+// The model's state while generating: every position so far (recompute) or
+// the cache and the positions not yet in it, and the next token's logits.
+class Decoder {
+ public:
+  Decoder(const Model& model, const at::Tensor& embeddings, const at::Tensor& modifier, DecodePath path)
+      : model_(model),
+        path_(path),
+        target_only_(model.capabilities().target_only()),
+        prompt_modifier_(modifier.to(at::kFloat).unsqueeze(0)),
+        prompt_length_(embeddings.size(1)),
+        length_(prompt_length_),
+        sequence_(embeddings),
+        pending_(embeddings) {}
+
+  int64_t length() const { return length_; }
+
+  // Logits [V] for the position after the last one.
+  at::Tensor next_logits() {
+    // Generated keys get the factor 1; the prompt's keep theirs.
+    const at::Tensor modifier =
+        length_ == prompt_length_
+            ? prompt_modifier_
+            : at::cat({prompt_modifier_, at::ones({1, length_ - prompt_length_}, at::kFloat)}, 1);
+    at::Tensor logits;
+    if (path_ == DecodePath::kCache) {
+      if (!cache_.defined()) cache_ = model_.empty_cache();
+      auto [hidden, extended] = model_.step_from_cache(pending_, cache_, modifier);
+      cache_ = extended;
+      logits = model_.lm_head(hidden.select(1, hidden.size(1) - 1)).select(0, 0);
+    } else if (target_only_) {
+      const at::Tensor hidden = model_.hidden_states(sequence_, modifier);
+      logits = model_.lm_head(hidden.select(1, length_ - 1)).select(0, 0);
+    } else {
+      logits = model_.forward(sequence_, modifier).select(1, length_ - 1).select(0, 0);
+    }
+    if (!at::isfinite(logits).all().item<bool>()) {
+      throw std::runtime_error("model " + model_.path() + " returned non-finite logits (NaN or Inf)");
+    }
+    return logits;
+  }
+
+  void append(int64_t id) {
+    const at::Tensor embedding = model_.embed_text(at::tensor({id}, at::kLong).unsqueeze(0));
+    if (path_ == DecodePath::kCache) {
+      pending_ = embedding;
+    } else {
+      sequence_ = at::cat({sequence_, embedding}, 1);
+    }
+    ++length_;
+  }
+
+ private:
+  const Model& model_;
+  const DecodePath path_;
+  const bool target_only_;
+  const at::Tensor prompt_modifier_;
+  const int64_t prompt_length_;
+  int64_t length_;
+  at::Tensor sequence_;  // recompute: every position so far
+  at::Tensor pending_;   // cache: the positions not yet in the cache
+  at::Tensor cache_;
+};
+
+// Inverse-CDF sampling of softmax(logits / T) in float64 with a 53-bit
+// uniform from mt19937_64: the same seed gives the same tokens.
+int64_t sample_token(const at::Tensor& logits, double temperature, std::mt19937_64& rng) {
+  const at::Tensor probs = at::softmax(logits.to(at::kDouble) / temperature, 0).contiguous();
+  const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
+  const double* p = probs.data_ptr<double>();
+  const int64_t v = probs.size(0);
+  double cumulative = 0.0;
+  int64_t next = v - 1;
+  for (int64_t i = 0; i < v; ++i) {
+    cumulative += p[i];
+    if (u < cumulative) {
+      next = i;
+      break;
+    }
+  }
+  while (next > 0 && p[next] == 0.0) --next;  // rounding past the end lands on a possible token
+  return next;
+}
+
+}  // namespace
+
 GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embeddings, const at::Tensor& modifier,
                                      const SteeringOptions& options, DecodePath path) {
   TORCH_CHECK(path != DecodePath::kAuto, "generate_with_modifier: resolve the decode path first");
@@ -387,80 +455,29 @@ GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embed
   const torch::jit::GraphOptimizerEnabledGuard plain_plan(false);
   using Clock = std::chrono::steady_clock;
   const ModelConfig& config = model.config();
-  const int64_t prompt_length = embeddings.size(1);
-  const at::Tensor prompt_modifier = modifier.to(at::kFloat).unsqueeze(0);
-  const bool hidden_path = model.capabilities().target_only();
+  Decoder decoder(model, embeddings, modifier, path);
   std::mt19937_64 rng(options.seed);
   GeneratedText out;
   out.stop = "max_tokens";
   std::vector<at::Tensor> kept;
-  at::Tensor sequence = embeddings;  // recompute: every position so far
-  at::Tensor pending = embeddings;   // cache: the positions not yet in the cache
-  at::Tensor cache;
-  int64_t length = prompt_length;
   const auto start = Clock::now();
-  while (true) {
-    if (static_cast<int64_t>(out.ids.size()) >= options.max_tokens) break;
-    if (length >= config.max_positions) {
+  while (static_cast<int64_t>(out.ids.size()) < options.max_tokens) {
+    if (decoder.length() >= config.max_positions) {
       out.stop = "max_positions";
       break;
     }
     const auto step_start = Clock::now();
-    // Generated keys get the factor 1; the prompt's keep theirs.
-    const at::Tensor full_modifier =
-        length == prompt_length ? prompt_modifier
-                                : at::cat({prompt_modifier, at::ones({1, length - prompt_length}, at::kFloat)}, 1);
-    at::Tensor logits;  // [V]
-    if (path == DecodePath::kCache) {
-      if (!cache.defined()) cache = model.empty_cache();
-      auto [hidden, extended] = model.step_from_cache(pending, cache, full_modifier);
-      cache = extended;
-      logits = model.lm_head(hidden.select(1, hidden.size(1) - 1)).select(0, 0);
-    } else if (hidden_path) {
-      const at::Tensor hidden = model.hidden_states(sequence, full_modifier);
-      logits = model.lm_head(hidden.select(1, length - 1)).select(0, 0);
-    } else {
-      logits = model.forward(sequence, full_modifier).select(1, length - 1).select(0, 0);
-    }
-    if (!at::isfinite(logits).all().item<bool>()) {
-      throw std::runtime_error("model " + model.path() + " returned non-finite logits (NaN or Inf)");
-    }
-    const at::Tensor log_probs = at::log_softmax(logits.to(at::kDouble), 0);
-    int64_t next = 0;
-    if (!options.sample) {
-      next = logits.argmax(0).item<int64_t>();
-    } else {
-      // Inverse-CDF sampling of softmax(logits / T) in float64 with a 53-bit
-      // uniform from mt19937_64: the same seed gives the same tokens.
-      const at::Tensor probs = at::softmax(logits.to(at::kDouble) / options.temperature, 0).contiguous();
-      const double u = static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0);
-      const double* p = probs.data_ptr<double>();
-      const int64_t v = probs.size(0);
-      double cumulative = 0.0;
-      next = v - 1;
-      for (int64_t i = 0; i < v; ++i) {
-        cumulative += p[i];
-        if (u < cumulative) {
-          next = i;
-          break;
-        }
-      }
-      while (next > 0 && p[next] == 0.0) --next;  // rounding past the end lands on a possible token
-    }
+    const at::Tensor logits = decoder.next_logits();
+    const int64_t next =
+        options.sample ? sample_token(logits, options.temperature, rng) : logits.argmax(0).item<int64_t>();
     if (options.keep_logits) kept.push_back(logits.clone());
     if (options.stop_at_eos && config.eos_id && next == *config.eos_id) {
       out.stop = "eos";
       break;
     }
     out.ids.push_back(next);
-    out.logprobs.push_back(log_probs[next].item<double>());
-    const at::Tensor next_embedding = model.embed_text(at::tensor({next}, at::kLong).unsqueeze(0));
-    if (path == DecodePath::kCache) {
-      pending = next_embedding;
-    } else {
-      sequence = at::cat({sequence, next_embedding}, 1);
-    }
-    ++length;
+    out.logprobs.push_back(at::log_softmax(logits.to(at::kDouble), 0)[next].item<double>());
+    decoder.append(next);
     out.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - step_start).count());
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -1,11 +1,38 @@
 #include "atman/io/error_text.h"
 
+#include <fmt/format.h>
+
 namespace atman {
 
 std::string first_line(const std::string& text, size_t max_chars) {
   std::string line = text.substr(0, text.find('\n'));
   if (line.size() > max_chars) line = line.substr(0, max_chars) + "...";
   return line;
+}
+
+std::string quoted_text(const std::string& text) {
+  std::string out = "\"";
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c & 0xC0) != 0x80 && ++chars > 40) {
+      out += "...";
+      break;
+    }
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
 }
 
 std::string dtype_name(at::ScalarType type) {

@@ -12,6 +12,10 @@ namespace atman {
 /// at `max_chars` characters with "..." appended.
 std::string first_line(const std::string& text, size_t max_chars = 200);
 
+/// `text` for a one-line message: quoted, control characters escaped (\n,
+/// \t, \xHH), at most 40 characters (valid UTF-8 in, valid UTF-8 out).
+std::string quoted_text(const std::string& text);
+
 /// "float32", "int64", "bool", ...: numpy-style dtype names, as users write them.
 std::string dtype_name(at::ScalarType type);
 

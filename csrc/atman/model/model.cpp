@@ -133,6 +133,52 @@ void check_output(const at::Tensor& out, const std::string& path, const std::str
   check_method_output(out, path, name, at::kFloat, expected);
 }
 
+// The "image" object (docs/contract.md, "Pixels").
+ImageConfig parse_image_config(ConfigReader& r, const json& image) {
+  if (!image.is_object()) r.fail("image", "must be an object or null, got " + ConfigReader::shown(image));
+  ImageConfig ic;
+  const auto size = r.int_list(image, "size", "image.size", 2, 1);
+  const auto grid = r.int_list(image, "grid", "image.grid", 2, 1);
+  ic.height = size[0];
+  ic.width = size[1];
+  ic.grid_rows = grid[0];
+  ic.grid_cols = grid[1];
+  if (ic.height > 8192 || ic.width > 8192) r.fail("image.size", "must be at most 8192 per side");
+  if (ic.grid_rows > ic.height || ic.grid_cols > ic.width) {
+    r.fail("image.grid", fmt::format("must not exceed image.size [{}, {}]", ic.height, ic.width));
+  }
+  ic.mean = r.triple(image, "mean", "image.mean", false);
+  ic.std = r.triple(image, "std", "image.std", true);
+  if (image.contains("resize") && !image["resize"].is_null()) {  // optional
+    const std::string resize = r.string(image, "resize", "image.resize");
+    if (resize == "stretch") {
+      ic.resize = ImageResize::kStretch;
+    } else if (resize == "center_crop") {
+      ic.resize = ImageResize::kCenterCrop;
+    } else if (resize == "pad") {
+      ic.resize = ImageResize::kPad;
+    } else {
+      r.fail("image.resize",
+             "must be \"stretch\", \"center_crop\" or \"pad\", got " + ConfigReader::shown(image["resize"]));
+    }
+  }
+  return ic;
+}
+
+// {question} once or more; {image}, which places the image's positions
+// (docs/contract.md, "Prompt and target ids"), at most once and only with an image.
+void check_prompt_template(ConfigReader& r, const json& shown_value, const ModelConfig& c) {
+  if (c.prompt_template.find("{question}") == std::string::npos) {
+    r.fail("prompt_template", "must contain {question}, got " + ConfigReader::shown(shown_value));
+  }
+  const size_t image_marker = c.prompt_template.find(kImageMarker);
+  if (image_marker == std::string::npos) return;
+  if (c.prompt_template.find(kImageMarker, image_marker + 1) != std::string::npos) {
+    r.fail("prompt_template", "may contain {image} at most once, got " + ConfigReader::shown(shown_value));
+  }
+  if (!c.image) r.fail("prompt_template", "contains {image} but the model is text-only (image is null)");
+}
+
 }  // namespace
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
@@ -171,49 +217,9 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     c.eos_id = r.integer(root, "eos_id", "eos_id", 0, c.vocab_size - 1);
   }
   const json& image = r.get(root, "image", "image");
-  if (!image.is_null()) {
-    if (!image.is_object()) r.fail("image", "must be an object or null, got " + ConfigReader::shown(image));
-    ImageConfig ic;
-    const auto size = r.int_list(image, "size", "image.size", 2, 1);
-    const auto grid = r.int_list(image, "grid", "image.grid", 2, 1);
-    ic.height = size[0];
-    ic.width = size[1];
-    ic.grid_rows = grid[0];
-    ic.grid_cols = grid[1];
-    if (ic.height > 8192 || ic.width > 8192) r.fail("image.size", "must be at most 8192 per side");
-    if (ic.grid_rows > ic.height || ic.grid_cols > ic.width) {
-      r.fail("image.grid", fmt::format("must not exceed image.size [{}, {}]", ic.height, ic.width));
-    }
-    ic.mean = r.triple(image, "mean", "image.mean", false);
-    ic.std = r.triple(image, "std", "image.std", true);
-    if (image.contains("resize") && !image["resize"].is_null()) {  // optional (docs/contract.md, "Pixels")
-      const std::string resize = r.string(image, "resize", "image.resize");
-      if (resize == "stretch") {
-        ic.resize = ImageResize::kStretch;
-      } else if (resize == "center_crop") {
-        ic.resize = ImageResize::kCenterCrop;
-      } else if (resize == "pad") {
-        ic.resize = ImageResize::kPad;
-      } else {
-        r.fail("image.resize", "must be \"stretch\", \"center_crop\" or \"pad\", got " +
-                                   ConfigReader::shown(image["resize"]));
-      }
-    }
-    c.image = ic;
-  }
+  if (!image.is_null()) c.image = parse_image_config(r, image);
   c.prompt_template = r.string(root, "prompt_template", "prompt_template");
-  if (c.prompt_template.find("{question}") == std::string::npos) {
-    r.fail("prompt_template", "must contain {question}, got " + ConfigReader::shown(root["prompt_template"]));
-  }
-  // {image} places the image's positions (docs/contract.md, "Prompt and target ids").
-  const size_t image_marker = c.prompt_template.find(kImageMarker);
-  if (image_marker != std::string::npos) {
-    if (c.prompt_template.find(kImageMarker, image_marker + 1) != std::string::npos) {
-      r.fail("prompt_template", "may contain {image} at most once, got " +
-                                    ConfigReader::shown(root["prompt_template"]));
-    }
-    if (!c.image) r.fail("prompt_template", "contains {image} but the model is text-only (image is null)");
-  }
+  check_prompt_template(r, root["prompt_template"], c);
   if (c.image && c.image->patches() >= c.max_positions) {
     r.fail("image.grid", fmt::format("has {} patches, not fewer than max_positions {}", c.image->patches(),
                                      c.max_positions));
@@ -221,20 +227,24 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   return c;
 }
 
-std::shared_ptr<Model> Model::load(const std::string& path) {
+namespace {
+
+// A path that can be a model file: present, a regular file (devices and pipes
+// could block or never end: /dev/zero), not empty, readable.
+void check_model_path(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error(path + ": model file not found");
   if (fs::is_directory(path, ec)) throw std::runtime_error(path + ": model path is a directory, not a .pt file");
-  // Devices and pipes could block or never end (/dev/zero): regular files only.
   if (!fs::is_regular_file(path, ec)) throw std::runtime_error(path + ": model path is not a regular file");
   if (fs::file_size(path, ec) == 0) throw std::runtime_error(path + ": model file is empty");
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw std::runtime_error(path + ": model file cannot be read");
-  }
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe) throw std::runtime_error(path + ": model file cannot be read");
+}
 
-  std::unordered_map<std::string, std::string> extra{{"atman/config.json", ""}, {"atman/tokenizer.model", ""}};
+// The TorchScript module and its extra files (filled in `extra`), in eval mode.
+std::unique_ptr<torch::jit::Module> load_module(const std::string& path,
+                                                std::unordered_map<std::string, std::string>& extra) {
   auto module = std::make_unique<torch::jit::Module>();
   try {
     *module = torch::jit::load(path, c10::Device(c10::kCPU), extra);
@@ -248,19 +258,32 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
     throw std::runtime_error(fmt::format("{}: not a TorchScript model ({})", path, first_line(e.what())));
   }
   module->eval();
+  return module;
+}
+
+const std::string& required_extra(const std::unordered_map<std::string, std::string>& extra, const std::string& name,
+                                  const std::string& path) {
+  const std::string& text = extra.at(name);
+  if (text.empty()) {
+    throw std::runtime_error(fmt::format(
+        "{}: not an explainable model: the extra file {} is missing or empty (docs/contract.md)", path, name));
+  }
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<Model> Model::load(const std::string& path) {
+  check_model_path(path);
+  std::unordered_map<std::string, std::string> extra{{"atman/config.json", ""}, {"atman/tokenizer.model", ""}};
+  std::unique_ptr<torch::jit::Module> module = load_module(path, extra);
 
   std::shared_ptr<Model> model(new Model());
   model->path_ = path;
-  if (extra["atman/config.json"].empty()) {
-    throw std::runtime_error(path + ": not an explainable model: the extra file atman/config.json is missing or "
-                                    "empty (docs/contract.md)");
-  }
-  if (extra["atman/tokenizer.model"].empty()) {
-    throw std::runtime_error(path + ": not an explainable model: the extra file atman/tokenizer.model is missing "
-                                    "or empty (docs/contract.md)");
-  }
-  model->config_ = parse_model_config(extra["atman/config.json"], path);
-  model->tokenizer_ = Tokenizer::from_serialized(extra["atman/tokenizer.model"], path);
+  const std::string& config_text = required_extra(extra, "atman/config.json", path);
+  const std::string& tokenizer_bytes = required_extra(extra, "atman/tokenizer.model", path);
+  model->config_ = parse_model_config(config_text, path);
+  model->tokenizer_ = Tokenizer::from_serialized(tokenizer_bytes, path);
   if (model->tokenizer_.vocab_size() > model->config_.vocab_size) {
     throw std::runtime_error(fmt::format("{}: atman/tokenizer.model has {} pieces, more than vocab_size {}", path,
                                          model->tokenizer_.vocab_size(), model->config_.vocab_size));

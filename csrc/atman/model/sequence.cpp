@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
+#include "atman/io/error_text.h"
+
 namespace atman {
 namespace {
 
@@ -22,32 +24,6 @@ void check_text(const std::string& text, const char* what) {
   }
 }
 
-// `text` for a one-line message: quoted, control characters escaped, at most
-// 40 characters (valid UTF-8 in, valid UTF-8 out).
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  size_t chars = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if ((c & 0xC0) != 0x80 && ++chars > 40) {
-      out += "...";
-      break;
-    }
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -122,7 +98,7 @@ PromptIds prompt_ids(const ModelConfig& config, const Tokenizer& tokenizer, cons
   }
   if (prompt.find(marker, at + 1) != std::string::npos) {
     throw std::invalid_argument(
-        fmt::format("prompt {} contains {{image}} more than once (at most once: docs/contract.md)", quoted(prompt)));
+        fmt::format("prompt {} contains {{image}} more than once (at most once: docs/contract.md)", quoted_text(prompt)));
   }
   out.marker = at;
   const std::string before = prompt.substr(0, at), after = prompt.substr(at + marker.size());
@@ -161,7 +137,7 @@ Sequence build_sequence(const ModelConfig& config, const Tokenizer& tokenizer, c
   s.image_begin = image_positions > 0 ? ids.image_index : 0;
   if (s.prompt_ids.empty() && image_positions == 0) throw std::invalid_argument("prompt gives no tokens");
   s.target_ids = tokenizer.encode(target);
-  if (s.target_ids.empty()) throw std::invalid_argument(fmt::format("target {} gives no tokens", quoted(target)));
+  if (s.target_ids.empty()) throw std::invalid_argument(fmt::format("target {} gives no tokens", quoted_text(target)));
   s.prompt_pieces = tokenizer.pieces(s.prompt_ids);
   s.target_pieces = tokenizer.pieces(s.target_ids);
   if (s.length() > config.max_positions) {

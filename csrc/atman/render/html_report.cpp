@@ -7,12 +7,13 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <utf8.h>
 
+#include "atman/core/explanation.h"
 #include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
 #include "atman/methods/baselines.h"
 #include "atman/render/overlay.h"
+#include "atman/render/safe_text.h"
 
 namespace atman {
 namespace {
@@ -22,26 +23,9 @@ namespace {
 constexpr double kMinDisplaySide = 480.0;
 constexpr double kMaxDisplaySide = 1024.0;
 
-// Valid UTF-8 without the control characters HTML forbids (all C0 but tab
-// and newline, DEL, C1): those become U+FFFD.
-std::string valid_utf8(const std::string& raw) {
-  std::string valid;
-  utf8::replace_invalid(raw.begin(), raw.end(), std::back_inserter(valid));
-  std::string out;
-  for (auto it = valid.begin(); it != valid.end();) {
-    const auto start = it;
-    const uint32_t code = utf8::next(it, valid.end());
-    if ((code < 0x20 && code != '\n' && code != '\t') || (code >= 0x7f && code < 0xa0)) {
-      out += "\uFFFD";
-    } else {
-      out.append(start, it);
-    }
-  }
-  return out;
-}
 
 // Escaped, valid UTF-8 text for element content and attribute values.
-std::string text(const std::string& raw) { return html_escape(valid_utf8(raw)); }
+std::string text(const std::string& raw) { return html_escape(without_controls(raw, true)); }
 
 std::string hex_colour(const cv::Vec3b& rgb) {
   return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
@@ -161,14 +145,7 @@ std::string targets_section(const Explanation& explanation) {
 }
 
 std::string top_section(const Explanation& explanation, int top_k) {
-  std::vector<size_t> order(explanation.units.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  auto key = [&](size_t i) {
-    const double r = explanation.units[i].relevance;
-    return std::isfinite(r) ? r : -INFINITY;
-  };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
-  if (top_k > 0 && order.size() > static_cast<size_t>(top_k)) order.resize(static_cast<size_t>(top_k));
+  const std::vector<size_t> order = units_by_relevance(explanation, top_k);
 
   std::string header = "<th>rank</th><th>position</th><th>kind</th><th>unit</th><th>relevance</th>";
   const bool several_targets = explanation.targets.size() > 1;

@@ -260,6 +260,109 @@ cv::Mat heat_over_image(const cv::Mat& normalised_grid, cv::Size size, const Ima
   return heat;
 }
 
+namespace {
+
+// `image` with the heat's colours over it: alpha from min to max with the heat.
+cv::Mat blend_heat(const cv::Mat& image, const cv::Mat& heat, const OverlayOptions& options) {
+  cv::Mat heat8, colours;
+  heat.convertTo(heat8, CV_8U, 255.0);
+  cv::applyColorMap(heat8, colours, opencv_colour_map(options.colour_map));
+  cv::cvtColor(colours, colours, cv::COLOR_BGR2RGB);  // OpenCV's maps are BGR; all is RGB here
+  const float min_alpha = static_cast<float>(std::clamp(options.min_alpha, 0.0, 1.0));
+  const float max_alpha = static_cast<float>(std::clamp(options.max_alpha, 0.0, 1.0));
+  cv::Mat out(image.size(), CV_8UC3);
+  for (int y = 0; y < image.rows; ++y) {
+    const auto* heat_row = heat.ptr<float>(y);
+    const auto* image_row = image.ptr<cv::Vec3b>(y);
+    const auto* colour_row = colours.ptr<cv::Vec3b>(y);
+    auto* out_row = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < image.cols; ++x) {
+      const float a = min_alpha + (max_alpha - min_alpha) * heat_row[x];
+      for (int c = 0; c < 3; ++c) {
+        out_row[x][c] = cv::saturate_cast<uchar>((1.0f - a) * image_row[x][c] + a * colour_row[x][c]);
+      }
+    }
+  }
+  return out;
+}
+
+// Sizes of the decorations, which follow the image: margins ~2.5% of the
+// shorter side and text ~1/30 of the width.
+struct Decoration {
+  int margin = 2;
+  double cap_px = 7.0;
+  TextStyle text;
+};
+
+Decoration decoration_for(int width, int height) {
+  Decoration d;
+  d.margin = std::max(2, static_cast<int>(std::lround(std::min(width, height) * 0.025)));
+  d.cap_px = std::clamp(width / 30.0, 7.0, 30.0);
+  d.text = text_style_for_height(d.cap_px);
+  return d;
+}
+
+// Draws the caption in a shaded strip at the bottom (at most a third of the
+// height); returns the strip's top row (the height when nothing was drawn).
+int draw_caption(cv::Mat& out, const std::string& caption_text, const Decoration& d) {
+  const int width = out.cols, height = out.rows;
+  if (caption_text.empty()) return height;
+  const TextStyle& text = d.text;
+  const int padding = std::max(2, text.line_height / 3);
+  const int max_lines = (height / 3 - 2 * padding + (text.line_height - static_cast<int>(d.cap_px))) / text.line_height;
+  const std::vector<std::string> lines = fit_caption(caption_text, width - 2 * d.margin, max_lines, text);
+  if (lines.empty()) return height;
+  const int strip_height =
+      2 * padding + static_cast<int>(d.cap_px) + (static_cast<int>(lines.size()) - 1) * text.line_height;
+  const int caption_top = height - strip_height;
+  shade(out, cv::Rect(0, caption_top, width, strip_height), 0.62);
+  int baseline_y = caption_top + padding + static_cast<int>(d.cap_px);
+  for (const std::string& line : lines) {
+    put_text(out, line, cv::Point(d.margin, baseline_y), text);
+    baseline_y += text.line_height;
+  }
+  return caption_top;
+}
+
+// Draws the colour bar at the right, above `bottom_limit`: the maximum at the
+// top, 0 at the bottom, each labelled beside the bar's end.
+void draw_colour_bar(cv::Mat& out, int bottom_limit, double max_relevance, const Decoration& d,
+                     const OverlayOptions& options) {
+  const int bar_width = std::max(3, static_cast<int>(std::lround(out.cols * 0.035)));
+  const int bar_top = d.margin;
+  const int bar_bottom = bottom_limit - d.margin;  // exclusive
+  const int bar_left = out.cols - d.margin - bar_width;
+  if (bar_bottom - bar_top < 8 || bar_left <= 0) return;
+  const int bar_height = bar_bottom - bar_top;
+  cv::Mat ramp(bar_height, 1, CV_8UC1);
+  for (int y = 0; y < bar_height; ++y) {
+    ramp.at<uint8_t>(y, 0) =
+        static_cast<uint8_t>(std::lround(255.0 * (bar_height - 1 - y) / std::max(1, bar_height - 1)));
+  }
+  cv::Mat ramp_colours;
+  cv::applyColorMap(ramp, ramp_colours, opencv_colour_map(options.colour_map));
+  cv::cvtColor(ramp_colours, ramp_colours, cv::COLOR_BGR2RGB);
+  cv::resize(ramp_colours, ramp_colours, cv::Size(bar_width, bar_height), 0, 0, cv::INTER_NEAREST);
+  const cv::Rect bar(bar_left, bar_top, bar_width, bar_height);
+  ramp_colours.copyTo(out(bar));
+  // A dark frame keeps the bar apart from the image around it.
+  cv::rectangle(out, bar + cv::Size(2, 2) - cv::Point(1, 1), cv::Scalar(20, 20, 20), 1);
+
+  const TextStyle label = text_style_for_height(std::max(6.0, d.cap_px * 0.8));
+  const int label_cap = static_cast<int>(std::lround(label.scale * kFontCapHeight));
+  const int pad = std::max(1, label_cap / 4);
+  auto draw_label = [&](const std::string& value, int top) {
+    const int label_width = text_width(value, label);
+    const int x = bar_left - 2 - pad - label_width;
+    shade(out, cv::Rect(x - pad, top, label_width + 2 * pad, label_cap + 2 * pad), 0.55);
+    put_text(out, value, cv::Point(x, top + pad + label_cap), label);
+  };
+  draw_label(format_value(max_relevance), bar_top);
+  draw_label("0", bar_bottom - label_cap - 2 * pad);
+}
+
+}  // namespace
+
 cv::Mat render_overlay(const Explanation& explanation, const cv::Mat& original_rgb,
                        const std::string& caption, const OverlayOptions& options) {
   cv::Mat image = to_rgb(original_rgb);
@@ -283,100 +386,16 @@ cv::Mat render_overlay(const Explanation& explanation, const cv::Mat& original_r
     const double sx = static_cast<double>(width) / original_rgb.cols, sy = static_cast<double>(height) / original_rgb.rows;
     view = {view.x0 * sx, view.y0 * sy, view.x1 * sx, view.y1 * sy};
   }
-  const cv::Mat heat = heat_over_image(grid, image.size(), view);
+  cv::Mat out = blend_heat(image, heat_over_image(grid, image.size(), view), options);
 
-  // Colour map (OpenCV works in BGR) and blend, all in RGB from here on.
-  cv::Mat heat8, colours;
-  heat.convertTo(heat8, CV_8U, 255.0);
-  cv::applyColorMap(heat8, colours, opencv_colour_map(options.colour_map));
-  cv::cvtColor(colours, colours, cv::COLOR_BGR2RGB);
-  const float min_alpha = static_cast<float>(std::clamp(options.min_alpha, 0.0, 1.0));
-  const float max_alpha = static_cast<float>(std::clamp(options.max_alpha, 0.0, 1.0));
-  cv::Mat out(image.size(), CV_8UC3);
-  for (int y = 0; y < height; ++y) {
-    const auto* heat_row = heat.ptr<float>(y);
-    const auto* image_row = image.ptr<cv::Vec3b>(y);
-    const auto* colour_row = colours.ptr<cv::Vec3b>(y);
-    auto* out_row = out.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < width; ++x) {
-      const float a = min_alpha + (max_alpha - min_alpha) * heat_row[x];
-      for (int c = 0; c < 3; ++c) {
-        out_row[x][c] = cv::saturate_cast<uchar>((1.0f - a) * image_row[x][c] + a * colour_row[x][c]);
-      }
-    }
-  }
-
-  // Sizes follow the image: margins ~2% and text ~1/30 of the width.
-  const int side = std::min(width, height);
-  const int margin = std::max(2, static_cast<int>(std::lround(side * 0.025)));
-  const double cap_px = std::clamp(width / 30.0, 7.0, 30.0);
-  const TextStyle text = text_style_for_height(cap_px);
-
-  // Caption strip at the bottom.
-  int caption_top = height;
-  const bool decorate = std::min(width, height) >= kMinSideForDecorations;
-  std::string caption_text = options.caption && decorate ? printable_ascii(caption) : std::string();
-  if (options.caption && decorate && max_relevance <= 0.0) {
+  if (std::min(width, height) < kMinSideForDecorations) return out;
+  const Decoration d = decoration_for(width, height);
+  std::string caption_text = options.caption ? printable_ascii(caption) : std::string();
+  if (options.caption && max_relevance <= 0.0) {
     caption_text += caption_text.empty() ? "(no positive relevance)" : "\n(no positive relevance)";
   }
-  if (!caption_text.empty()) {
-    const int padding = std::max(2, text.line_height / 3);
-    const int max_lines = (height / 3 - 2 * padding + (text.line_height - static_cast<int>(cap_px))) /
-                          text.line_height;
-    const std::vector<std::string> lines = fit_caption(caption_text, width - 2 * margin, max_lines, text);
-    if (!lines.empty()) {
-      const int strip_height = 2 * padding + static_cast<int>(cap_px) +
-                               (static_cast<int>(lines.size()) - 1) * text.line_height;
-      caption_top = height - strip_height;
-      shade(out, cv::Rect(0, caption_top, width, strip_height), 0.62);
-      int baseline_y = caption_top + padding + static_cast<int>(cap_px);
-      for (const std::string& line : lines) {
-        put_text(out, line, cv::Point(margin, baseline_y), text);
-        baseline_y += text.line_height;
-      }
-    }
-  }
-
-  // Colour bar at the right: max at the top, 0 at the bottom.
-  if (options.colour_bar && decorate) {
-    const int bar_width = std::max(3, static_cast<int>(std::lround(width * 0.035)));
-    const int bar_top = margin;
-    const int bar_bottom = caption_top - margin;  // exclusive
-    const int bar_left = width - margin - bar_width;
-    if (bar_bottom - bar_top >= 8 && bar_left > 0) {
-      const int bar_height = bar_bottom - bar_top;
-      cv::Mat ramp(bar_height, 1, CV_8UC1);
-      for (int y = 0; y < bar_height; ++y) {
-        ramp.at<uint8_t>(y, 0) = static_cast<uint8_t>(
-            std::lround(255.0 * (bar_height - 1 - y) / std::max(1, bar_height - 1)));
-      }
-      cv::Mat ramp_colours;
-      cv::applyColorMap(ramp, ramp_colours, opencv_colour_map(options.colour_map));
-      cv::cvtColor(ramp_colours, ramp_colours, cv::COLOR_BGR2RGB);
-      cv::resize(ramp_colours, ramp_colours, cv::Size(bar_width, bar_height), 0, 0, cv::INTER_NEAREST);
-      const cv::Rect bar(bar_left, bar_top, bar_width, bar_height);
-      ramp_colours.copyTo(out(bar));
-      // A dark frame keeps the bar apart from the image around it.
-      cv::rectangle(out, bar + cv::Size(2, 2) - cv::Point(1, 1), cv::Scalar(20, 20, 20), 1);
-
-      {
-        const TextStyle label = text_style_for_height(std::max(6.0, cap_px * 0.8));
-        const int label_cap = static_cast<int>(std::lround(label.scale * kFontCapHeight));
-        const int pad = std::max(1, label_cap / 4);
-        const std::string top_label = format_value(max_relevance);
-        const std::string bottom_label = "0";
-        // Labels sit beside the bar's ends, inside its height.
-        auto draw_label = [&](const std::string& value, int top) {
-          const int label_width = text_width(value, label);
-          const int x = bar_left - 2 - pad - label_width;
-          shade(out, cv::Rect(x - pad, top, label_width + 2 * pad, label_cap + 2 * pad), 0.55);
-          put_text(out, value, cv::Point(x, top + pad + label_cap), label);
-        };
-        draw_label(top_label, bar_top);
-        draw_label(bottom_label, bar_bottom - label_cap - 2 * pad);
-      }
-    }
-  }
+  const int caption_top = draw_caption(out, caption_text, d);
+  if (options.colour_bar) draw_colour_bar(out, caption_top, max_relevance, d, options);
   return out;
 }
 

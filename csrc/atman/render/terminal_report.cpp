@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 #include <utf8.h>
 
+#include "atman/core/explanation.h"
 #include "atman/core/names.h"
 #include "atman/methods/baselines.h"
+#include "atman/render/safe_text.h"
 #include "atman/render/overlay.h"
 
 namespace atman {
@@ -18,25 +20,6 @@ namespace {
 constexpr int kMaxGridColumns = 64;
 constexpr const char* kReset = "\x1b[0m";
 
-// Valid UTF-8 without control characters: C0/C1 controls and DEL become
-// U+FFFD, except '\n' and '\t' when `keep_layout` (the prompt as written).
-std::string terminal_safe(const std::string& raw, bool keep_layout) {
-  std::string valid;
-  utf8::replace_invalid(raw.begin(), raw.end(), std::back_inserter(valid));
-  std::string out;
-  for (auto it = valid.begin(); it != valid.end();) {
-    const auto start = it;
-    const uint32_t code = utf8::next(it, valid.end());
-    if (keep_layout && (code == '\n' || code == '\t')) {
-      out += static_cast<char>(code);
-    } else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) {
-      out += keep_layout ? "\uFFFD" : (code == '\n' ? "\\n" : code == '\t' ? "\\t" : "\uFFFD");
-    } else {
-      out.append(start, it);
-    }
-  }
-  return out;
-}
 
 // Index of the xterm 256-colour palette entry nearest to `rgb` (the 6x6x6
 // cube or the 24-step gray ramp).
@@ -73,7 +56,7 @@ std::string paint(const cv::Vec3b& rgb, TerminalColour colour) {
 
 std::string unit_label(const ExplainedUnit& unit) {
   if (unit.kind == PositionKind::kImage) return fmt::format("patch ({}, {})", unit.patch_row, unit.patch_col);
-  return "\"" + terminal_safe(display_piece(unit.piece), false) + "\"";
+  return "\"" + without_controls(display_piece(unit.piece), false) + "\"";
 }
 
 std::string position_text(const ExplainedUnit& unit) {
@@ -88,7 +71,7 @@ std::string prompt_block(const Explanation& explanation, TerminalColour colour) 
   std::string line;
   for (const ExplainedUnit& unit : explanation.units) {
     if (unit.kind == PositionKind::kImage) continue;
-    const std::string piece = terminal_safe(display_piece(unit.piece), true);
+    const std::string piece = without_controls(display_piece(unit.piece), true);
     if (colour == TerminalColour::kNone) {
       const bool strong = scale > 0.0 && std::isfinite(unit.relevance) && unit.relevance >= 0.5 * scale;
       if (strong) {
@@ -139,14 +122,7 @@ std::string grid_block(const Explanation& explanation, TerminalColour colour) {
 }
 
 std::string table_block(const Explanation& explanation, int top_k) {
-  std::vector<size_t> order(explanation.units.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  auto key = [&](size_t i) {
-    const double r = explanation.units[i].relevance;
-    return std::isfinite(r) ? r : -INFINITY;
-  };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
-  if (top_k > 0 && order.size() > static_cast<size_t>(top_k)) order.resize(static_cast<size_t>(top_k));
+  const std::vector<size_t> order = units_by_relevance(explanation, top_k);
 
   struct Row {
     std::string rank, position, kind, unit, relevance;
@@ -187,15 +163,15 @@ std::string table_block(const Explanation& explanation, int top_k) {
 }  // namespace
 
 std::string format_terminal_summary(const Explanation& explanation, TerminalColour colour, int top_k) {
-  std::string out = fmt::format("{}: target \"{}\"", terminal_safe(explanation.model, false),
-                                terminal_safe(explanation.target, false));
+  std::string out = fmt::format("{}: target \"{}\"", without_controls(explanation.model, false),
+                                without_controls(explanation.target, false));
   if (explanation.targets.size() == 1) {
     const TargetToken& target = explanation.targets.front();
     out += fmt::format(", clean CE {:.4f} (p {:.3f})", target.ce, std::exp(-target.ce));
   } else if (!explanation.targets.empty()) {
     out += fmt::format(", {} tokens, clean CE", explanation.targets.size());
     for (const TargetToken& target : explanation.targets) {
-      out += fmt::format(" \"{}\" {:.4f}", terminal_safe(display_piece(target.piece), false), target.ce);
+      out += fmt::format(" \"{}\" {:.4f}", without_controls(display_piece(target.piece), false), target.ce);
     }
   }
   out += "\n";

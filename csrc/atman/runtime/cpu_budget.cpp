@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -348,6 +350,40 @@ std::optional<CpuQuota> read_cgroup_cpu_quota(const std::string& root, std::vect
   return best;
 }
 
+int64_t parse_procs_running(const std::string& stat_text) {
+  std::stringstream in(stat_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> w = words(line);
+    if (w.size() == 2 && w[0] == "procs_running") {
+      const std::optional<int64_t> n = parse_int(w[1]);
+      return n && *n >= 0 ? *n : -1;
+    }
+  }
+  return -1;
+}
+
+int64_t read_others_running(const std::string& root, int samples, std::vector<std::string>* notes) {
+  const char* ignore = std::getenv("ATMAN_THREADS_IGNORE_LOAD");
+  if (ignore != nullptr && ignore[0] != '\0' && std::string(ignore) != "0") return -1;
+  int64_t least = -1;
+  for (int i = 0; i < std::max(1, samples); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const std::optional<std::string> text = read_text(under(root, "/proc/stat"));
+    const int64_t running = text ? parse_procs_running(*text) : -1;
+    if (running < 0) {  // a missing file is normal (no /proc); a malformed one gets a note
+      if (text && notes != nullptr) {
+        notes->push_back("/proc/stat: ignored (no readable procs_running line): other running tasks unknown");
+      }
+      return -1;
+    }
+    // The reader itself is running: the others are one fewer.
+    const int64_t others = std::max<int64_t>(0, running - 1);
+    least = least < 0 ? others : std::min(least, others);
+  }
+  return least;
+}
+
 CpuBudget read_cpu_budget(const std::string& root) {
   CpuBudget b;
   b.online_cpus = static_cast<int64_t>(std::thread::hardware_concurrency());
@@ -356,6 +392,7 @@ CpuBudget read_cpu_budget(const std::string& root) {
   int64_t cpus = b.affinity_cpus > 0 ? b.affinity_cpus : std::max<int64_t>(1, b.online_cpus);
   if (b.quota) cpus = std::min<int64_t>(cpus, static_cast<int64_t>(std::floor(b.quota->cpus())));
   b.cpus = std::max<int64_t>(1, cpus);
+  b.others_running = read_others_running(root, root.empty() || root == "/" ? 3 : 1, &b.notes);
   return b;
 }
 
@@ -398,6 +435,16 @@ ThreadChoice choose_threads(int64_t requested, const CpuBudget& budget, int64_t 
   c.threads = std::max<int64_t>(1, budget.cpus / local_ranks);
   c.why = fmt::format("{}: the CPUs this process may use, {}", c.threads, budget.describe());
   if (local_ranks > 1) c.why += fmt::format(", divided among {} ranks on this host", local_ranks);
+  if (budget.others_running >= 0 && budget.online_cpus > 0) {
+    const int64_t free_cpus = std::max<int64_t>(1, budget.online_cpus - budget.others_running);
+    if (free_cpus < c.threads) {
+      c.threads = free_cpus;
+      c.why = fmt::format("{}: {} other {} running on {} online {} (more threads would wait for each other; "
+                          "ATMAN_THREADS_IGNORE_LOAD=1 ignores them); the CPUs this process may use: {}",
+                          c.threads, budget.others_running, budget.others_running == 1 ? "task is" : "tasks are",
+                          budget.online_cpus, cpus_word(budget.online_cpus), budget.describe());
+    }
+  }
   return c;
 }
 

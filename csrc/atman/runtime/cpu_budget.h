@@ -13,6 +13,14 @@
 // that is missing is normal (no quota); a file that cannot be parsed is
 // ignored with a note (CpuBudget::notes, for --verbose), never an error.
 //
+// On a shared machine the CPUs may be taken by others: `procs_running` of
+// /proc/stat (the least of a few samples, so a task that runs for a moment
+// does not count) says how many tasks besides this one are running, and the
+// default count leaves those CPUs to them. With two busy processes on two
+// cores, two threads wait for each other at every barrier and run 4x slower
+// than one (docs/speed.md#threads-on-a-shared-machine). Setting
+// ATMAN_THREADS_IGNORE_LOAD=1 turns that part off.
+//
 // Usage:
 //   const atman::CpuBudget budget = atman::read_cpu_budget();    // "/"
 //   const atman::ThreadChoice choice = atman::choose_threads(0, budget);
@@ -41,6 +49,7 @@ struct CpuBudget {
   int64_t online_cpus = 0;    // std::thread::hardware_concurrency (0: unknown)
   std::optional<CpuQuota> quota;   // the smallest quota on the cgroup path, when there is one
   std::string cgroup_version;      // "v1", "v2", "v1+v2" or "" (no cgroup CPU controller found)
+  int64_t others_running = -1;     // tasks running besides this one (/proc/stat); -1: unknown or ignored
   std::vector<std::string> notes;  // files ignored and why, one line each
   /// One line: "2 (affinity mask 2 CPUs of 2 online, no cgroup CPU quota)".
   std::string describe() const;
@@ -59,6 +68,13 @@ int64_t read_affinity_cpus(const std::string& root = "/", std::vector<std::strin
 std::optional<CpuQuota> read_cgroup_cpu_quota(const std::string& root = "/", std::vector<std::string>* notes = nullptr,
                                               std::string* version = nullptr);
 
+/// Tasks running besides the reader: `procs_running` of root/proc/stat minus
+/// one, the least of `samples` reads 1 ms apart; -1 when it is missing or
+/// malformed (with a note) or when ATMAN_THREADS_IGNORE_LOAD is set to other than 0.
+int64_t read_others_running(const std::string& root = "/", int samples = 3, std::vector<std::string>* notes = nullptr);
+/// The `procs_running` value of a /proc/stat text; -1 when absent or malformed.
+int64_t parse_procs_running(const std::string& stat_text);
+
 /// Parses a Linux CPU list ("0-3,8,10-11") into a count; -1 when malformed.
 int64_t count_cpu_list(const std::string& text);
 
@@ -68,8 +84,9 @@ struct ThreadChoice {
   std::string why;
 };
 /// `requested` > 0: that many (as asked). 0: budget.cpus divided among the
-/// `local_ranks` processes that share this host's CPUs (1 today; the hook for
-/// sharding across processes of one host), rounded down, at least 1.
+/// `local_ranks` processes that share this host's CPUs, rounded down, and no
+/// more than the online CPUs that the other running tasks leave free; at
+/// least 1.
 ThreadChoice choose_threads(int64_t requested, const CpuBudget& budget, int64_t local_ranks = 1);
 
 /// The one place LibTorch's intra-op thread count is set: choose_threads on

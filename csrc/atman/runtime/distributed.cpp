@@ -340,6 +340,57 @@ ProcessGroup::~ProcessGroup() {
 
 const GroupConfig& ProcessGroup::config() const { return state_->config; }
 
+namespace {
+
+c10d::TCPStoreOptions store_options(const GroupConfig& config, bool server) {
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(config.master_port);
+  o.isServer = server;
+  o.waitWorkers = false;
+  o.timeout = millis(config.timeout_seconds);
+  return o;
+}
+
+// A client connection to the store (the launcher's, or rank 0's).
+c10::intrusive_ptr<c10d::TCPStore> connect_store(const GroupConfig& config) {
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(config.master_addr, store_options(config, false));
+  } catch (const std::exception& e) {
+    const std::string why = what_of(e);
+    throw std::runtime_error(fmt::format(
+        "rank {}: cannot reach the master {}:{} within {} ({}){}", config.rank, config.master_addr,
+        config.master_port, seconds_text(config.timeout_seconds),
+        config.agent_store ? "is the launcher's store there?" : "is rank 0 running there?",
+        why.find("timed out") != std::string::npos ? "" : ": " + why));
+  }
+}
+
+// Rank 0 hosts the store when no launcher does.
+c10::intrusive_ptr<c10d::TCPStore> host_store(const GroupConfig& config) {
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(config.master_addr, store_options(config, true));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("rank 0: cannot host the store on port {} (in use, or MASTER_ADDR {} is "
+                                         "not this host): {}",
+                                         config.master_port, config.master_addr, what_of(e)));
+  }
+}
+
+// Gloo listens on the interface that routes to the master (GLOO_SOCKET_IFNAME overrides).
+c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> gloo_options(const GroupConfig& config) {
+  auto options = c10d::ProcessGroupGloo::Options::create(millis(config.timeout_seconds));
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  } else {
+    std::string address = local_address_towards(config.master_addr, config.master_port);
+    if (address.empty()) address = "127.0.0.1";
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
+  }
+  return options;
+}
+
+}  // namespace
+
 std::unique_ptr<ProcessGroup> ProcessGroup::join(const GroupConfig& config, FailureHandler on_failure) {
   check_group_config(config);
   auto s = std::make_shared<State>();
@@ -348,43 +399,9 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const GroupConfig& config, Fail
   s->period = std::clamp(config.timeout_seconds / 10.0, 0.05, 1.0);
   s->on_failure = std::move(on_failure);
   s->received.assign(config.world_size, 0);
-  const auto timeout = millis(config.timeout_seconds);
-  const uint16_t port = static_cast<uint16_t>(config.master_port);
-
-  auto client = [&](const char* role) {
-    c10d::TCPStoreOptions o;
-    o.port = port;
-    o.isServer = false;
-    o.waitWorkers = false;
-    o.timeout = timeout;
-    try {
-      return c10::make_intrusive<c10d::TCPStore>(config.master_addr, o);
-    } catch (const std::exception& e) {
-      (void)role;
-      const std::string why = what_of(e);
-      throw std::runtime_error(fmt::format(
-          "rank {}: cannot reach the master {}:{} within {} ({}){}", config.rank, config.master_addr,
-          config.master_port, seconds_text(config.timeout_seconds),
-          config.agent_store ? "is the launcher's store there?" : "is rank 0 running there?",
-          why.find("timed out") != std::string::npos ? "" : ": " + why));
-    }
-  };
-  if (config.rank == 0 && !config.agent_store) {
-    c10d::TCPStoreOptions o;
-    o.port = port;
-    o.isServer = true;
-    o.waitWorkers = false;
-    o.timeout = timeout;
-    try {
-      s->host = c10::make_intrusive<c10d::TCPStore>(config.master_addr, o);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("rank 0: cannot host the store on port {} (in use, or MASTER_ADDR {} is "
-                                           "not this host): {}",
-                                           config.master_port, config.master_addr, what_of(e)));
-    }
-  }
-  s->store = client("main");
-  s->beats = client("heartbeat");
+  if (config.rank == 0 && !config.agent_store) s->host = host_store(config);
+  s->store = connect_store(config);
+  s->beats = connect_store(config);
   s->last_beat_ms = State::now_ms();
   s->beat_thread = std::thread([raw = s.get()] { raw->beat_loop(); });
   s->watch_thread = std::thread([raw = s.get()] { raw->watch_loop(); });
@@ -396,20 +413,10 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const GroupConfig& config, Fail
   } catch (const GroupFailure& e) {
     throw std::runtime_error(e.what());
   }
-
-  // Gloo listens on the interface that routes to the master (GLOO_SOCKET_IFNAME overrides).
-  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   try {
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    } else {
-      std::string address = local_address_towards(config.master_addr, config.master_port);
-      if (address.empty()) address = "127.0.0.1";
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
-    }
-    auto gloo_store = c10::make_intrusive<c10d::PrefixStore>(s->prefix + "gloo/", client("gloo"));
+    auto gloo_store = c10::make_intrusive<c10d::PrefixStore>(s->prefix + "gloo/", connect_store(config));
     s->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(gloo_store, static_cast<int>(config.rank),
-                                                          static_cast<int>(config.world_size), options);
+                                                          static_cast<int>(config.world_size), gloo_options(config));
   } catch (const std::exception& e) {
     const std::string f = s->failed();
     throw std::runtime_error(f.empty() ? fmt::format("rank {}: cannot build the Gloo group: {}", config.rank, what_of(e))
