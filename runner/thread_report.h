@@ -4,7 +4,7 @@
 //
 //   atman: threads: 2: the CPUs this process may use, 2 CPUs (affinity mask 2 CPUs of 2 online; no cgroup v1 CPU quota)
 //   atman: note: /sys/fs/cgroup/cpu.max ignored: expected "QUOTA PERIOD" or "max PERIOD", got "abc"
-//   atman: OpenMP wait policy PASSIVE (set by atman: ...)
+//   atman: OpenMP wait: GOMP_SPINCOUNT=10000 (set by atman: ...)
 
 #include <cstdint>
 #include <string>

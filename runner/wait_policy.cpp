@@ -24,7 +24,7 @@ const char* find_variable(char** envp, const char* name) {
 
 bool keep_requested(const char* value) { return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0; }
 
-void reexecute_with_passive_wait(int /*argc*/, char** argv, char** envp) {
+void reexecute_with_short_spin(int /*argc*/, char** argv, char** envp) {
   if (argv == nullptr || argv[0] == nullptr) return;
   if (find_variable(envp, "OMP_WAIT_POLICY") != nullptr || find_variable(envp, "GOMP_SPINCOUNT") != nullptr ||
       find_variable(envp, kWaitPolicyMarker) != nullptr || keep_requested(find_variable(envp, kKeepWaitPolicy))) {
@@ -35,7 +35,7 @@ void reexecute_with_passive_wait(int /*argc*/, char** argv, char** envp) {
   char** env = static_cast<char**>(std::malloc((n + 3) * sizeof(char*)));
   if (env == nullptr) return;
   for (size_t i = 0; i < n; ++i) env[i] = envp[i];
-  static char policy[] = "OMP_WAIT_POLICY=PASSIVE";
+  static char policy[] = "GOMP_SPINCOUNT=10000";  // kSpinCount
   static char marker[] = "ATMAN_WAIT_POLICY_SET=1";
   env[n] = policy;
   env[n + 1] = marker;
@@ -46,7 +46,7 @@ void reexecute_with_passive_wait(int /*argc*/, char** argv, char** envp) {
 
 // Runs before every shared library's initialiser, libgomp's included.
 __attribute__((section(".preinit_array"), used)) void (*const kReexecute)(int, char**, char**) =
-    reexecute_with_passive_wait;
+    reexecute_with_short_spin;
 
 }  // namespace
 
@@ -54,10 +54,10 @@ std::string wait_policy_description() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   const char* spin = std::getenv("GOMP_SPINCOUNT");
   const char* marker = std::getenv(kWaitPolicyMarker);
-  if (marker != nullptr && policy != nullptr && std::strcmp(policy, "PASSIVE") == 0) {
-    return fmt::format("OpenMP wait policy PASSIVE (set by atman: waiting threads sleep instead of spinning; {}=1 "
+  if (marker != nullptr && policy == nullptr && spin != nullptr && std::strcmp(spin, kSpinCount) == 0) {
+    return fmt::format("OpenMP wait: GOMP_SPINCOUNT={} (set by atman: waiting threads spin briefly, then sleep; {}=1 "
                        "keeps libgomp's default)",
-                       kKeepWaitPolicy);
+                       kSpinCount, kKeepWaitPolicy);
   }
   if (policy != nullptr || spin != nullptr) {
     std::string from;
@@ -69,7 +69,7 @@ std::string wait_policy_description() {
     return fmt::format("OpenMP wait policy: libgomp's default, spinning before sleeping ({} is set)", kKeepWaitPolicy);
   }
   return "OpenMP wait policy: libgomp's default, spinning before sleeping (the re-execution with "
-         "OMP_WAIT_POLICY=PASSIVE failed)";
+         "GOMP_SPINCOUNT=10000 failed)";
 }
 
 }  // namespace atman::runner

@@ -6,13 +6,16 @@
 // CPUs are busy with other work, the thread being waited for is often not
 // running, and the spinning threads take the CPU it needs: the example's
 // sweep went from 1.5 s to 155 s with two busy loops beside it (issue 17).
-// With OMP_WAIT_POLICY=PASSIVE the waiting threads sleep at once.
+// GOMP_SPINCOUNT=10000 spins a thirtieth of that, a few microseconds, then
+// sleeps: on a quiet machine within 2% of the default (OMP_WAIT_POLICY=PASSIVE,
+// which sleeps at once, cost 20% there), and loaded close to PASSIVE
+// (docs/speed.md#threads-on-a-shared-machine has the measurements).
 //
 // libgomp reads the variable when it is loaded, before main() runs (and a
 // setenv() even in the executable's .preinit_array is undone when libc
 // initialises its environment), so wait_policy.cpp re-executes the binary
 // once, from .preinit_array (before any library's initialiser: only the
-// dynamic loader's work is repeated), with OMP_WAIT_POLICY=PASSIVE and the
+// dynamic loader's work is repeated), with GOMP_SPINCOUNT=10000 and the
 // marker ATMAN_WAIT_POLICY_SET=1 added, when:
 //   - neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (the user's choice is kept),
 //   - ATMAN_KEEP_WAIT_POLICY is unset, empty or "0" (set it to 1 to keep
@@ -27,6 +30,8 @@ namespace atman::runner {
 
 /// Environment variables of the mechanism.
 constexpr const char* kWaitPolicyMarker = "ATMAN_WAIT_POLICY_SET";
+/// The spin count set (iterations before a waiting thread sleeps).
+constexpr const char* kSpinCount = "10000";
 constexpr const char* kKeepWaitPolicy = "ATMAN_KEEP_WAIT_POLICY";
 
 /// One line for --verbose: the wait policy in force and who chose it.
