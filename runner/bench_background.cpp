@@ -142,7 +142,8 @@ struct Variant {
   bool fix = true;      // the fix as shipped (passive wait, threads left to the load), or disabled
 };
 
-// The environment of a child: the fix decided by the child itself, or disabled.
+// The environment of a child (atman-core itself, not the launcher): the fix
+// as the launcher sets it, or disabled.
 std::vector<std::string> child_env(bool fix) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -150,11 +151,14 @@ std::vector<std::string> child_env(bool fix) {
     const std::string name = entry.substr(0, entry.find('='));
     if (name == "OMP_WAIT_POLICY" || name == "GOMP_SPINCOUNT" || name == kWaitPolicyMarker || name == kKeepWaitPolicy ||
         name == "ATMAN_THREADS_IGNORE_LOAD") {
-      continue;  // libgomp's default and every CPU unless the child applies the fix
+      continue;
     }
     env.push_back(entry);
   }
-  if (!fix) {
+  if (fix) {
+    env.push_back(std::string("GOMP_SPINCOUNT=") + kSpinCount);
+    env.push_back(std::string(kWaitPolicyMarker) + "=1");
+  } else {
     env.push_back(std::string(kKeepWaitPolicy) + "=1");
     env.emplace_back("ATMAN_THREADS_IGNORE_LOAD=1");
   }

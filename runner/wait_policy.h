@@ -13,17 +13,16 @@
 //
 // libgomp reads the variable when it is loaded, before main() runs (and a
 // setenv() even in the executable's .preinit_array is undone when libc
-// initialises its environment), so wait_policy.cpp re-executes the binary
-// once, from .preinit_array (before any library's initialiser: only the
-// dynamic loader's work is repeated), with GOMP_SPINCOUNT=10000 and the
-// marker ATMAN_WAIT_POLICY_SET=1 added, when:
+// initialises its environment), so the `atman` users start is a small
+// launcher (launcher.cpp) that sets it and runs atman-core, the program,
+// with GOMP_SPINCOUNT=10000 and the marker ATMAN_WAIT_POLICY_SET=1 added, when:
 //   - neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (the user's choice is kept),
 //   - ATMAN_KEEP_WAIT_POLICY is unset, empty or "0" (set it to 1 to keep
-//     libgomp's default, e.g. to measure what the fix changes),
-//   - the marker is not set (no loop; an exec that fails runs on as is).
+//     libgomp's default, e.g. to measure what the setting changes).
 // The numbers do not change: the wait policy decides how threads wait, not
 // how work is split.
 
+#include <cstring>
 #include <string>
 
 namespace atman::runner {
@@ -36,5 +35,11 @@ constexpr const char* kKeepWaitPolicy = "ATMAN_KEEP_WAIT_POLICY";
 
 /// One line for --verbose: the wait policy in force and who chose it.
 std::string wait_policy_description();
+
+/// Whether an ATMAN_KEEP_WAIT_POLICY value asks to keep libgomp's default
+/// (set, not empty, not "0"). Inline: the launcher links no project code.
+inline bool keep_requested(const char* value) {
+  return value != nullptr && value[0] != '\0' && std::strcmp(value, "0") != 0;
+}
 
 }  // namespace atman::runner

@@ -62,8 +62,12 @@ std::string shell_quote(const std::string& arg) {
 RunResult run_atman(const std::vector<std::string>& args) { return run_atman_with("", args); }
 
 RunResult run_atman_with(const std::string& prefix, const std::vector<std::string>& args) {
+  return run_program(prefix, ATMAN_BINARY, args);
+}
+
+RunResult run_program(const std::string& prefix, const std::string& program, const std::vector<std::string>& args) {
   TempDir tmp;
-  std::string cmd = prefix + " " + shell_quote(ATMAN_BINARY);
+  std::string cmd = prefix + " " + shell_quote(program);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(tmp.path("out")) + " 2>" + shell_quote(tmp.path("err")) + " </dev/null";
   const int status = std::system(cmd.c_str());

@@ -66,6 +66,8 @@ RunResult run_atman(const std::vector<std::string>& args);
 /// Runs `prefix ATMAN args...` through the shell (prefix: environment and
 /// launchers such as "env -u OMP_WAIT_POLICY taskset -c 0").
 RunResult run_atman_with(const std::string& prefix, const std::vector<std::string>& args);
+/// Runs `prefix program args...` through the shell.
+RunResult run_program(const std::string& prefix, const std::string& program, const std::vector<std::string>& args);
 /// `arg` in single quotes for /bin/sh.
 std::string shell_quote(const std::string& arg);
 

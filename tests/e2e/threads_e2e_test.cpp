@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -100,6 +101,17 @@ TEST(E2eThreads, BusyCpusLeaveOneThread) {
   EXPECT_EQ(all.err.find("other tasks are running"), std::string::npos) << all.err;
   EXPECT_NE(all.err.find("atman: threads: "), std::string::npos) << all.err;
   EXPECT_EQ(nlohmann::json::parse(read_file(tmp.path("all.json")))["stats"]["threads"], read_cpu_budget().cpus);
+}
+
+// The launcher without atman-core beside it: one line and exit 127.
+TEST(E2eThreads, LauncherWithoutTheProgramSaysSo) {
+  TempDir tmp;
+  const std::filesystem::path copy = tmp.dir() / "atman";
+  std::filesystem::copy_file(ATMAN_BINARY, copy);
+  const RunResult r = testing::run_program("", copy.string(), {"--version"});
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_EQ(r.err, "atman: error: cannot run " + (tmp.dir() / "atman-core").string() + ": No such file or directory\n");
+  EXPECT_EQ(r.out, "");
 }
 
 TEST(E2eThreads, VerboseNamesTheWaitPolicy) {
