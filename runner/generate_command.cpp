@@ -42,21 +42,6 @@ struct GenerateArgs {
   bool verbose = false;
 };
 
-std::optional<double> parse_threshold(const std::string& text) {
-  if (text == "off" || text == "none") return std::nullopt;
-  double value = 0.0;
-  size_t used = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !std::isfinite(value) || value < -1.0 || value > 1.0) {
-    throw UsageError("--conceptual-threshold must be a number in [-1, 1] or off, got \"" + text + "\"");
-  }
-  return value;
-}
-
 SteeringOptions options_from(const GenerateArgs& a) {
   if (!std::isfinite(a.factor_suppress) || a.factor_suppress < 0.0 || a.factor_suppress >= 1.0) {
     throw UsageError(fmt::format("--factor-suppress must be a finite number in [0, 1), got {}", a.factor_suppress));
@@ -80,7 +65,7 @@ SteeringOptions options_from(const GenerateArgs& a) {
   }
   o.suppress_factor = a.factor_suppress;
   o.amplify_factor = a.factor_amplify;
-  o.conceptual_threshold = parse_threshold(a.conceptual_threshold);
+  o.conceptual_threshold = parse_threshold_flag(a.conceptual_threshold);
   o.max_tokens = a.max_tokens;
   o.stop_at_eos = !a.ignore_eos;
   o.sample = a.sample;

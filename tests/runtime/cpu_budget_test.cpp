@@ -238,11 +238,16 @@ TEST(CpuBudgetTest, CountCpuList) {
   EXPECT_EQ(count_cpu_list("1,,2"), -1);
 }
 
-TEST(CpuBudgetTest, ChooseThreads) {
+// A budget of `cpus` CPUs, all of the machine's, with `others` other tasks running.
+CpuBudget whole_machine(int64_t cpus, int64_t others = -1) {
   CpuBudget b;
-  b.cpus = 8;
-  b.affinity_cpus = 8;
-  b.online_cpus = 8;
+  b.cpus = b.affinity_cpus = b.online_cpus = cpus;
+  b.others_running = others;
+  return b;
+}
+
+TEST(CpuBudgetTest, ChooseThreads) {
+  const CpuBudget b = whole_machine(8);
   EXPECT_EQ(choose_threads(0, b).threads, 8);
   EXPECT_EQ(choose_threads(3, b).threads, 3);
   EXPECT_NE(choose_threads(3, b).why.find("as requested"), std::string::npos);
@@ -257,11 +262,7 @@ TEST(CpuBudgetTest, ChooseThreads) {
 }
 
 TEST(CpuBudgetTest, OtherRunningTasksLeaveFewerThreads) {
-  CpuBudget b;
-  b.cpus = 2;
-  b.affinity_cpus = 2;
-  b.online_cpus = 2;
-  b.others_running = 0;
+  CpuBudget b = whole_machine(2, 0);
   EXPECT_EQ(choose_threads(0, b).threads, 2);
   b.others_running = 1;
   EXPECT_EQ(choose_threads(0, b).threads, 1);
