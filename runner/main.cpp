@@ -4,6 +4,7 @@
 // 2 usage error.
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -27,9 +28,7 @@ int fail(const std::string& message, int code) {
   return code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace atman::runner;
   // SIGINT/SIGTERM: exit 130/143 at once, naming the outputs not written; files are never half-written.
   atman::install_interrupt_handlers("atman");
@@ -69,4 +68,16 @@ int main(int argc, char** argv) {
     }
   }
   return fail("no subcommand given (run with --help for usage)", 2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int code = run(argc, argv);
+  // Every output is written and closed by now. Static destructors (LibTorch's
+  // registries, OpenCV, the OpenMP pool) would add about 0.1 s to every
+  // command (docs/speed.md#fixed-costs): leave without them.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(code);
 }

@@ -569,6 +569,17 @@ void ProcessGroup::abort(const std::string& line) noexcept {
   try {
     State& s = *state_;
     s.store->compareSet(s.key("abort"), {}, bytes_of(line));
+    s.store->add(s.key("gone"), 1);
+    if (s.host) {
+      // The store lives in this process, and the other ranks may still be
+      // reading from it (the abort line, or the values of an exchange that
+      // made this rank fail): it stays up until they have left too, or for
+      // a short grace period.
+      const auto until = std::chrono::steady_clock::now() + millis(std::min(s.config.timeout_seconds, 3.0));
+      while (s.store->add(s.key("gone"), 0) < s.config.world_size && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
   } catch (...) {
     // Best effort: the others still see this rank's heartbeat stop.
   }

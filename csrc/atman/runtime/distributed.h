@@ -121,7 +121,9 @@ class ProcessGroup {
   /// rank's in the order sent. Does not block.
   std::vector<std::string> receive_at_root();
 
-  /// Tells every rank that this one failed (best effort; never throws).
+  /// Tells every rank that this one failed (best effort; never throws). The
+  /// rank that hosts the store then waits until every rank has aborted too,
+  /// at most min(timeout, 3 s), so that none loses the store mid-read.
   void abort(const std::string& line) noexcept;
   /// This rank is done: the others stop watching it. Rank 0 first waits until
   /// every rank has finished (so that the store it may host outlives them).
