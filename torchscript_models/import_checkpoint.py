@@ -182,6 +182,8 @@ def contract_config(args, imported):
     }
     if eos is not None:
         config["eos_id"] = eos
+    if getattr(text, "head_dim", None):
+        config["head_dim"] = text.head_dim  # the caches' last dimension (docs/contract.md)
     if text.sliding_window:
         config["sliding_window"] = text.sliding_window
     config.update(imported.extra)

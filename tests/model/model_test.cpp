@@ -106,7 +106,7 @@ TEST(ConfigTest, RejectsEveryBadFieldWithItsName) {
 }
 
 // The contract-1 additions of the importers (docs/contract.md): num_kv_heads,
-// image.resize, {image} in the template.
+// head_dim, image.resize, {image} in the template.
 TEST(ConfigTest, ReadsKvHeadsResizeAndImageMarker) {
   auto j = good_config();
   ModelConfig c = parse_model_config(j.dump(), "m.pt");
@@ -123,6 +123,10 @@ TEST(ConfigTest, ReadsKvHeadsResizeAndImageMarker) {
   EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kPad);
   j["image"]["resize"] = "stretch";
   EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kStretch);
+  // head_dim: the caches' last dimension, hidden_size / num_heads without it.
+  EXPECT_EQ(c.head_width(), c.hidden_size / 8);
+  j["head_dim"] = 12;
+  EXPECT_EQ(parse_model_config(j.dump(), "m.pt").head_width(), 12);
 }
 
 TEST(ConfigTest, RejectsBadKvHeadsResizeAndImageMarker) {
@@ -130,6 +134,8 @@ TEST(ConfigTest, RejectsBadKvHeadsResizeAndImageMarker) {
       {"/num_kv_heads", 0, "\"num_kv_heads\" must be in [1, 2], got 0"},
       {"/num_kv_heads", 3, "\"num_kv_heads\" must be in [1, 2], got 3"},
       {"/num_kv_heads", "2", "\"num_kv_heads\" must be an integer, got \"2\""},
+      {"/head_dim", 0, "\"head_dim\" must be in [1, 65536], got 0"},
+      {"/head_dim", 1.5, "\"head_dim\" must be an integer, got 1.5"},
       {"/image/resize", "crop", "\"image.resize\" must be \"stretch\", \"center_crop\" or \"pad\", got \"crop\""},
       {"/image/resize", 1, "\"image.resize\" must be a string, got 1"},
       {"/prompt_template", "{image} {question} {image}",

@@ -77,8 +77,9 @@ def main():
         return
     cases = {
         "llama_gqa": (llama_config(), dict(shards=2)),
+        # Its own head_dim (12, not hidden_size / heads = 8), as Mistral-style configs give one.
         "mistral": (llama_config(architectures=["MistralForCausalLM"], model_type="mistral", sliding_window=6,
-                                 tie_word_embeddings=True), dict(layout="bin")),
+                                 tie_word_embeddings=True, head_dim=12), dict(layout="bin")),
     }
     for name, (config, kw) in cases.items():
         weights = mk.write_llama_folder(os.path.join(src, name), config, seed=21, **kw)

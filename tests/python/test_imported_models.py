@@ -7,8 +7,9 @@ models that tests/python/make_imported_models.py imported; the relevance of
 reference_atman.py's method driving the independent float64 network of
 reference_llama.py (LLaMA with grouped-query attention, Mistral's sliding
 window, LLaVA's CLIP tower with the image at {image} and a centre crop), and
-prefix reuse equals the full recompute; torch.classes.atman.Explainer loads
-an imported model.
+prefix reuse equals the full recompute; `atman generate` with the KV cache
+gives the tokens of the full recompute (mistral.pt has its own head_dim);
+torch.classes.atman.Explainer loads an imported model.
 
 Usage (ctest runs it): test_imported_models.py --atman build/atman
         --ops build/libatman_ops.so --models build/imported --work-dir DIR"""
@@ -155,6 +156,29 @@ def check_answer(checks, binary, models, image):
                      if proc.returncode == 0 else proc.stderr.strip()[:200])
 
 
+def check_generate(checks, binary, models, work):
+    """`atman generate` with the KV cache (step_from_cache, the C++ side's empty
+    cache of head_dim width) gives the tokens of the full recompute, with and
+    without steering; mistral.pt has its own head_dim."""
+    for name in ("llama_gqa", "mistral"):
+        runs = {}
+        for label, extra in (("cache", []), ("recompute", ["--recompute"])):
+            out = os.path.join(work, "generate_%s_%s.json" % (name, label))
+            proc = atman(binary, "generate", "--model", os.path.join(models, name + ".pt"), "--prompt", PROMPT,
+                         "--suppress", "cat", "--max-tokens", "8", "--json", out, *extra)
+            if proc.returncode != 0:
+                checks.check("%s: atman generate (%s)" % (name, label), False, proc.stderr.strip()[:200])
+                break
+            runs[label] = json.load(open(out))
+        if len(runs) < 2:
+            continue
+        ok = (runs["cache"]["params"]["decode_path"] == "kv-cache"
+              and runs["cache"]["steered"]["ids"] == runs["recompute"]["steered"]["ids"]
+              and runs["cache"]["unsteered"]["ids"] == runs["recompute"]["unsteered"]["ids"])
+        checks.check("%s: generate with the KV cache = full recompute" % name, ok,
+                     "%s vs %s" % (runs["cache"]["steered"]["ids"], runs["recompute"]["steered"]["ids"]))
+
+
 def write_eval_sets(work, image):
     """A tiny image set (one item, a mask over the left half) and a tiny text set."""
     root = os.path.join(work, "evalsets")
@@ -232,6 +256,7 @@ def main():
     print("worst relative error vs the float64 reference: %s" % ", ".join("%.2e" % w for w in worst if w is not None))
     check_llava_outputs(checks, args.atman, args.models, args.work_dir, image)
     check_answer(checks, args.atman, args.models, image)
+    check_generate(checks, args.atman, args.models, args.work_dir)
     check_eval(checks, args.atman, args.models, args.work_dir, image)
     check_bench(checks, args.atman, args.models)
     if args.ops:

@@ -8,7 +8,7 @@ constexpr int64_t kMiB = int64_t{1} << 20;
 }  // namespace
 
 int64_t prefix_cache_bytes(const ModelConfig& c, int64_t positions) {
-  const int64_t head_width = c.hidden_size / std::max<int64_t>(1, c.num_heads);
+  const int64_t head_width = c.num_heads > 0 ? c.head_width() : c.hidden_size;
   return saturating_mul(8, saturating_mul(c.num_layers, saturating_mul(positions, saturating_mul(c.kv_heads(), head_width))));
 }
 

@@ -210,6 +210,9 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       r.fail("num_kv_heads", fmt::format("must divide num_heads {}, got {}", c.num_heads, *c.num_kv_heads));
     }
   }
+  if (root.contains("head_dim") && !root["head_dim"].is_null()) {
+    c.head_dim = r.integer(root, "head_dim", "head_dim", 1, 65536);
+  }
   c.max_positions = r.integer(root, "max_positions", "max_positions", 2);
   c.add_bos = r.boolean(root, "add_bos", "add_bos");
   c.bos_id = r.integer(root, "bos_id", "bos_id", 0, c.vocab_size - 1);
@@ -397,7 +400,7 @@ std::pair<at::Tensor, at::Tensor> Model::step_from_cache(const at::Tensor& embed
 }
 
 at::Tensor Model::empty_cache() const {
-  return at::zeros({config_.num_layers, 2, config_.kv_heads(), 0, config_.hidden_size / config_.num_heads},
+  return at::zeros({config_.num_layers, 2, config_.kv_heads(), 0, config_.head_width()},
                    at::kFloat);
 }
 

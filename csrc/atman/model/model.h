@@ -43,6 +43,9 @@ struct ModelConfig {
   std::string prompt_template;       // contains "{question}"
   /// Key-value heads of the model's cache: num_kv_heads, or num_heads without it.
   int64_t kv_heads() const { return num_kv_heads.value_or(num_heads); }
+  std::optional<int64_t> head_dim;  // optional key (docs/contract.md); head_width() gives the default
+  /// Width of one attention head, the caches' last dimension: head_dim, or hidden_size / num_heads.
+  int64_t head_width() const { return head_dim.value_or(hidden_size / num_heads); }
 };
 
 /// Parses and checks config.json text; `origin` names the file in errors.
