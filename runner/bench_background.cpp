@@ -87,8 +87,8 @@ std::string last_line(std::string text) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-// Runs this binary with `args` and environment `env`; stdout discarded, stderr to `err_path`.
-ChildRun run_child(const std::vector<std::string>& args, const std::vector<std::string>& env,
+// Runs `program` with `args` and environment `env`; stdout discarded, stderr to `err_path`.
+ChildRun run_child(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env,
                    const std::string& json_path, const std::string& err_path, const std::string& what) {
   std::vector<char*> argv, envp;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -106,7 +106,7 @@ ChildRun run_child(const std::vector<std::string>& args, const std::vector<std::
     const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (null_fd >= 0) dup2(null_fd, STDOUT_FILENO);
     if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
-    execve("/proc/self/exe", argv.data(), envp.data());
+    execve(program.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   int status = 0;
@@ -142,8 +142,8 @@ struct Variant {
   bool fix = true;      // the fix as shipped (passive wait, threads left to the load), or disabled
 };
 
-// The environment of a child (atman-core itself, not the launcher): the fix
-// as the launcher sets it, or disabled.
+// The environment of a child, started through the `atman` launcher as users
+// start it: the launcher applies the fix (launcher.cpp), or is told not to.
 std::vector<std::string> child_env(bool fix) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -155,14 +155,23 @@ std::vector<std::string> child_env(bool fix) {
     }
     env.push_back(entry);
   }
-  if (fix) {
-    env.push_back(std::string("GOMP_SPINCOUNT=") + kSpinCount);
-    env.push_back(std::string(kWaitPolicyMarker) + "=1");
-  } else {
+  if (!fix) {
     env.push_back(std::string(kKeepWaitPolicy) + "=1");
     env.emplace_back("ATMAN_THREADS_IGNORE_LOAD=1");
   }
   return env;
+}
+
+// The `atman` launcher beside this program (atman-core).
+std::string launcher_path() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path launcher = self.parent_path() / "atman";
+  if (ec || !fs::is_regular_file(launcher)) {
+    throw std::runtime_error(fmt::format("atman bench: the atman launcher is missing beside {} (looked for {})",
+                                         self.string(), launcher.string()));
+  }
+  return launcher.string();
 }
 
 double median(std::vector<double> v) {
@@ -219,7 +228,7 @@ const Cell* find(const std::vector<Cell>& cells, const std::string& phase, const
 
 // Runs every variant `a.repeat` times in each phase (variants interleaved);
 // work files go to `work`.
-std::vector<Cell> measure_cells(const BackgroundBenchArgs& a, const std::vector<std::string>& input,
+std::vector<Cell> measure_cells(const BackgroundBenchArgs& a, const std::string& launcher, const std::vector<std::string>& input,
                                 const std::vector<std::string>& phases, const fs::path& work) {
   const std::vector<Variant> variants = {
       {"threads 1", "1", true}, {"default", "0", true}, {"default, fix disabled", "0", false}};
@@ -236,7 +245,8 @@ std::vector<Cell> measure_cells(const BackgroundBenchArgs& a, const std::vector<
         args.insert(args.end(), input.begin(), input.end());
         args.insert(args.end(), {"--threads", v.threads, "--quiet", "--json", json_path});
         const std::string what = fmt::format("the explain run ({}, {})", v.name, phase);
-        const ChildRun run = run_child(args, child_env(v.fix), json_path, (work / "err.txt").string(), what);
+        const ChildRun run =
+            run_child(launcher, args, child_env(v.fix), json_path, (work / "err.txt").string(), what);
         std::fprintf(stderr, "atman: %s, %s, run %lld: sweep %.2fs, command %.2fs, cpu %.2fs\n", phase.c_str(),
                      v.name.c_str(), static_cast<long long>(r + 1), run.sweep_seconds, run.command_seconds,
                      run.cpu_seconds);
@@ -304,6 +314,7 @@ void print_goals(const std::vector<Cell>& cells) {
 int run_background_bench(const BackgroundBenchArgs& a) {
   std::string described;
   const std::vector<std::string> input = input_flags(a, &described);
+  const std::string launcher = launcher_path();
   if (!a.csv.empty()) check_output_path(a.csv, "csv");
   if (!a.json_path.empty()) check_output_path(a.json_path, "json");
   const CpuBudget budget = read_cpu_budget();
@@ -328,7 +339,7 @@ int run_background_bench(const BackgroundBenchArgs& a) {
       fs::remove_all(dir, ec);
     }
   } cleanup{work};
-  const std::vector<Cell> cells = measure_cells(a, input, phases, work);
+  const std::vector<Cell> cells = measure_cells(a, launcher, input, phases, work);
   const std::string load_after = load_average();
 
   print_phase(cells, "quiet", "quiet (no busy processes started; other work on the machine still counts)");

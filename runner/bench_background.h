@@ -3,10 +3,10 @@
 // the explain command timed on a quiet machine and beside N busy processes
 // that the benchmark starts and stops itself, for --threads 1, the default
 // threads, and the default with the OpenMP wait-policy fix disabled
-// (ATMAN_KEEP_WAIT_POLICY=1), side by side in one run.
+// (ATMAN_KEEP_WAIT_POLICY=1 ATMAN_THREADS_IGNORE_LOAD=1), side by side in one run.
 //
-// Each measurement is one whole `atman explain` process (this binary,
-// /proc/self/exe) on the bundled example unless an input is given; its JSON
+// Each measurement is one whole `atman explain` command, started through the
+// `atman` launcher beside this program as users start it, on the bundled example unless an input is given; its JSON
 // gives the sweep, compile and load seconds, and wait4 its CPU time. The busy
 // processes are forked loops that die with this process (PR_SET_PDEATHSIG),
 // and are killed when the measurement ends, fails or is interrupted.

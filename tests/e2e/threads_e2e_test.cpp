@@ -114,6 +114,26 @@ TEST(E2eThreads, LauncherWithoutTheProgramSaysSo) {
   EXPECT_EQ(r.out, "");
 }
 
+// bench --background starts its runs through the launcher; without one beside
+// atman-core it says so before any run; its flags are range-checked.
+TEST(E2eThreads, BackgroundBenchNeedsTheLauncherAndChecksItsFlags) {
+  TempDir tmp;
+  const std::filesystem::path core = std::filesystem::path(ATMAN_BINARY).parent_path() / "atman-core";
+  const std::filesystem::path copy = tmp.dir() / "atman-core";
+  std::filesystem::copy_file(core, copy);
+  const std::vector<std::string> args = {"bench", "--model", test_model("text_only.pt"), "--prompt",
+                                         "Alice lives in Paris.", "--target", " Paris", "--background", "0"};
+  const RunResult alone = testing::run_program("", copy.string(), args);
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_EQ(alone.err, "atman: error: atman bench: the atman launcher is missing beside " + copy.string() +
+                           " (looked for " + (tmp.dir() / "atman").string() + ")\n");
+  std::vector<std::string> too_many = args;
+  too_many.back() = "65";
+  const RunResult r = run_atman_with(kClean, too_many);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--background must be in [0, 64], got 65"), std::string::npos) << r.err;
+}
+
 TEST(E2eThreads, VerboseNamesTheWaitPolicy) {
   TempDir tmp;
   const RunResult fixed = run_atman_with(kClean, explain_args(tmp.path("a.json"), "2"));

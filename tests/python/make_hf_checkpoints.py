@@ -95,6 +95,16 @@ def random_matrix(gen, rows, cols, scale=1.0):
     return torch.randn(rows, cols, generator=gen) * (scale / cols ** 0.5)
 
 
+def llama_config(**over):
+    """A small LLaMA config.json (multi-head attention, 64 positions); `over` changes keys."""
+    c = dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=256, hidden_size=32,
+             intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+             max_position_embeddings=64, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+             hidden_act="silu", bos_token_id=1, eos_token_id=2)
+    c.update(over)
+    return c
+
+
 def llama_state(config, gen, prefix="model.", head="lm_head.weight"):
     """Hugging Face LlamaForCausalLM / MistralForCausalLM state dict, float32."""
     d, f = config["hidden_size"], config["intermediate_size"]

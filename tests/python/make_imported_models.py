@@ -29,12 +29,8 @@ import make_hf_checkpoints as mk  # noqa: E402
 
 
 def llama_config(**over):
-    c = dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=256, hidden_size=32,
-             intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-             max_position_embeddings=160, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
-             hidden_act="silu", bos_token_id=1, eos_token_id=2)
-    c.update(over)
-    return c
+    """make_hf_checkpoints' config with grouped-query attention and room for 160 positions."""
+    return mk.llama_config(**dict(dict(num_key_value_heads=2, max_position_embeddings=160), **over))
 
 
 def llava_config():
