@@ -44,6 +44,7 @@ struct ExplainArgs {
   std::string granularity = "token";
   std::string strategy = "auto";
   std::string precision = "fp32";
+  std::string control = "multiplicative";
   std::string method = "atman";
   int64_t ig_steps = BaselineOptions{}.ig_steps;
   int64_t batch_size = 0;
@@ -69,6 +70,7 @@ ExplainOptions options_from(const ExplainArgs& a) {
   o.granularity = parse_granularity(a.granularity);
   o.strategy = parse_strategy(a.strategy);
   o.precision = parse_precision(a.precision);  // CLI11 has checked the names
+  o.control = parse_control(a.control);
   o.max_memory_mb = a.max_memory_mb;
   o.batch_size = a.batch_size;
   o.threads = a.threads;
@@ -114,6 +116,9 @@ int run_explain(const ExplainArgs& a) {
     throw UsageError("give exactly one of --question and --prompt");
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
+  if (a.control != "multiplicative" && a.method != "atman") {
+    throw UsageError("--control " + a.control + " is how AtMan suppresses: it takes no --method " + a.method);
+  }
   ExplainOptions options = options_from(a);
   const Method method = parse_method(a.method);  // CLI11 has checked the name
   if (a.dist.processes > 0) return run_processes(a.dist);
@@ -163,6 +168,7 @@ void check_same_on_every_rank(ProcessGroup& group, const ExplainArgs& a, const E
                                  options.suppression_factor,
                                  options.conceptual_threshold ? *options.conceptual_threshold : 2.0, a.granularity,
                                  a.strategy, a.precision, options.batch_size, a.method, a.ig_steps);
+  what += "|" + a.control;
   if (!input.image_rgb.empty()) {
     what.append(reinterpret_cast<const char*>(input.image_rgb.data), input.image_rgb.total() * input.image_rgb.elemSize());
   }
@@ -176,15 +182,16 @@ void report_plan(const ExplainArgs& a, const Model& model, const ExplainOptions&
                config.name.c_str(), a.model.c_str(), static_cast<long long>(config.num_layers),
                static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
                static_cast<long long>(config.max_positions), config.image ? "image-text" : "text-only");
-  const PassStrategy resolved = resolve_strategy(model, options.strategy);
+  const PassStrategy resolved = resolve_strategy(model, options.strategy, options.control);
   std::string why = options.strategy != PassStrategy::kAuto ? "as asked" : "the fastest this model supports";
   if (options.strategy == PassStrategy::kAuto && resolved != PassStrategy::kPrefixReuse) {
     why = "no prefix reuse: the model lacks prefix_cache/hidden_states_from_cache/lm_head, so every pass is a "
           "full recompute";
     if (!model.capabilities().target_only()) why += ", with [B, S, V] logits (no hidden_states/lm_head)";
   }
-  std::fprintf(stderr, "atman: passes: %s (%s), %s\n", strategy_name(resolved).c_str(), why.c_str(),
-               options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)");
+  std::fprintf(stderr, "atman: passes: %s (%s), %s, %s control\n", strategy_name(resolved).c_str(), why.c_str(),
+               options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)",
+               control_name(options.control).c_str());
   print_thread_choice(options.threads, local_ranks);
 }
 
@@ -223,7 +230,8 @@ int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method 
   const auto load_start = std::chrono::steady_clock::now();
   std::shared_ptr<const Model> model = Model::load(a.model);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions
+  check_method_supported(*model, method);  // rollout/chefer need forward_with_attentions, attnlrp forward_lrp
+  if (method == Method::kAtman) check_control_supported(*model, options.control);  // log-additive: *_additive
   const ExplainInput input = read_input(a, *model, budget);
   if (group) check_same_on_every_rank(*group, a, input, options);
   if (a.verbose && root) report_plan(a, *model, options, group ? group->config().local_world_size : 1);
@@ -275,8 +283,15 @@ Command add_explain_command(CLI::App& app) {
                   "small deviations)")
       ->check(CLI::IsMember(precision_names()))
       ->capture_default_str();
+  sub->add_option("--control", args->control,
+                  "How a factor f acts on the suppressed key's attention score: multiplicative ((H - min H) * f, "
+                  "the paper's) or log-additive (H + log f, f = 0 removes the key; needs the model's *_additive "
+                  "methods)")
+      ->check(CLI::IsMember(control_names()))
+      ->capture_default_str();
   sub->add_option("--method", args->method,
-                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer")
+                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer, "
+                  "attnlrp (AttnLRP, needs the model's forward_lrp)")
       ->check(CLI::IsMember(method_names()))
       ->capture_default_str();
   sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")

@@ -5,7 +5,8 @@ forward(embeddings, attention_modifier), saved with atman/config.json and
 atman/tokenizer.model, is an explainable model.
 
 Usage: torchscript_models/make_test_models.py --out-dir build/test_models
-Writes: image_text.pt   (image prefix + LM, every optional method)
+Writes: image_text.pt   (image prefix + LM, every optional method, the *_additive
+                         methods of the log-additive control and forward_lrp included)
         text_only.pt    (config image = null)
         minimal.pt      (image + LM with only the three required methods)
         long_context.pt (text only, max_positions 1100, for length sweeps)

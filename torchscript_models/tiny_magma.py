@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atman_attention import manipulated_attention  # noqa: E402
+from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+from lrp_rules import identity_gelu, identity_layer_norm  # noqa: E402
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -68,16 +69,27 @@ class Block(nn.Module):
         return x + self.attn_adapter(self.out(attended)) + self.mlp_adapter(mlp)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor,
-                past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                past_k: Tensor, past_v: Tensor, log_additive: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """x [B,S,D] are positions past_k.size(2) .. ; past_k/v [B,H,P,dh]
-        (P may be 0). Returns (x, k, v, attention probabilities) where k, v
-        hold this call's positions only."""
+        (P may be 0); modifier holds factors, or with log_additive the
+        additive bias (atman_attention.py). Returns (x, k, v, attention
+        probabilities) where k, v hold this call's positions only."""
         h = self.ln(x)
         q, k, v = self.project_qkv(h, cos, sin)
         keys = torch.cat([past_k, k], dim=2)
         values = torch.cat([past_v, v], dim=2)
-        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2))
+        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2), 0, log_additive)
         return self.finish(x, h, attended), k, v, probs
+
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """The block on positions 0..S-1 with AttnLRP's rules (lrp_rules.py)."""
+        b, s, d = x.size(0), x.size(1), x.size(2)
+        h = identity_layer_norm(x, self.ln.weight, self.ln.bias, self.ln.eps)
+        q, k, v = self.project_qkv(h, cos, sin)
+        attended = lrp_attention(q, k, v).transpose(1, 2).reshape(b, s, d)
+        mlp = self.fc_out(identity_gelu(self.fc_in(h)))
+        return x + self.attn_adapter(self.out(attended)) + self.mlp_adapter(mlp)
 
 
 class ImagePrefix(nn.Module):
@@ -107,8 +119,9 @@ class ImagePrefix(nn.Module):
 class TinyMagma(nn.Module):
     """The explainable model. Contract methods: embed_text, embed_image,
     forward. Optional methods: hidden_states, lm_head, prefix_cache,
-    hidden_states_from_cache, step_from_cache, forward_with_attentions
-    (docs/optional_methods.md)."""
+    hidden_states_from_cache, step_from_cache, forward_with_attentions,
+    forward_additive, hidden_states_additive, hidden_states_from_cache_additive
+    and forward_lrp (docs/optional_methods.md)."""
 
     def __init__(self, vocab_size: int, width: int = 256, layers: int = 6, heads: int = 8,
                  mlp_width: int = 768, adapter_width: int = 64, max_positions: int = 256,
@@ -153,10 +166,14 @@ class TinyMagma(nn.Module):
     @torch.jit.export
     def hidden_states(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
         """forward without the LM head: final (normalised) hidden states [B,S,D]."""
-        x, modifier = self._broadcast(embeddings, attention_modifier)
+        return self._hidden_states(embeddings, attention_modifier, False)
+
+    def _hidden_states(self, embeddings: Tensor, control: Tensor, log_additive: bool) -> Tensor:
+        x, control = self._broadcast(embeddings, control)
         empty = x.new_zeros(x.size(0), self.heads, 0, self.width // self.heads)
         for block in self.blocks:
-            x, _, _, _ = block(x, self._cos(0, x.size(1)), self._sin(0, x.size(1)), modifier, empty, empty)
+            x, _, _, _ = block(x, self._cos(0, x.size(1)), self._sin(0, x.size(1)), control, empty, empty,
+                               log_additive)
         return self.final_ln(x)
 
     @torch.jit.export
@@ -178,15 +195,45 @@ class TinyMagma(nn.Module):
         """Suffix pass: embeddings [B or 1, S2, D] of positions P .. P+S2-1,
         cache [L,2,H,P,dh] from prefix_cache, attention_modifier [B, P+S2]
         over all keys. Returns final hidden states [B, S2, D]."""
-        batch = attention_modifier.size(0)
+        return self._from_cache(embeddings, cache, attention_modifier, False)
+
+    def _from_cache(self, embeddings: Tensor, cache: Tensor, control: Tensor, log_additive: bool) -> Tensor:
+        batch = control.size(0)
         x = embeddings.expand(batch, -1, -1) if embeddings.size(0) == 1 else embeddings
         start = cache.size(3)
         cos, sin = self._cos(start, x.size(1)), self._sin(start, x.size(1))
         for i, block in enumerate(self.blocks):
             past_k = cache[i, 0].unsqueeze(0).expand(batch, -1, -1, -1)
             past_v = cache[i, 1].unsqueeze(0).expand(batch, -1, -1, -1)
-            x, _, _, _ = block(x, cos, sin, attention_modifier, past_k, past_v)
+            x, _, _, _ = block(x, cos, sin, control, past_k, past_v, log_additive)
         return self.final_ln(x)
+
+    # The log-additive control (docs/optional_methods.md): attention_bias
+    # [B, S] (or [B, P+S2] from the cache) is added to each key's score
+    # after the 1/sqrt(dh) scaling; -inf removes the key.
+    @torch.jit.export
+    def forward_additive(self, embeddings: Tensor, attention_bias: Tensor) -> Tensor:
+        return self.head(self._hidden_states(embeddings, attention_bias, True))
+
+    @torch.jit.export
+    def hidden_states_additive(self, embeddings: Tensor, attention_bias: Tensor) -> Tensor:
+        return self._hidden_states(embeddings, attention_bias, True)
+
+    @torch.jit.export
+    def hidden_states_from_cache_additive(self, embeddings: Tensor, cache: Tensor,
+                                          attention_bias: Tensor) -> Tensor:
+        return self._from_cache(embeddings, cache, attention_bias, True)
+
+    @torch.jit.export
+    def forward_lrp(self, embeddings: Tensor) -> Tensor:
+        """Logits [B,S,V] of the plain model (no modifier), written so that
+        Input x Gradient through it is AttnLRP (lrp_rules.py)."""
+        x = embeddings
+        cos, sin = self._cos(0, x.size(1)), self._sin(0, x.size(1))
+        for block in self.blocks:
+            x = block.forward_lrp(x, cos, sin)
+        ln = self.final_ln
+        return self.head(identity_layer_norm(x, ln.weight, ln.bias, ln.eps))
 
     @torch.jit.export
     def step_from_cache(self, embeddings: Tensor, cache: Tensor,

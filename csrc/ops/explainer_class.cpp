@@ -11,8 +11,10 @@
 
 #include "atman/core/explainer.h"
 #include "atman/core/explanation.h"
+#include "atman/core/names.h"
 #include "atman/core/steering.h"
 #include "atman/io/image.h"
+#include "atman/methods/registry.h"
 #include "atman/model/model.h"
 #include "atman/runtime/cpu_budget.h"
 #include "errors.h"
@@ -139,13 +141,15 @@ ExplainerClass::~ExplainerClass() = default;
 c10::Dict<std::string, at::Tensor> ExplainerClass::explain(const std::string& prompt, const std::string& target,
                                                            const c10::optional<std::string>& image_path,
                                                            double suppression_factor,
-                                                           c10::optional<double> conceptual_threshold) const {
+                                                           c10::optional<double> conceptual_threshold,
+                                                           const std::string& control,
+                                                           const std::string& method) const {
   return with_one_line_errors([&] {
-    const ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
-    ExplainInput input{prompt, target, cv::Mat()};
+    ExplainInput input;
+    input.prompt = prompt;
+    input.target = target;
     if (image_path) input.image_rgb = read_image_path(*model_, model_path_, *image_path);
-    ThreadCountRestorer restore_threads;
-    return explanation_tensors(explainer_->explain(input, options));
+    return run(input, suppression_factor, conceptual_threshold, control, method);
   });
 }
 
@@ -153,17 +157,34 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::str
                                                                   const std::string& target,
                                                                   const at::Tensor& pixels,
                                                                   double suppression_factor,
-                                                                  c10::optional<double> conceptual_threshold) const {
+                                                                  c10::optional<double> conceptual_threshold,
+                                                                  const std::string& control,
+                                                                  const std::string& method) const {
   return with_one_line_errors([&] {
-    const ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
-    ExplainInput input{prompt, target, rgb_from_pixels(pixels)};
+    ExplainInput input;
+    input.prompt = prompt;
+    input.target = target;
+    input.image_rgb = rgb_from_pixels(pixels);
     if (!model_->has_image()) {
       throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no pixels",
                                               model_path_, model_->config().name));
     }
-    ThreadCountRestorer restore_threads;
-    return explanation_tensors(explainer_->explain(input, options));
+    return run(input, suppression_factor, conceptual_threshold, control, method);
   });
+}
+
+// One explanation with AtMan (under `control`) or a baseline (explain_with_method).
+c10::Dict<std::string, at::Tensor> ExplainerClass::run(const ExplainInput& input, double suppression_factor,
+                                                       c10::optional<double> conceptual_threshold,
+                                                       const std::string& control, const std::string& method) const {
+  ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
+  options.control = parse_control(control);
+  const Method chosen = parse_method(method);
+  if (chosen != Method::kAtman && options.control != Control::kMultiplicative) {
+    throw std::invalid_argument("control " + control + " is how AtMan suppresses: method " + method + " takes none");
+  }
+  ThreadCountRestorer restore_threads;
+  return explanation_tensors(explain_with_method(*explainer_, chosen, input, options));
 }
 
 std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::generate(

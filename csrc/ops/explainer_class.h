@@ -17,6 +17,7 @@ namespace atman {
 class Model;
 class Explainer;
 struct Explanation;
+struct ExplainInput;
 }  // namespace atman
 
 namespace atman::ops {
@@ -46,15 +47,19 @@ class ExplainerClass : public torch::CustomClassHolder {
 
   /// Explains `target` after `prompt` (used verbatim) with the image file
   /// `image_path` (any format OpenCV reads; nullopt: no image).
-  /// conceptual_threshold nullopt: single-token suppression.
+  /// conceptual_threshold nullopt: single-token suppression. `control`:
+  /// "multiplicative" or "log-additive" (docs/method.md, "Controls");
+  /// `method`: "atman" or a baseline of `atman explain --method` (the
+  /// baselines take no control but the default).
   c10::Dict<std::string, at::Tensor> explain(const std::string& prompt, const std::string& target,
                                              const c10::optional<std::string>& image_path,
-                                             double suppression_factor,
-                                             c10::optional<double> conceptual_threshold) const;
+                                             double suppression_factor, c10::optional<double> conceptual_threshold,
+                                             const std::string& control, const std::string& method) const;
   /// Same with an image already in memory: uint8 [3, H, W], RGB, on the CPU.
   c10::Dict<std::string, at::Tensor> explain_pixels(const std::string& prompt, const std::string& target,
                                                     const at::Tensor& pixels, double suppression_factor,
-                                                    c10::optional<double> conceptual_threshold) const;
+                                                    c10::optional<double> conceptual_threshold,
+                                                    const std::string& control, const std::string& method) const;
   /// Steered generation (docs/steering.md): the continuation of `prompt`
   /// (verbatim) with the spans in `suppress` / `amplify` controlled in every
   /// layer, and the unsteered one. Returns (steered text, steered ids int64
@@ -70,6 +75,9 @@ class ExplainerClass : public torch::CustomClassHolder {
   const std::string& model_path() const { return model_path_; }
 
  private:
+  c10::Dict<std::string, at::Tensor> run(const ExplainInput& input, double suppression_factor,
+                                         c10::optional<double> conceptual_threshold, const std::string& control,
+                                         const std::string& method) const;
   std::string model_path_;
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Explainer> explainer_;

@@ -36,21 +36,27 @@ TORCH_LIBRARY(atman, m) {
       .def(
           "explain",
           [](const Self& self, std::string prompt, std::string target, c10::optional<std::string> image_path,
-             double suppression_factor, c10::optional<double> conceptual_threshold) -> Result {
-            return self->explain(prompt, target, image_path, suppression_factor, conceptual_threshold);
+             double suppression_factor, c10::optional<double> conceptual_threshold, std::string control,
+             std::string method) -> Result {
+            return self->explain(prompt, target, image_path, suppression_factor, conceptual_threshold, control,
+                                 method);
           },
-          "Explains target after prompt (verbatim), with an optional image file",
+          "Explains target after prompt (verbatim), with an optional image file; control multiplicative or "
+          "log-additive; method atman or a baseline (ixg, ig, rollout, chefer, attnlrp)",
           {torch::arg("prompt"), torch::arg("target"), torch::arg("image_path") = torch::arg::none(),
-           torch::arg("suppression_factor") = 0.1, torch::arg("conceptual_threshold") = 0.6})
+           torch::arg("suppression_factor") = 0.1, torch::arg("conceptual_threshold") = 0.6,
+           torch::arg("control") = std::string("multiplicative"), torch::arg("method") = std::string("atman")})
       .def(
           "explain_pixels",
           [](const Self& self, std::string prompt, std::string target, at::Tensor pixels, double suppression_factor,
-             c10::optional<double> conceptual_threshold) -> Result {
-            return self->explain_pixels(prompt, target, pixels, suppression_factor, conceptual_threshold);
+             c10::optional<double> conceptual_threshold, std::string control, std::string method) -> Result {
+            return self->explain_pixels(prompt, target, pixels, suppression_factor, conceptual_threshold, control,
+                                        method);
           },
           "Explains target after prompt (verbatim) with an image given as uint8 [3, H, W] RGB",
           {torch::arg("prompt"), torch::arg("target"), torch::arg("pixels"), torch::arg("suppression_factor") = 0.1,
-           torch::arg("conceptual_threshold") = 0.6})
+           torch::arg("conceptual_threshold") = 0.6, torch::arg("control") = std::string("multiplicative"),
+           torch::arg("method") = std::string("atman")})
       .def(
           "generate",
           [](const Self& self, std::string prompt, c10::optional<std::string> image_path,

@@ -130,6 +130,58 @@ TEST(PrefixReuseTest, ModelWithoutOptionalMethodsFallsBackToFullRecompute) {
   }
 }
 
+// The log-additive control (docs/method.md, "Controls"): every strategy gives
+// the same numbers, with factors < 1 and with f = 0 (keys removed; a pass
+// that removes position 0 leaves query row 0 no key at all, which must give
+// finite numbers, not NaN).
+TEST(PrefixReuseTest, LogAdditiveEqualsFullRecomputeInEveryStrategy) {
+  const std::pair<std::string, ExplainInput> inputs[] = {
+      {"image_text.pt", {"Question: What color is the circle? It is round. Answer:", " red circle", test_image()}},
+      {"text_only.pt", {"Alice lives in Paris. Bob works as a baker. Where does Alice live?", " in Paris", {}}}};
+  for (const auto& [name, input] : inputs) {
+    auto model = Model::load(testing::test_model(name));
+    Explainer explainer(model);
+    for (const double factor : {0.1, 0.0}) {
+      for (const std::optional<double> kappa : {std::optional<double>(), std::optional<double>(0.6)}) {
+        SCOPED_TRACE(name + ", factor " + std::to_string(factor) + (kappa ? ", conceptual" : ", single-token"));
+        Explanation runs[3];
+        const PassStrategy strategies[] = {PassStrategy::kFullLogits, PassStrategy::kTargetOnly,
+                                           PassStrategy::kPrefixReuse};
+        for (int i = 0; i < 3; ++i) {
+          ExplainOptions o = with(strategies[i], kappa);
+          o.control = Control::kLogAdditive;
+          o.suppression_factor = factor;
+          runs[i] = explainer.explain(input, o);
+        }
+        EXPECT_GT(max_abs(runs[0]), 1e-3);
+        EXPECT_LT(max_abs_diff(runs[0], runs[1]), 1e-5);
+        EXPECT_LT(max_abs_diff(runs[0], runs[2]), 1e-5);
+        EXPECT_LT(runs[2].stats.positions_computed, runs[0].stats.positions_computed);
+        // Not the multiplicative control's numbers.
+        const Explanation multiplicative = explainer.explain(input, with(PassStrategy::kPrefixReuse, kappa));
+        EXPECT_GT(max_abs_diff(runs[2], multiplicative), 1e-3);
+      }
+    }
+  }
+}
+
+TEST(PrefixReuseTest, LogAdditiveNeedsTheAdditiveMethods) {
+  auto image_text = Model::load(testing::test_model("image_text.pt"));
+  EXPECT_EQ(resolve_strategy(*image_text, PassStrategy::kAuto, Control::kLogAdditive), PassStrategy::kPrefixReuse);
+  EXPECT_EQ(control_name(Control::kLogAdditive), "log-additive");
+  EXPECT_EQ(parse_control("multiplicative"), Control::kMultiplicative);
+  expect_error([] { parse_control("additive"); },
+               {"control must be", "multiplicative", "log-additive", "got \"additive\""});
+  auto model = Model::load(testing::test_model("minimal.pt"));
+  EXPECT_EQ(resolve_strategy(*model, PassStrategy::kAuto, Control::kLogAdditive), PassStrategy::kFullLogits);
+  Explainer explainer(model);
+  ExplainOptions o;
+  o.control = Control::kLogAdditive;
+  expect_error([&] { explainer.explain({"What color is the circle?", " red", test_image()}, o); },
+               {"minimal.pt: model test-minimal has no method forward_additive(embeddings, attention_bias) "
+                "(docs/optional_methods.md): the log-additive control needs it"});
+}
+
 TEST(PrefixReuseTest, AutoPicksPrefixReuseWhenTheModelHasTheMethods) {
   auto model = Model::load(testing::test_model("image_text.pt"));
   EXPECT_EQ(resolve_strategy(*model, PassStrategy::kAuto), PassStrategy::kPrefixReuse);

@@ -171,6 +171,8 @@ TEST(ModelTest, LoadsImageTextModelWithEveryOptionalMethod) {
   const auto& caps = model->capabilities();
   EXPECT_TRUE(caps.hidden_states && caps.lm_head && caps.prefix_cache && caps.hidden_states_from_cache &&
               caps.forward_with_attentions);
+  EXPECT_TRUE(caps.forward_additive && caps.hidden_states_additive && caps.hidden_states_from_cache_additive &&
+              caps.forward_lrp);
   EXPECT_TRUE(caps.target_only());
   EXPECT_TRUE(caps.prefix_reuse());
   EXPECT_GT(model->tokenizer().vocab_size(), 100);
@@ -196,6 +198,8 @@ TEST(ModelTest, MinimalAndTextOnlyModels) {
   const auto& caps = minimal->capabilities();
   EXPECT_FALSE(caps.hidden_states || caps.lm_head || caps.prefix_cache || caps.hidden_states_from_cache ||
                caps.forward_with_attentions);
+  EXPECT_FALSE(caps.forward_additive || caps.hidden_states_additive || caps.hidden_states_from_cache_additive ||
+               caps.forward_lrp);
   auto text = Model::load(test_model("text_only.pt"));
   EXPECT_FALSE(text->has_image());
   c10::InferenceMode guard;
@@ -214,6 +218,10 @@ TEST(ModelTest, RefusesBadModelsWithOneLineNamingFileAndProblem) {
       {"config_wrong_type.pt", "atman/config.json: \"hidden_size\" must be an integer, got \"16\""},
       {"config_missing_field.pt", "atman/config.json: \"max_positions\" is missing"},
       {"bad_tokenizer.pt", "atman/tokenizer.model is not a valid sentencepiece model"},
+      {"lrp_takes_two.pt", "not an explainable model: method forward_lrp takes 2 argument(s), the contract needs "
+                           "forward_lrp(embeddings)"},
+      {"additive_takes_one.pt", "not an explainable model: method forward_additive takes 1 argument(s), the "
+                                "contract needs forward_additive(embeddings, attention_bias)"},
   };
   for (const auto& [file, message] : cases) {
     SCOPED_TRACE(file);
@@ -221,6 +229,22 @@ TEST(ModelTest, RefusesBadModelsWithOneLineNamingFileAndProblem) {
   }
   expect_error([] { Model::load("/nonexistent/m.pt"); }, {"/nonexistent/m.pt: model file not found"});
   expect_error([] { Model::load(ATMAN_TEST_MODELS); }, {"model path is a directory"});
+}
+
+// forward_lrp (docs/optional_methods.md) is the plain model: the same logits
+// as forward with a modifier of ones; its output is checked; without it, one line.
+TEST(ModelTest, ForwardLrpIsThePlainModelAndIsChecked) {
+  auto model = Model::load(test_model("image_text.pt"));
+  c10::InferenceMode guard;
+  at::Tensor e = model->embed_text(at::tensor({1, 5, 7, 9, 11}, at::kLong).view({1, 5}));
+  const at::Tensor plain = model->forward(e, at::ones({1, 5}));
+  EXPECT_TRUE(at::allclose(model->forward_lrp(e), plain, 1e-4, 1e-4));
+  auto minimal = Model::load(test_model("minimal.pt"));
+  expect_error([&] { minimal->forward_lrp(e); }, {"minimal.pt: model has no forward_lrp method"});
+  auto short_lrp = Model::load(bad_model("short_lrp.pt"));
+  at::Tensor e2 = short_lrp->embed_text(at::tensor({1, 5}, at::kLong).view({1, 2}));
+  expect_error([&] { short_lrp->forward_lrp(e2); },
+               {"short_lrp.pt: method forward_lrp returned float32 [1, 2, ", "expected float32 [1, 2, "});
 }
 
 TEST(ModelTest, ChecksOutputShapes) {

@@ -44,6 +44,30 @@ class Wrapped(RequiredMethodsOnly):
         return logits[:, :, :-1]  # one vocabulary entry short
 
 
+class ShortLrp(RequiredMethodsOnly):
+    """forward_lrp's logits one vocabulary entry short (its output is checked)."""
+
+    @torch.jit.export
+    def forward_lrp(self, embeddings: Tensor) -> Tensor:
+        return self.inner.forward_lrp(embeddings)[:, :, :-1]
+
+
+class LrpTakesTwo(RequiredMethodsOnly):
+    """forward_lrp with a modifier argument the contract does not have."""
+
+    @torch.jit.export
+    def forward_lrp(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
+        return self.inner(embeddings, attention_modifier)
+
+
+class AdditiveTakesOne(RequiredMethodsOnly):
+    """forward_additive without its attention_bias argument."""
+
+    @torch.jit.export
+    def forward_additive(self, embeddings: Tensor) -> Tensor:
+        return self.inner.forward_additive(embeddings, embeddings.new_zeros(embeddings.size(0), embeddings.size(1)))
+
+
 class InconsistentHead(TinyMagma):
     """lm_head (prefix reuse's projection) disagrees with forward's: `atman
     bench` must refuse the timing of a strategy that does not agree."""
@@ -90,6 +114,9 @@ def main():
     save(model, out("bad_tokenizer.pt"), dict(good_extra, **{"atman/tokenizer.model": b"\x01not a sentencepiece model"}))
     save(Wrapped(model, "nan"), out("nan_logits.pt"), good_extra)
     save(Wrapped(model, "short"), out("wrong_vocab.pt"), good_extra)
+    save(ShortLrp(model), out("short_lrp.pt"), good_extra)
+    save(LrpTakesTwo(model), out("lrp_takes_two.pt"), good_extra)
+    save(AdditiveTakesOne(model), out("additive_takes_one.pt"), good_extra)
     torch.manual_seed(5)
     inconsistent = InconsistentHead(vocab, width=16, layers=1, heads=2, mlp_width=32, adapter_width=4,
                                     max_positions=200).eval()

@@ -5,9 +5,13 @@ the network is re-implemented here from its weights (read from the scripted
 module's state dict), the attention manipulation is written from docs/method.md,
 every perturbation is a full recompute, and everything runs in float64.
 
+Both controls of docs/method.md: "multiplicative" (H - min H) * m and
+"log-additive" H + log m.
+
 Usage (library): explain(model_path, prompt, target, image_path=None,
                          suppression_factor=0.1, conceptual_threshold=0.6,
-                         granularity="token") -> dict
+                         granularity="token", control="multiplicative") -> dict
+                 prepare(ref, prompt, target, image_path, granularity) -> Prepared
 Usage (command): reference_atman.py --model M [--image I] --prompt P --target T [...]"""
 import argparse
 import json
@@ -74,11 +78,12 @@ class Reference:
         angles = torch.cat([angles, angles], dim=-1)
         return angles.cos(), angles.sin()
 
-    def logits(self, emb, modifier, attention=None):
+    def logits(self, emb, modifier, attention=None, control="multiplicative"):
         """emb [S, D], modifier [S] -> logits [S, V], one full pass.
         `attention(q, k, v, modifier)` replaces atman_attention (a test with
-        other row-minimum semantics passes its own)."""
-        attention = attention or atman_attention
+        other row-minimum semantics passes its own); control "log-additive"
+        uses log_additive_attention."""
+        attention = attention or (log_additive_attention if control == "log-additive" else atman_attention)
         s, d = emb.shape
         h_n, dh = self.heads, d // self.heads
         cos, sin = self.rotary(s)
@@ -111,6 +116,21 @@ def atman_attention(q, k, v, modifier):
     future = torch.triu(torch.ones(s, s, dtype=torch.bool), diagonal=1)
     scores = scores.masked_fill(future, float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
+
+
+def log_additive_attention(q, k, v, modifier):
+    """The hosted API's control: H' = H + log m[k] (log 0 = -inf: the key is
+    removed), added after the 1/sqrt(dh) scaling and before the causal
+    mask; softmax over the keys left; a row with no key left gives 0."""
+    s = q.shape[1]
+    scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]) + torch.log(modifier)[None, None, :]
+    visible = ~torch.triu(torch.ones(s, s, dtype=torch.bool), diagonal=1) & (modifier > 0)[None, :]
+    visible = visible[None].expand_as(scores)
+    top = torch.where(visible, scores, torch.full_like(scores, -math.inf)).max(dim=-1, keepdim=True).values
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    weights = torch.where(visible, torch.exp(scores - top), torch.zeros_like(scores))
+    total = weights.sum(dim=-1, keepdim=True)
+    return (weights / torch.where(total > 0, total, torch.ones_like(total))) @ v
 
 
 # --------------------------------------------------------------- inputs ---
@@ -171,9 +191,15 @@ def text_groups(pieces, special, granularity, offset):
 
 
 # -------------------------------------------------------------- the method -
-def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
-            conceptual_threshold=0.6, granularity="token"):
-    ref = model_path if isinstance(model_path, Reference) else Reference(model_path)
+class Prepared:
+    """The explained sequence: embeddings [S, D] (float64), explained groups,
+    target ids and their prediction rows."""
+
+    def __init__(self, emb, groups, target_ids, pred_rows):
+        self.emb, self.groups, self.target_ids, self.pred_rows = emb, groups, target_ids, pred_rows
+
+
+def prepare(ref, prompt, target, image_path=None, granularity="token"):
     cfg, sp = ref.config, ref.sp
     with torch.no_grad():
         p = 0
@@ -209,7 +235,17 @@ def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
         groups += [[image_at + i] for i in range(p)]
         groups += text_groups(pieces[image_at:n_prompt], special[image_at:n_prompt], granularity, image_at + p)
         groups += text_groups(pieces[n_prompt:], special[n_prompt:], granularity, p + n_prompt)
+    return Prepared(emb, groups, target_ids, [p + n_prompt - 1 + t for t in range(len(target_ids))])
 
+
+def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
+            conceptual_threshold=0.6, granularity="token", control="multiplicative"):
+    ref = model_path if isinstance(model_path, Reference) else Reference(model_path)
+    sp = ref.sp
+    prepared = prepare(ref, prompt, target, image_path, granularity)
+    emb, groups, target_ids, pred_rows = prepared.emb, prepared.groups, prepared.target_ids, prepared.pred_rows
+    s = emb.shape[0]
+    with torch.no_grad():
         unit = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
         cos = (unit @ unit.T).clamp(-1.0, 1.0)
         f = suppression_factor
@@ -227,10 +263,10 @@ def explain(model_path, prompt, target, image_path=None, suppression_factor=0.1,
             m[members] = f
             rows.append(m)
 
-        pred_rows = [p + n_prompt - 1 + t for t in range(len(target_ids))]
-
         def cross_entropy(modifier):
-            logp = torch.log_softmax(ref.logits(emb, modifier)[pred_rows], dim=-1)
+            logits = ref.logits(emb, modifier) if control == "multiplicative" else \
+                ref.logits(emb, modifier, control=control)
+            logp = torch.log_softmax(logits[pred_rows], dim=-1)
             return -logp[torch.arange(len(target_ids)), torch.tensor(target_ids)]
 
         clean = cross_entropy(torch.ones(s, dtype=torch.float64))
@@ -252,10 +288,11 @@ def main():
     parser.add_argument("--suppression-factor", type=float, default=0.1)
     parser.add_argument("--conceptual-threshold", default="0.6")
     parser.add_argument("--granularity", default="token")
+    parser.add_argument("--control", default="multiplicative", choices=["multiplicative", "log-additive"])
     args = parser.parse_args()
     kappa = None if args.conceptual_threshold == "off" else float(args.conceptual_threshold)
     out = explain(args.model, args.prompt, args.target, args.image, args.suppression_factor, kappa,
-                  args.granularity)
+                  args.granularity, args.control)
     print(json.dumps(out, indent=1))
 
 

@@ -58,12 +58,14 @@ def rotate(x, positions, theta, layout):
     return out
 
 
-def atman_attention(q, k, v, modifier, window=0, min_keys=None):
-    """docs/method.md per head: H = QK^T/sqrt(dh); H' = (H - min H) * m[k];
-    then the causal mask (and the sliding window's); softmax. q [H, S, dh];
-    k, v [Hkv, S, dh]: query head h reads key-value head h // (H/Hkv).
-    min_keys[q] (default S): the row minimum runs over keys 0..min_keys[q]-1
-    (steered generation's rows saw only the keys that existed then)."""
+def atman_attention(q, k, v, modifier, window=0, min_keys=None, log_additive=False):
+    """docs/method.md per head: H = QK^T/sqrt(dh); H' = (H - min H) * m[k]
+    (log_additive: H' = H + log m[k], no minimum; log 0 = -inf removes the
+    key, and a row left with no key gives 0); then the causal mask (and the
+    sliding window's); softmax. q [H, S, dh]; k, v [Hkv, S, dh]: query head h
+    reads key-value head h // (H/Hkv). min_keys[q] (default S): the row
+    minimum runs over keys 0..min_keys[q]-1 (steered generation's rows saw
+    only the keys that existed then)."""
     heads, s, dh = q.shape
     group = heads // k.shape[0]
     out = torch.empty_like(q)
@@ -77,6 +79,12 @@ def atman_attention(q, k, v, modifier, window=0, min_keys=None):
     for h in range(heads):
         kh, vh = k[h // group], v[h // group]
         scores = q[h] @ kh.T / math.sqrt(dh)
+        if log_additive:
+            scores = (scores + torch.log(modifier)[None, :]).masked_fill(hidden, -math.inf)
+            alive = torch.isfinite(scores).any(dim=-1, keepdim=True)
+            weights = torch.softmax(torch.where(alive, scores, torch.zeros_like(scores)), dim=-1)
+            out[h] = torch.where(alive, weights, torch.zeros_like(weights)) @ vh
+            continue
         row_min = torch.where(seen, scores, torch.full_like(scores, math.inf)).min(dim=-1, keepdim=True).values
         scores = (scores - row_min) * modifier[None, :]
         scores = scores.masked_fill(hidden, -math.inf)
@@ -105,7 +113,7 @@ class ReferenceLlama:
         bias = self.w.get(name + ".bias")
         return y if bias is None else y + bias
 
-    def hidden(self, emb, modifier, min_keys=None):
+    def hidden(self, emb, modifier, min_keys=None, control="multiplicative"):
         c = self.c
         s = emb.shape[0]
         heads = c["num_attention_heads"]
@@ -123,15 +131,16 @@ class ReferenceLlama:
             k = self._linear(h, p + "self_attn.k_proj").view(s, kv_heads, dh).transpose(0, 1)
             v = self._linear(h, p + "self_attn.v_proj").view(s, kv_heads, dh).transpose(0, 1)
             q, k = rotate(q, pos, theta, self.rotary), rotate(k, pos, theta, self.rotary)
-            att = atman_attention(q, k, v, modifier, window, min_keys).transpose(0, 1).reshape(s, heads * dh)
+            att = atman_attention(q, k, v, modifier, window, min_keys, control == "log-additive")
+            att = att.transpose(0, 1).reshape(s, heads * dh)
             x = x + self._linear(att, p + "self_attn.o_proj")
             h = rms_norm(x, self.w[p + "post_attention_layernorm.weight"], eps)
             x = x + self._linear(silu(self._linear(h, p + "mlp.gate_proj")) * self._linear(h, p + "mlp.up_proj"),
                                  p + "mlp.down_proj")
         return rms_norm(x, self.w[self.p + "norm.weight"], eps)
 
-    def logits(self, emb, modifier, min_keys=None):
-        return self.hidden(emb, modifier, min_keys) @ self.head.T
+    def logits(self, emb, modifier, min_keys=None, control="multiplicative"):
+        return self.hidden(emb, modifier, min_keys, control) @ self.head.T
 
 
 class ReferenceLlava:
@@ -147,8 +156,8 @@ class ReferenceLlava:
     def embed_text(self, ids):
         return self.text.embed_text(ids)
 
-    def logits(self, emb, modifier, min_keys=None):
-        return self.text.logits(emb, modifier, min_keys)
+    def logits(self, emb, modifier, min_keys=None, control="multiplicative"):
+        return self.text.logits(emb, modifier, min_keys, control)
 
     def embed_image(self, pixels):
         """pixels [3, S, S] -> [grid*grid, D]: patches flattened as the

@@ -9,7 +9,10 @@ reference_llama.py (LLaMA with grouped-query attention, Mistral's sliding
 window, LLaVA's CLIP tower with the image at {image} and a centre crop), and
 prefix reuse equals the full recompute; `atman generate` with the KV cache
 gives the tokens of the full recompute (mistral.pt has its own head_dim);
-torch.classes.atman.Explainer loads an imported model.
+torch.classes.atman.Explainer loads an imported model. The model-contract
+extensions: `--control log-additive` against the reference's log-additive
+control (prefix reuse = full recompute), `--method attnlrp` against
+reference_attnlrp.py's rules and its conservation.
 
 Usage (ctest runs it): test_imported_models.py --atman build/atman
         --ops build/libatman_ops.so --models build/imported --work-dir DIR"""
@@ -29,6 +32,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import reference_atman  # noqa: E402
+import reference_attnlrp  # noqa: E402
 from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -68,8 +72,8 @@ class Float64Reference(reference_atman.Reference):
     def embed_image(self, pixels):
         return self.net.embed_image(pixels)
 
-    def logits(self, emb, modifier):
-        return self.net.logits(emb, modifier)
+    def logits(self, emb, modifier, control="multiplicative"):
+        return self.net.logits(emb, modifier, control=control)
 
 
 def atman(binary, *args):
@@ -121,10 +125,53 @@ def check_agreement(checks, binary, models, work, name, image=None, prompt=PROMP
     return worst
 
 
+def check_contract_extensions(checks, binary, models, work, name, image=None, prompt=PROMPT):
+    """--control log-additive (prefix reuse and full recompute) against the
+    float64 reference's log-additive control, f = 0 included; --method
+    attnlrp against reference_attnlrp.py's rules on reference_llama.py's
+    network, and its conservation."""
+    model = os.path.join(models, name + ".pt")
+    ref = Float64Reference(model, os.path.join(models, name + ".ref.pt"))
+    extra = ["--image", image] if image else []
+    for factor in ("0.1", "0"):
+        want = reference_atman.explain(ref, prompt, TARGET, image, float(factor), None, control="log-additive")
+        runs = {}
+        for strategy in ("prefix-reuse", "full-logits"):
+            got, err = explain_json(binary, work, "%s_additive_%s_%s" % (name, factor, strategy),
+                                    ["--model", model, "--prompt", prompt, "--target", TARGET, "--control",
+                                     "log-additive", "--suppression-factor", factor, "--conceptual-threshold", "off",
+                                     "--strategy", strategy] + extra)
+            if got is None:
+                checks.check("%s: explain --control log-additive --strategy %s" % (name, strategy), False, err)
+                return
+            runs[strategy] = got
+            err = relative_error(got, want)
+            checks.check("%s: log-additive f %s (%s) vs float64 reference" % (name, factor, strategy),
+                         err <= TOLERANCE, "max err %.2e" % err)
+        err = relative_error(runs["prefix-reuse"], runs["full-logits"])
+        checks.check("%s: log-additive f %s: prefix reuse = full recompute" % (name, factor), err <= 1e-5,
+                     "max err %.2e" % err)
+    got, err = explain_json(binary, work, name + "_attnlrp", ["--model", model, "--prompt", prompt, "--target",
+                                                               TARGET, "--method", "attnlrp"] + extra)
+    if got is None:
+        checks.check("%s: explain --method attnlrp" % name, False, err)
+        return
+    net = ref.net.text if isinstance(ref.net, ReferenceLlava) else ref.net
+    want = reference_attnlrp.explain(ref, prompt, TARGET, image, lrp=reference_attnlrp.LlamaAttnLrp(net))
+    checks.check("%s: attnlrp vs AttnLRP's rules in float64" % name, relative_error(got, want) <= TOLERANCE,
+                 "max err %.2e" % relative_error(got, want))
+    logits, absorbed = np.array(want["logits"]), np.array(want["bias"]) + np.array(want["softmax"])
+    sums = np.array([p["per_target"] for p in got["positions"]]).sum(0)
+    err = float(np.abs(sums - (logits - absorbed)).max() / np.abs(logits).max())
+    checks.check("%s: attnlrp conserves: sum of R = logit - bias - softmax" % name, err <= TOLERANCE and
+                 abs(got["params"]["explained_logit"] - logits.sum()) <= 1e-4 * np.abs(logits).max(),
+                 "err %.1e, explained_logit %.5f vs %.5f" % (err, got["params"]["explained_logit"], logits.sum()))
+
+
 def check_llava_outputs(checks, binary, models, work, image):
     """The image stands at {image}: patches in sequence order after "USER:",
     [row, col] from the image's first position; the overlay keeps the
-    original's size."""
+    original's resolution (strips beside and below it)."""
     model = os.path.join(models, "llava.pt")
     overlay = os.path.join(work, "llava_overlay.png")
     got, err = explain_json(binary, work, "llava_question", ["--model", model, "--image", image, "--question",
@@ -143,7 +190,9 @@ def check_llava_outputs(checks, binary, models, work, image):
                  "first image position %d of %d units" % (images[0]["index"], len(kinds)))
     png = cv2.imread(overlay)
     original = cv2.imread(image)
-    checks.check("llava: overlay PNG over the original image", png is not None and png.shape == original.shape,
+    # The image at its own resolution, the colour bar and caption strips beside and below it.
+    checks.check("llava: overlay PNG over the original image",
+                 png is not None and png.shape[0] >= original.shape[0] and png.shape[1] >= original.shape[1],
                  str(None if png is None else png.shape))
 
 
@@ -254,6 +303,10 @@ def main():
              check_agreement(checks, args.atman, args.models, args.work_dir, "llava", image=image,
                              prompt="USER: {image}\nWhat is the cat near? ASSISTANT:")]
     print("worst relative error vs the float64 reference: %s" % ", ".join("%.2e" % w for w in worst if w is not None))
+    check_contract_extensions(checks, args.atman, args.models, args.work_dir, "llama_gqa")
+    check_contract_extensions(checks, args.atman, args.models, args.work_dir, "mistral")
+    check_contract_extensions(checks, args.atman, args.models, args.work_dir, "llava", image=image,
+                              prompt="USER: {image}\nWhat is the cat near? ASSISTANT:")
     check_llava_outputs(checks, args.atman, args.models, args.work_dir, image)
     check_answer(checks, args.atman, args.models, image)
     check_generate(checks, args.atman, args.models, args.work_dir)

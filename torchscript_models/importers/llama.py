@@ -5,7 +5,9 @@ in Hugging Face's half-split layout (dimension i pairs with i + d_head/2),
 grouped-query attention, optional q/k/v/o and MLP biases, tied or untied LM
 head, and Mistral's sliding window (exact: the window's mask, like the causal
 mask, applies after the AtMan modification; the row minimum stays over all
-keys). Every layer's attention is atman_attention.manipulated_attention.
+keys). Every layer's attention is atman_attention.manipulated_attention
+(both controls); forward_lrp runs the same weights with AttnLRP's rules
+(lrp_rules.py, atman_attention.lrp_attention).
 
 Module names map one to one onto the checkpoint keys: `language_model.` +
 Hugging Face's key (model.layers.0.self_attn.q_proj.weight, lm_head.weight).
@@ -22,7 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import manipulated_attention  # noqa: E402
+from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+from lrp_rules import identity_rms_norm, identity_silu, uniform_product  # noqa: E402
 
 from .errors import CheckpointError  # noqa: E402
 
@@ -114,6 +117,10 @@ class LlamaRMSNorm(nn.Module):
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * h.to(x.dtype)
 
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor) -> Tensor:
+        return identity_rms_norm(x, self.weight, self.eps)
+
 
 def linear(n_in: int, n_out: int, bias: bool, dtype: torch.dtype) -> nn.Linear:
     # Built on the meta device: no time or memory spent on an initialisation
@@ -132,21 +139,35 @@ class LlamaAttention(nn.Module):
         self.o_proj = linear(s.num_heads * s.head_dim, s.hidden_size, s.attention_bias, dtype)
 
     def forward(self, h: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
-                past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                past_v: Tensor, log_additive: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """h [B,S,D] normalised input of positions P..P+S-1, past_k/v
-        [B,Hkv,P,dh]. Returns (output [B,S,D], this call's keys (after
-        rotary) and values [B,Hkv,S,dh], probabilities [B,H,S,P+S])."""
+        [B,Hkv,P,dh]; modifier holds factors, or with log_additive the
+        additive bias (atman_attention.py). Returns (output [B,S,D], this
+        call's keys (after rotary) and values [B,Hkv,S,dh], probabilities
+        [B,H,S,P+S])."""
+        b, s = h.size(0), h.size(1)
+        q, k, v = self.project_qkv(h, cos, sin)
+        keys = torch.cat([past_k, k], dim=2)
+        values = torch.cat([past_v, v], dim=2)
+        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2), self.sliding_window,
+                                                log_additive)
+        out = self.o_proj(attended.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
+        return out, k, v, probs
+
+    @torch.jit.export
+    def forward_lrp(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """AttnLRP's attention (atman_attention.lrp_attention) on positions 0..S-1."""
+        b, s = h.size(0), h.size(1)
+        q, k, v = self.project_qkv(h, cos, sin)
+        attended = lrp_attention(q, k, v, self.sliding_window)
+        return self.o_proj(attended.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
+
+    def project_qkv(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         b, s = h.size(0), h.size(1)
         q = self.q_proj(h).view(b, s, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(h).view(b, s, self.kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(h).view(b, s, self.kv_heads, self.head_dim).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        keys = torch.cat([past_k, k], dim=2)
-        values = torch.cat([past_v, v], dim=2)
-        attended, probs = manipulated_attention(q, keys, values, modifier, past_k.size(2), self.sliding_window)
-        out = self.o_proj(attended.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
-        return out, k, v, probs
+        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin, v
 
 
 class LlamaMLP(nn.Module):
@@ -159,6 +180,11 @@ class LlamaMLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor) -> Tensor:
+        """The gate's silu by the identity rule, its product by the uniform rule."""
+        return self.down_proj(uniform_product(identity_silu(self.gate_proj(x)), self.up_proj(x)))
+
 
 class LlamaDecoderLayer(nn.Module):
     def __init__(self, s: LlamaSettings, dtype: torch.dtype):
@@ -169,10 +195,16 @@ class LlamaDecoderLayer(nn.Module):
         self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
-                past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        attended, k, v, probs = self.self_attn(self.input_layernorm(x), cos, sin, modifier, past_k, past_v)
+                past_v: Tensor, log_additive: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        attended, k, v, probs = self.self_attn(self.input_layernorm(x), cos, sin, modifier, past_k, past_v,
+                                               log_additive)
         x = x + attended
         return x + self.mlp(self.post_attention_layernorm(x)), k, v, probs
+
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        x = x + self.self_attn.forward_lrp(self.input_layernorm.forward_lrp(x), cos, sin)
+        return x + self.mlp.forward_lrp(self.post_attention_layernorm.forward_lrp(x))
 
 
 class LlamaModel(nn.Module):
@@ -212,31 +244,43 @@ class LlamaForCausalLM(nn.Module):
         self.register_buffer("rot_sin", angles.sin().float(), persistent=False)
 
     def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """x [B,S,D] embeddings of positions P..P+S-1; modifier [B,P+S];
-        cache [L,2,Hkv,P,dh] (P may be 0), shared by the batch. Returns (final
+            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
+        """x [B,S,D] embeddings of positions P..P+S-1; modifier [B,P+S]
+        (factors, or with log_additive the additive bias); cache
+        [L,2,Hkv,P,dh] (P may be 0), shared by the batch. Returns (final
         normalised hidden states [B,S,D], per layer [2,B,Hkv,S,dh] new keys
         and values when keep_kv, per layer [B,H,S,P+S] probabilities when
         keep_probs)."""
         b, start, length = x.size(0), cache.size(3), x.size(1)
-        if start + length > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
-                               + " exceed the model's max_positions " + str(self.max_positions))
-        dtype = self.model.embed_tokens.weight.dtype
-        cos = self.rot_cos[start:start + length].to(dtype)
-        sin = self.rot_sin[start:start + length].to(dtype)
+        cos, sin = self.rotary(start, length)
         modifier = modifier.to(x.dtype)
         kvs: List[Tensor] = []
         maps: List[Tensor] = []
         for i, layer in enumerate(self.model.layers):
             past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
             past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v)
+            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
             if keep_kv:
                 kvs.append(torch.stack([k, v]))
             if keep_probs:
                 maps.append(probs)
         return self.model.norm(x), kvs, maps
+
+    def run_lrp(self, x: Tensor) -> Tensor:
+        """Final normalised hidden states [B,S,D] of positions 0..S-1 with
+        AttnLRP's rules (forward_lrp, lrp_rules.py)."""
+        cos, sin = self.rotary(0, x.size(1))
+        for layer in self.model.layers:
+            x = layer.forward_lrp(x, cos, sin)
+        return self.model.norm.forward_lrp(x)
+
+    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
+        """The rotary tables of positions start..start+length-1 in the parameters' dtype."""
+        if start + length > self.max_positions:
+            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
+                               + " exceed the model's max_positions " + str(self.max_positions))
+        dtype = self.model.embed_tokens.weight.dtype
+        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
 
     def empty_cache(self, like: Tensor) -> Tensor:
         return like.new_zeros(self.num_layers, 2, self.kv_heads, 0, self.head_dim)
@@ -295,6 +339,32 @@ class ContractMethods(nn.Module):
         hidden, _, maps = self.language_model.run(x, attention_modifier, self.language_model.empty_cache(x),
                                                   False, True)
         return self.language_model.lm_head(hidden), maps
+
+    # The log-additive control (docs/optional_methods.md): attention_bias is
+    # added to each key's score after the 1/sqrt(dh) scaling; -inf removes it.
+    @torch.jit.export
+    def forward_additive(self, embeddings: Tensor, attention_bias: Tensor) -> Tensor:
+        return self.language_model.lm_head(self.hidden_states_additive(embeddings, attention_bias))
+
+    @torch.jit.export
+    def hidden_states_additive(self, embeddings: Tensor, attention_bias: Tensor) -> Tensor:
+        x = self._broadcast(embeddings, attention_bias)
+        hidden, _, _ = self.language_model.run(x, attention_bias, self.language_model.empty_cache(x), False,
+                                               False, True)
+        return hidden
+
+    @torch.jit.export
+    def hidden_states_from_cache_additive(self, embeddings: Tensor, cache: Tensor,
+                                          attention_bias: Tensor) -> Tensor:
+        x = self._broadcast(embeddings, attention_bias)
+        hidden, _, _ = self.language_model.run(x, attention_bias, cache, False, False, True)
+        return hidden
+
+    @torch.jit.export
+    def forward_lrp(self, embeddings: Tensor) -> Tensor:
+        """Logits [B,S,V] of the plain model, written so that Input x
+        Gradient through it is AttnLRP (lrp_rules.py)."""
+        return self.language_model.lm_head(self.language_model.run_lrp(embeddings))
 
     def _broadcast(self, embeddings: Tensor, modifier: Tensor) -> Tensor:
         if embeddings.size(0) == 1 and modifier.size(0) > 1:

@@ -226,7 +226,7 @@ at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows
 
 int64_t default_batch_size(const Model& model, const PreparedInput& prepared, const ExplainOptions& options) {
   const Sequence& seq = prepared.sequence;
-  const PassStrategy strategy = resolve_strategy(model, options.strategy);
+  const PassStrategy strategy = resolve_strategy(model, options.strategy, options.control);
   const ModelConfig& c = model.config();
   SweepMemory need = estimate_sweep_memory(c, seq.length(), prepared.modifiers.size(0),
                                            static_cast<int64_t>(seq.target_ids.size()),
@@ -305,7 +305,8 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
   const double compile_seconds = seconds_since(compile_start);
   const auto sweep_start = Clock::now();
 
-  SweepInput sweep{prepared.embeddings, prediction_rows(prepared.sequence), prepared.sequence.target_ids};
+  SweepInput sweep{prepared.embeddings, prediction_rows(prepared.sequence), prepared.sequence.target_ids,
+                   options.control};
   auto runner = make_pass_runner(*model_, std::move(sweep), options.strategy, std::move(compiled_model));
   int64_t batch = options.batch_size > 0 ? options.batch_size : default_batch_size(*model_, prepared, options);
   if (group && options.batch_size <= 0) batch = group->min_over_ranks("explain/batch", batch);

@@ -31,6 +31,12 @@ const Table<Precision>& precisions() {
   return table;
 }
 
+const Table<Control>& controls() {
+  static const Table<Control> table = {{Control::kMultiplicative, "multiplicative"},
+                                       {Control::kLogAdditive, "log-additive"}};
+  return table;
+}
+
 template <typename Enum>
 std::string name_of(const Table<Enum>& table, Enum value) {
   for (const auto& [v, name] : table) {
@@ -100,6 +106,10 @@ std::vector<std::string> strategy_names() { return names_of(strategies()); }
 std::string precision_name(Precision precision) { return name_of(precisions(), precision); }
 Precision parse_precision(const std::string& name) { return parse_name(precisions(), name, "precision"); }
 std::vector<std::string> precision_names() { return names_of(precisions()); }
+
+std::string control_name(Control control) { return name_of(controls(), control); }
+Control parse_control(const std::string& name) { return parse_name(controls(), name, "control"); }
+std::vector<std::string> control_names() { return names_of(controls()); }
 
 std::string position_kind_name(PositionKind kind) {
   switch (kind) {

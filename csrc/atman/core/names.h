@@ -30,6 +30,11 @@ std::string precision_name(Precision precision);
 Precision parse_precision(const std::string& name);
 std::vector<std::string> precision_names();
 
+/// "multiplicative" / "log-additive" (--control); and back.
+std::string control_name(Control control);
+Control parse_control(const std::string& name);
+std::vector<std::string> control_names();
+
 /// "image" / "text" / "target".
 std::string position_kind_name(PositionKind kind);
 

@@ -25,6 +25,12 @@ enum class PassStrategy {
 /// small deviations (`atman bench` reports them).
 enum class Precision { kFloat32, kBFloat16 };
 
+/// How a modifier factor f acts on its key's attention score (docs/method.md,
+/// "Controls"): kMultiplicative (H - min H) * f, the reference code's and the
+/// default; kLogAdditive H + log f (f = 0 removes the key), the hosted API's.
+/// kLogAdditive needs the model's *_additive methods (docs/optional_methods.md).
+enum class Control { kMultiplicative, kLogAdditive };
+
 /// The method's default parameters (docs/method.md): the command line, the
 /// ops' schemas, `atman eval`'s base setting and ExplainOptions all take them.
 constexpr double kDefaultSuppressionFactor = 0.1;
@@ -55,6 +61,8 @@ struct ExplainOptions {
   PassStrategy strategy = PassStrategy::kAuto;
   /// Number format of the passes (kFloat32: exact).
   Precision precision = Precision::kFloat32;
+  /// How the factors act on the attention scores (kMultiplicative: the published method).
+  Control control = Control::kMultiplicative;
 };
 
 }  // namespace atman

@@ -32,7 +32,8 @@ class TargetOnlyRunner final : public PassRunner {
       : PassRunner(std::move(compiled), std::move(input)) {}
   at::Tensor target_cross_entropy(const at::Tensor& modifiers) override {
     const int64_t b = modifiers.size(0), s = modifiers.size(1);
-    const at::Tensor hidden = compiled_->hidden_states(embeddings_, modifiers).index_select(1, rows_);
+    const at::Tensor hidden =
+        compiled_->hidden_states(embeddings_, control_rows(modifiers), input_.control).index_select(1, rows_);
     counters_.calls += 1;
     counters_.positions += b * s;
     counters_.attended += b * s * s;
@@ -61,15 +62,17 @@ class PrefixReuseRunner final : public PassRunner {
     const std::vector<int64_t> firsts = first_suppressed(modifiers);
     const int64_t start = std::min(prefix_end_, *std::min_element(firsts.begin(), firsts.end()));
     at::Tensor hidden;
-    if (start == 0 && !compiled_->model().capabilities().hidden_states) {  // nothing shared, no hidden_states
+    const Control control = input_.control;
+    if (start == 0 && !control_methods(compiled_->model(), control).has_hidden_states) {  // nothing shared
       return full_logits_pass(modifiers);
     }
     if (start == 0) {  // nothing shared: a whole pass
-      hidden = compiled_->hidden_states(embeddings_, modifiers).index_select(1, rows_);
+      hidden = compiled_->hidden_states(embeddings_, control_rows(modifiers), control).index_select(1, rows_);
     } else {
       const at::Tensor cache = prefix().narrow(3, 0, start);
       const at::Tensor suffix = embeddings_.narrow(1, start, s - start);
-      hidden = compiled_->hidden_states_from_cache(suffix, cache, modifiers).index_select(1, rows_ - start);
+      hidden = compiled_->hidden_states_from_cache(suffix, cache, control_rows(modifiers), control)
+                   .index_select(1, rows_ - start);
     }
     counters_.calls += 1;
     counters_.positions += b * (s - start);
@@ -231,14 +234,18 @@ at::Tensor CompiledModel::call(const char* name, std::vector<at::Tensor> inputs,
   return out.toTensor();
 }
 
-at::Tensor CompiledModel::forward(const at::Tensor& embeddings, const at::Tensor& modifier) const {
+at::Tensor CompiledModel::forward(const at::Tensor& embeddings, const at::Tensor& modifier, Control control) const {
   check_forward_inputs(embeddings, modifier);
-  return call("forward", {embeddings, modifier}, forward_shape(model_.config(), modifier));
+  const ControlMethods methods = control_methods(model_, control);
+  check_has_method(model_, methods.has_forward, methods.forward);
+  return call(methods.forward, {embeddings, modifier}, forward_shape(model_.config(), modifier));
 }
 
-at::Tensor CompiledModel::hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const {
-  check_has_method(model_, model_.capabilities().hidden_states, "hidden_states");
-  return call("hidden_states", {embeddings, modifier}, hidden_states_shape(model_.config(), modifier));
+at::Tensor CompiledModel::hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier,
+                                        Control control) const {
+  const ControlMethods methods = control_methods(model_, control);
+  check_has_method(model_, methods.has_hidden_states, methods.hidden_states);
+  return call(methods.hidden_states, {embeddings, modifier}, hidden_states_shape(model_.config(), modifier));
 }
 
 at::Tensor CompiledModel::lm_head(const at::Tensor& hidden) const {
@@ -252,9 +259,10 @@ at::Tensor CompiledModel::prefix_cache(const at::Tensor& embeddings) const {
 }
 
 at::Tensor CompiledModel::hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
-                                                   const at::Tensor& modifier) const {
-  check_has_method(model_, model_.capabilities().hidden_states_from_cache, "hidden_states_from_cache");
-  return call("hidden_states_from_cache", {embeddings, cache, modifier},
+                                                   const at::Tensor& modifier, Control control) const {
+  const ControlMethods methods = control_methods(model_, control);
+  check_has_method(model_, methods.has_hidden_states_from_cache, methods.hidden_states_from_cache);
+  return call(methods.hidden_states_from_cache, {embeddings, cache, modifier},
               hidden_states_from_cache_shape(model_.config(), embeddings, modifier));
 }
 
@@ -275,14 +283,19 @@ std::string PassRunner::description() const {
                               : name() == "target-only" ? "hidden_states + lm_head on the target rows"
                                                         : "prefix_cache once + hidden_states_from_cache from the "
                                                           "first suppressed position + lm_head on the target rows";
-  return fmt::format("{} ({}), {}", name(), methods,
+  return fmt::format("{} ({}{}), {}", name(), methods,
+                     input_.control == Control::kLogAdditive ? "; the _additive versions, log-additive control" : "",
                      compiled_->precision() == Precision::kBFloat16 ? "bfloat16 copy of the module"
                                                                     : "float32, the module as loaded");
 }
 
+at::Tensor PassRunner::control_rows(const at::Tensor& modifiers) const {
+  return input_.control == Control::kLogAdditive ? at::log(modifiers) : modifiers;
+}
+
 at::Tensor PassRunner::full_logits_pass(const at::Tensor& modifiers) {
   const int64_t b = modifiers.size(0), s = modifiers.size(1);
-  const at::Tensor logits = compiled_->forward(embeddings_, modifiers);
+  const at::Tensor logits = compiled_->forward(embeddings_, control_rows(modifiers), input_.control);
   counters_.calls += 1;
   counters_.positions += b * s;
   counters_.attended += b * s * s;
@@ -312,11 +325,29 @@ at::Tensor PassRunner::cross_entropy_from_hidden(const at::Tensor& hidden_rows) 
   return cross_entropy_from_rows(logits.view({b, t, logits.size(1)}));
 }
 
-PassStrategy resolve_strategy(const Model& model, PassStrategy strategy) {
+ControlMethods control_methods(const Model& model, Control control) {
+  const ModelCapabilities& caps = model.capabilities();
+  if (control == Control::kLogAdditive) {
+    return {"forward_additive", "hidden_states_additive", "hidden_states_from_cache_additive",
+            caps.forward_additive, caps.hidden_states_additive, caps.hidden_states_from_cache_additive};
+  }
+  return {"forward", "hidden_states", "hidden_states_from_cache", true, caps.hidden_states,
+          caps.hidden_states_from_cache};
+}
+
+void check_control_supported(const Model& model, Control control) {
+  if (control_methods(model, control).has_forward) return;
+  throw std::invalid_argument(fmt::format("{}: model {} has no method forward_additive(embeddings, attention_bias) "
+                                          "(docs/optional_methods.md): the log-additive control needs it",
+                                          model.path(), model.config().name));
+}
+
+PassStrategy resolve_strategy(const Model& model, PassStrategy strategy, Control control) {
   if (strategy != PassStrategy::kAuto) return strategy;
   const ModelCapabilities& caps = model.capabilities();
-  if (caps.prefix_reuse() && caps.lm_head) return PassStrategy::kPrefixReuse;
-  if (caps.target_only()) return PassStrategy::kTargetOnly;
+  const ControlMethods methods = control_methods(model, control);
+  if (caps.prefix_cache && methods.has_hidden_states_from_cache && caps.lm_head) return PassStrategy::kPrefixReuse;
+  if (methods.has_hidden_states && caps.lm_head) return PassStrategy::kTargetOnly;
   return PassStrategy::kFullLogits;
 }
 
@@ -329,15 +360,19 @@ std::unique_ptr<PassRunner> make_pass_runner(const Model& model, SweepInput inpu
   TORCH_CHECK(compiled == nullptr || &compiled->model() == &model,
               "make_pass_runner: the compiled model belongs to another model");
   const ModelCapabilities& caps = model.capabilities();
-  const PassStrategy resolved = resolve_strategy(model, strategy);
-  if (resolved == PassStrategy::kTargetOnly && !caps.target_only()) {
-    throw std::invalid_argument(model.path() + ": the target-only strategy needs the optional methods "
-                                               "hidden_states and lm_head, which this model lacks");
+  check_control_supported(model, input.control);
+  const ControlMethods methods = control_methods(model, input.control);
+  const PassStrategy resolved = resolve_strategy(model, strategy, input.control);
+  if (resolved == PassStrategy::kTargetOnly && !(methods.has_hidden_states && caps.lm_head)) {
+    throw std::invalid_argument(fmt::format("{}: the target-only strategy needs the optional methods {} and "
+                                            "lm_head, which this model lacks",
+                                            model.path(), methods.hidden_states));
   }
-  if (resolved == PassStrategy::kPrefixReuse && !(caps.prefix_reuse() && caps.lm_head)) {
-    throw std::invalid_argument(model.path() + ": the prefix-reuse strategy needs the optional methods "
-                                               "prefix_cache, hidden_states_from_cache and lm_head, which this "
-                                               "model lacks");
+  if (resolved == PassStrategy::kPrefixReuse &&
+      !(caps.prefix_cache && methods.has_hidden_states_from_cache && caps.lm_head)) {
+    throw std::invalid_argument(fmt::format("{}: the prefix-reuse strategy needs the optional methods "
+                                            "prefix_cache, {} and lm_head, which this model lacks",
+                                            model.path(), methods.hidden_states_from_cache));
   }
   if (compiled == nullptr) compiled = CompiledModel::compile(model, Precision::kFloat32);
   switch (resolved) {

@@ -15,6 +15,14 @@
 //                  covers; a suffix row's minimum still covers every key, the
 //                  cached prefix keys and all suffix keys.
 //
+// Under the log-additive control (Control::kLogAdditive) every strategy runs
+// the same way on the *_additive methods, with the bias rows log(modifier
+// rows) (log 1 = 0, log 0 = -inf) built by the runner from the modifier rows
+// it is given. Prefix reuse stays exact: a row q before the first suppressed
+// key adds bias 0 to every key it may attend, so it is the clean row; a
+// suffix row adds its keys' biases, the cached keys' being 0 (no row minimum
+// is involved).
+//
 // Every runner calls the model through a CompiledModel: the TorchScript
 // module run on its plain plan (no profiling run, nothing to freeze or warm
 // up: docs/speed.md#fixed-costs), in float32 or, on request, a bfloat16 copy.
@@ -43,6 +51,7 @@ struct SweepInput {
   at::Tensor embeddings;                 // float32 [1, S, D], layer-0 input embeddings
   std::vector<int64_t> prediction_rows;  // [T]: logit row predicting target t
   std::vector<int64_t> target_ids;       // [T]
+  Control control = Control::kMultiplicative;  // how the modifier rows act (options.h)
 };
 
 /// A batch of modifier rows computed in one call: the sweep's independent
@@ -96,12 +105,16 @@ class CompiledModel {
   Precision precision() const { return precision_; }
   at::ScalarType dtype() const;
 
-  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& modifier) const;
-  at::Tensor hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier) const;
+  /// The pass methods take the modifier rows (kMultiplicative) or the bias
+  /// rows (kLogAdditive: the *_additive methods), [B, S] (or [B, P+S2]).
+  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& modifier,
+                     Control control = Control::kMultiplicative) const;
+  at::Tensor hidden_states(const at::Tensor& embeddings, const at::Tensor& modifier,
+                           Control control = Control::kMultiplicative) const;
   at::Tensor lm_head(const at::Tensor& hidden) const;
   at::Tensor prefix_cache(const at::Tensor& embeddings) const;
   at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
-                                      const at::Tensor& modifier) const;
+                                      const at::Tensor& modifier, Control control = Control::kMultiplicative) const;
 
  private:
   explicit CompiledModel(const Model& model);
@@ -144,6 +157,9 @@ class PassRunner {
   /// A whole pass through forward() with its [B, S, V] logits (the published
   /// algorithm, and prefix reuse's fallback when nothing is shared).
   at::Tensor full_logits_pass(const at::Tensor& modifiers);
+  /// What the model methods take for `modifiers` under the sweep's control:
+  /// the modifier rows themselves, or log(modifiers) (0 -> -inf).
+  at::Tensor control_rows(const at::Tensor& modifiers) const;
   std::shared_ptr<const CompiledModel> compiled_;
   SweepInput input_;
   at::Tensor embeddings_;  // input_.embeddings in the compiled model's dtype
@@ -164,10 +180,28 @@ std::vector<int64_t> first_suppressed(const at::Tensor& modifiers);
 std::vector<WorkUnit> plan_prefix_passes(const std::vector<int64_t>& starts, int64_t length, int64_t batch_size,
                                          int64_t width, int64_t heads, double call_overhead);
 
-/// The strategy kAuto resolves to for this model: prefix-reuse when it has
-/// prefix_cache, hidden_states_from_cache and lm_head; else target-only when
-/// it has hidden_states and lm_head; else full-logits.
-PassStrategy resolve_strategy(const Model& model, PassStrategy strategy);
+/// The pass methods of a model under one control: forward, hidden_states
+/// and hidden_states_from_cache, or their *_additive versions, and whether
+/// the model has each.
+struct ControlMethods {
+  const char* forward;
+  const char* hidden_states;
+  const char* hidden_states_from_cache;
+  bool has_forward = false;
+  bool has_hidden_states = false;
+  bool has_hidden_states_from_cache = false;
+};
+ControlMethods control_methods(const Model& model, Control control);
+
+/// Throws std::invalid_argument with one line naming the missing method when
+/// the model cannot run passes under `control` (log-additive needs forward_additive).
+void check_control_supported(const Model& model, Control control);
+
+/// The strategy kAuto resolves to for this model and control: prefix-reuse
+/// when it has prefix_cache, hidden_states_from_cache (or its _additive
+/// version) and lm_head; else target-only when it has hidden_states (or
+/// hidden_states_additive) and lm_head; else full-logits.
+PassStrategy resolve_strategy(const Model& model, PassStrategy strategy, Control control = Control::kMultiplicative);
 
 /// Picks the runner for `strategy`. `compiled` null: CompiledModel::compile(model,
 /// kFloat32). Throws std::invalid_argument when a strategy is asked for that the

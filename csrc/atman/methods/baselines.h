@@ -8,12 +8,14 @@
 //   ig.h         Integrated Gradients
 //   rollout.h    Attention rollout
 //   chefer.h     Chefer et al. 2021
+//   attnlrp.h    AttnLRP (Achtibat et al. 2024), Input x Gradient through forward_lrp
 //
 // Rollout and chefer need the optional contract method
 // forward_with_attentions (docs/contract.md); ixg and ig use hidden_states +
 // lm_head when the model has them (only the target rows go through the LM
 // head, as AtMan's target-only passes do), else forward.
 
+#include "atman/methods/attnlrp.h"
 #include "atman/methods/chefer.h"
 #include "atman/methods/ig.h"
 #include "atman/methods/ixg.h"

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "atman/core/names.h"
+#include "atman/methods/attnlrp.h"
 #include "atman/methods/baseline_passes.h"
 #include "atman/methods/chefer.h"
 #include "atman/methods/ig.h"
@@ -38,6 +39,8 @@ const std::vector<MethodInfo>& methods() {
        "attention rollout, row of the position predicting the target"},
       {Method::kChefer, "chefer", "Chefer et al.",
        "gradient-weighted attention relevance (Chefer et al.), row of the predicting position"},
+      {Method::kAttnLrp, "attnlrp", "AttnLRP",
+       "AttnLRP relevance of the target's logit (Input x Gradient through forward_lrp), summed over the hidden size"},
   };
   return table;
 }
@@ -74,6 +77,7 @@ at::Tensor baseline_values(const Model& model, Method method, const PreparedInpu
       return integrated_gradients(model, prepared, baseline.ig_steps, batch);
     case Method::kRollout: *rows = 1; return attention_rollout_relevance(model, prepared);
     case Method::kChefer: *rows = 1; return chefer_relevance(model, prepared);
+    case Method::kAttnLrp: *rows = 1; return attnlrp_relevance(model, prepared);
     case Method::kAtman: break;
   }
   throw std::invalid_argument("baseline_values: atman is not a baseline");
@@ -124,6 +128,7 @@ void check_method_supported(const Model& model, Method method) {
         "every layer's attention probabilities",
         model.path(), model.config().name, method_name(method)));
   }
+  if (method == Method::kAttnLrp) check_attnlrp_supported(model);
 }
 
 at::Tensor target_log_probs(const Model& model, const PreparedInput& prepared, const at::Tensor& embeddings) {
@@ -185,6 +190,11 @@ Explanation explain_with_method(const Explainer& explainer, Method method, const
   Explanation e = explanation_from_values(model, prepared, values, clean, method, options);
   if (method == Method::kIntegratedGradients) {
     e.method_params.emplace_back("ig_steps", static_cast<double>(baseline.ig_steps));
+  }
+  if (method == Method::kAttnLrp) {  // LRP's conservation: sum of R = logit - what biases and softmax absorb
+    const double logit = attnlrp_logits(model, prepared).sum().item<double>();
+    e.method_params.emplace_back("explained_logit", logit);
+    e.method_params.emplace_back("conservation_gap", logit - values.sum().item<double>());
   }
   e.stats.forward_passes = rows;
   e.stats.positions_computed = rows * prepared.sequence.length();

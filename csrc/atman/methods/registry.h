@@ -37,9 +37,10 @@ enum class Method {
   kIntegratedGradients,  // "ig" (ig.h)
   kRollout,              // "rollout" (rollout.h)
   kChefer,               // "chefer" (chefer.h)
+  kAttnLrp,              // "attnlrp" (attnlrp.h)
 };
 
-/// "atman", "ixg", "ig", "rollout", "chefer".
+/// "atman", "ixg", "ig", "rollout", "chefer", "attnlrp".
 std::string method_name(Method method);
 /// The inverse of method_name; throws std::invalid_argument naming the choices.
 Method parse_method(const std::string& name);
@@ -62,7 +63,7 @@ struct BaselineOptions {
 };
 
 /// Throws std::invalid_argument with one line when `model` cannot run
-/// `method` (rollout/chefer without forward_with_attentions).
+/// `method` (rollout/chefer without forward_with_attentions, attnlrp without forward_lrp).
 void check_method_supported(const Model& model, Method method);
 
 /// One explanation with any method. kAtman runs explainer.explain; the

@@ -307,6 +307,18 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   caps.forward_with_attentions = has_method(*module, "forward_with_attentions");
   caps.step_from_cache = has_method(*module, "step_from_cache");
   if (caps.step_from_cache) check_method(*module, path, "step_from_cache", 3, "(embeddings, cache, attention_modifier)");
+  caps.forward_additive = has_method(*module, "forward_additive");
+  if (caps.forward_additive) check_method(*module, path, "forward_additive", 2, "(embeddings, attention_bias)");
+  caps.hidden_states_additive = has_method(*module, "hidden_states_additive");
+  if (caps.hidden_states_additive) {
+    check_method(*module, path, "hidden_states_additive", 2, "(embeddings, attention_bias)");
+  }
+  caps.hidden_states_from_cache_additive = has_method(*module, "hidden_states_from_cache_additive");
+  if (caps.hidden_states_from_cache_additive) {
+    check_method(*module, path, "hidden_states_from_cache_additive", 3, "(embeddings, cache, attention_bias)");
+  }
+  caps.forward_lrp = has_method(*module, "forward_lrp");
+  if (caps.forward_lrp) check_method(*module, path, "forward_lrp", 1, "(embeddings)");
   model->module_ = std::move(module);
   return model;
 }
@@ -369,6 +381,14 @@ at::Tensor Model::hidden_states_from_cache(const at::Tensor& embeddings, const a
   check_has_method(*this, capabilities_.hidden_states_from_cache, "hidden_states_from_cache");
   at::Tensor out = call_tensor(*module_, path_, "hidden_states_from_cache", {embeddings, cache, modifier});
   check_output(out, path_, "hidden_states_from_cache", hidden_states_from_cache_shape(config_, embeddings, modifier));
+  return out;
+}
+
+at::Tensor Model::forward_lrp(const at::Tensor& embeddings) const {
+  check_has_method(*this, capabilities_.forward_lrp, "forward_lrp");
+  TORCH_CHECK(embeddings.dim() == 3, "forward_lrp: expected embeddings [B, S, D], got ", embeddings.sizes());
+  at::Tensor out = call_tensor(*module_, path_, "forward_lrp", {embeddings});
+  check_output(out, path_, "forward_lrp", {embeddings.size(0), embeddings.size(1), config_.vocab_size});
   return out;
 }
 

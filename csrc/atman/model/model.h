@@ -60,6 +60,11 @@ struct ModelCapabilities {
   bool hidden_states_from_cache = false;  // hidden_states_from_cache(emb, cache, modifier)
   bool forward_with_attentions = false;   // forward_with_attentions(emb, modifier)
   bool step_from_cache = false;           // step_from_cache(emb, cache, modifier) -> (hidden, cache)
+  // The log-additive control: the same passes with an additive bias [B, S] in place of the modifier.
+  bool forward_additive = false;                   // forward_additive(emb, attention_bias)
+  bool hidden_states_additive = false;             // hidden_states_additive(emb, attention_bias)
+  bool hidden_states_from_cache_additive = false;  // hidden_states_from_cache_additive(emb, cache, attention_bias)
+  bool forward_lrp = false;                        // forward_lrp(emb): logits whose Input x Gradient is AttnLRP
   bool target_only() const { return hidden_states && lm_head; }
   bool prefix_reuse() const { return prefix_cache && hidden_states_from_cache; }
   /// Steered generation with a KV cache (docs/steering.md): step_from_cache + lm_head.
@@ -101,6 +106,10 @@ class Model {
   /// Optional: suffix pass; see docs/optional_methods.md.
   at::Tensor hidden_states_from_cache(const at::Tensor& embeddings, const at::Tensor& cache,
                                       const at::Tensor& modifier) const;
+  /// Optional (capabilities().forward_lrp): float32 [B, S, D] -> logits [B, S, V]
+  /// of the plain model written for AttnLRP (docs/optional_methods.md); in the
+  /// autograd graph when the embeddings require grad.
+  at::Tensor forward_lrp(const at::Tensor& embeddings) const;
 
   /// Optional (capabilities().step_from_cache): embeddings [1, S2, D] of
   /// positions P..P+S2-1, cache [L, 2, Hkv, P, dh] (P may be 0), modifier

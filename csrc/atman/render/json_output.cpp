@@ -16,6 +16,7 @@ std::string explanation_to_json(const Explanation& e, int indent) {
       {"conceptual_threshold", e.params.conceptual_threshold ? json(*e.params.conceptual_threshold) : json(nullptr)},
       {"granularity", granularity_name(e.params.granularity)},
   };
+  doc["params"]["control"] = control_name(e.params.control);  // how the factors act (docs/method.md, "Controls")
   for (const auto& [key, value] : e.method_params) doc["params"][key] = value;
   doc["image_grid"] = e.image_grid ? json::array({e.image_grid->first, e.image_grid->second}) : json(nullptr);
   json targets = json::array();
