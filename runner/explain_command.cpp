@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "distributed_flags.h"
 #include "flag_checks.h"
+#include "overlay_flags.h"
 #include "progress.h"
 #include "thread_report.h"
 
@@ -39,6 +40,7 @@ struct ExplainArgs {
   std::string json;
   std::string overlay;
   std::string html;
+  OverlayFlags overlay_flags;  // --colormap, --overlay-alpha, --clip-percentile, --patch-borders
   double suppression_factor = ExplainOptions{}.suppression_factor;
   std::string conceptual_threshold = default_conceptual_threshold_text();
   std::string granularity = "token";
@@ -116,6 +118,7 @@ int run_explain(const ExplainArgs& a) {
     throw UsageError("give exactly one of --question and --prompt");
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
+  overlay_options(a.overlay_flags);  // bad values fail before the sweep
   if (a.control != "multiplicative" && a.method != "atman") {
     throw UsageError("--control " + a.control + " is how AtMan suppresses: it takes no --method " + a.method);
   }
@@ -207,10 +210,12 @@ void write_outputs(const ExplainArgs& a, const Explanation& e, const ExplainInpu
   }
   if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
   const std::string caption = overlay_caption(a.has_prompt ? a.prompt : a.question, a.target);
-  if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay);
+  const OverlayOptions overlay = overlay_options(a.overlay_flags);
+  if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay, overlay);
   if (!a.html.empty()) {
     HtmlReportOptions html_options;
     html_options.caption = caption;
+    html_options.overlay = overlay;
     write_html_report(e, input.image_rgb.empty() ? nullptr : &input.image_rgb, a.html, html_options);
   }
   if (!a.quiet) {
@@ -265,6 +270,7 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--json", args->json, "Write the explanation as JSON here");
   sub->add_option("--overlay", args->overlay, "Write the heat-map overlay PNG here (needs --image)");
   sub->add_option("--html", args->html, "Write a self-contained HTML report here");
+  add_overlay_flags(sub, args->overlay_flags);
   sub->add_option("--suppression-factor", args->suppression_factor, "Factor f of a suppressed position")
       ->capture_default_str();
   sub->add_option("--conceptual-threshold", args->conceptual_threshold,

@@ -19,6 +19,8 @@ PACKAGES=(
   # Python side: model export, test models, reference implementation, plots
   python3 python3-torch python3-numpy python3-opencv python3-matplotlib
   python3-sentencepiece sentencepiece python3-protobuf
+  # the HTML report's browser test (tests/python/test_html_chromium.py; skipped without it)
+  chromium
 )
 
 missing=()

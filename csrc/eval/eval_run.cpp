@@ -26,6 +26,7 @@
 #include "atman/render/overlay.h"
 #include "atman/runtime/distributed.h"
 #include "atman/runtime/memory_meter.h"
+#include "eval/example_pages.h"
 
 namespace atman {
 namespace {
@@ -642,6 +643,7 @@ void write_example(const fs::path& dir, const EvalSet& set, const EvalItem& item
     write_overlay_png(e, input.image_rgb, overlay_caption(input.prompt + " [" + method + "]", input.target),
                       stem + ".png");
   }
+  write_example_page(folder, safe_name(item.id), input.image_rgb, e);  // ITEM.html: every method so far
 }
 
 // rows.jsonl and rows.csv, appended and flushed after every row.

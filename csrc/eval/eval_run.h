@@ -12,6 +12,8 @@
 //                   interval of each metric over the selected items, seconds per item, peak memory
 //   examples/TASK/ITEM.METHOD[.SETTING].json (+ .png overlay for image items): the explanations
 //                   of the first `examples` items of each task, at the base setting
+//   examples/TASK/ITEM.html   one interactive page per example item with every method's maps
+//                   (eval/example_pages.h)
 //
 // Usage:
 //   auto model = Model::load("tiny_magma.pt");

@@ -92,6 +92,12 @@ TEST(E2eEval, AllMethodsBothTasksAndResume) {
                         "examples/shapes_vqa/shapes-0.chefer.json", "examples/facts_qa/facts-0.atman.json"}) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
   }
+  // One page per example item switching between every method's map (eval/example_pages.h).
+  const std::string page = read_file(out + "/examples/shapes_vqa/shapes-0.html");
+  for (const char* method : {">AtMan: R", ">Input x Gradient: R", ">Integrated Gradients: R", ">Attention rollout: R",
+                             ">Chefer et al.: R"}) {
+    EXPECT_NE(page.find(method), std::string::npos) << method;
+  }
   // Every row has metrics and the right number of evaluated positions.
   std::ifstream rows(out + "/rows.jsonl");
   std::string line;

@@ -1,5 +1,6 @@
-// Tests of the overlay PNG (render/overlay.h): colour map levels read back
-// from the pixels, degenerate relevance, input checks, the atomic write.
+// Tests of the overlay PNG (render/overlay.h, heat_map.h, colour_map.h): strips
+// outside the image, hand-computed blends, percentile clipping, borders,
+// degenerate relevance, input checks, the atomic write.
 
 #include "atman/render/overlay.h"
 
@@ -22,109 +23,236 @@ using testing::gray_image;
 using testing::grid_explanation;
 using testing::TempDir;
 
-// Position of `rgb` on the colour map: the index 0..255 of its nearest entry.
-int colour_map_level(const cv::Vec3b& rgb, ColourMap map) {
-  int best = 0;
-  double best_distance = std::numeric_limits<double>::max();
-  for (int level = 0; level < 256; ++level) {
-    const cv::Vec3b entry = colour_of(level / 255.0, map);
-    const double distance = cv::norm(cv::Vec3d(entry) - cv::Vec3d(rgb));
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = level;
+// OpenCV's own viridis (BGR table) at `level`, as RGB: independent of colour_map.cpp.
+cv::Vec3d opencv_viridis(int level) {
+  cv::Mat bgr;
+  cv::applyColorMap(cv::Mat(1, 1, CV_8UC1, cv::Scalar(level)), bgr, cv::COLORMAP_VIRIDIS);
+  const cv::Vec3b c = bgr.at<cv::Vec3b>(0, 0);
+  return {double(c[2]), double(c[1]), double(c[0])};
+}
+
+// A colourful image: every pixel different enough to notice a change.
+cv::Mat gradient_image(int width, int height) {
+  cv::Mat image(height, width, CV_8UC3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(x * 7 % 256), uchar(y * 5 % 256), uchar((x + y) * 3 % 256));
     }
   }
-  return best;
+  return image;
 }
 
-// Level 0..255 whose blend over a uniform `gray` image best explains `rgb`.
-int blended_level(const cv::Vec3b& rgb, double gray, const OverlayOptions& options) {
-  int best = 0;
-  double best_distance = std::numeric_limits<double>::max();
-  for (int level = 0; level < 256; ++level) {
-    const double v = level / 255.0;
-    const double a = options.min_alpha + (options.max_alpha - options.min_alpha) * v;
-    const cv::Vec3d expected = cv::Vec3d(gray, gray, gray) * (1.0 - a) + cv::Vec3d(colour_of(v, options.colour_map)) * a;
-    const double distance = cv::norm(expected - cv::Vec3d(rgb));
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = level;
+// Image units of `e` become 2 x 2 tiles of a `rows` x `cols` grid (rows, cols even).
+Explanation with_tiles(const Explanation& e, int rows, int cols, const std::function<double(int, int)>& value) {
+  Explanation tiled = e;
+  tiled.units.clear();
+  for (int r = 0; r < rows; r += 2) {
+    for (int c = 0; c < cols; c += 2) {
+      ExplainedUnit u;
+      u.kind = PositionKind::kImage;
+      u.index = r * cols + c;
+      u.members = {u.index, u.index + 1, u.index + cols, u.index + cols + 1};
+      u.patch_row = r, u.patch_col = c;
+      u.tile_row0 = r, u.tile_row1 = r + 1, u.tile_col0 = c, u.tile_col1 = c + 1;
+      u.relevance = value(r / 2, c / 2);
+      u.per_target = {u.relevance};
+      tiled.units.push_back(u);
     }
   }
-  return best;
+  return tiled;
 }
 
-// Centre pixel of patch (r, c) of a rows x cols grid over `image`.
-cv::Vec3b patch_centre(const cv::Mat& image, int rows, int cols, int r, int c) {
-  const int x = static_cast<int>((c + 0.5) * image.cols / cols);
-  const int y = static_cast<int>((r + 0.5) * image.rows / rows);
-  return image.at<cv::Vec3b>(y, x);
+OverlayOptions heat_only() {
+  OverlayOptions options;
+  options.colour_bar = false;
+  options.caption = false;
+  return options;
 }
 
-TEST(RenderOverlay, PngDecodesWithTheOriginalsSize) {
-  const auto e = grid_explanation(12, 12, [](int r, int c) { return std::sin(r * 0.7) + std::cos(c * 0.3); });
-  for (const cv::Size size : {cv::Size(96, 96), cv::Size(640, 480), cv::Size(37, 211), cv::Size(32, 32),
-                              cv::Size(1, 1), cv::Size(2000, 1500)}) {
-    const std::string png = render_overlay_png(e, gray_image(size.width, size.height),
-                                               overlay_caption("What color is the circle?", " red"));
-    const cv::Mat decoded = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_UNCHANGED);
-    ASSERT_FALSE(decoded.empty()) << size;
-    EXPECT_EQ(decoded.size(), size);
-    EXPECT_EQ(decoded.type(), CV_8UC3);
+TEST(RenderOverlay, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
+  // Only patch (0, 0) is relevant: far from it (cells 3..5 of 6) the heat is 0
+  // and the image's pixels must come through unchanged.
+  const auto e = grid_explanation(6, 6, [](int r, int c) { return r == 0 && c == 0 ? 1.0 : 0.0; });
+  const cv::Mat image = gradient_image(120, 90);
+  const cv::Mat out = render_overlay(e, image, overlay_caption("What color is the circle?", " red"));
+  ASSERT_EQ(out.type(), CV_8UC3);
+  EXPECT_GT(out.cols, image.cols);  // the colour bar strip at the right
+  EXPECT_GT(out.rows, image.rows);  // the caption strip below
+  for (int y = 45; y < 90; ++y) {
+    for (int x = 60; x < 120; ++x) ASSERT_EQ(out.at<cv::Vec3b>(y, x), image.at<cv::Vec3b>(y, x)) << x << "," << y;
   }
-}
-
-TEST(RenderOverlay, MostRelevantPatchIsWarmestOnTheColourMap) {
-  // Peak at patch (2, 2), least relevant at (9, 1); away from bar and caption.
-  const auto e = grid_explanation(12, 12, [](int r, int c) {
-    if (r == 9 && c == 1) return -2.0;
-    return 3.0 * std::exp(-((r - 2) * (r - 2) + (c - 2) * (c - 2)) / 4.0);
-  });
-  for (ColourMap map : {ColourMap::kTurbo, ColourMap::kViridis}) {
-    OverlayOptions opaque;
-    opaque.colour_map = map;
-    opaque.min_alpha = opaque.max_alpha = 1.0;  // pure colour map: levels can be read back
-    const cv::Mat pure = render_overlay(e, gray_image(192, 192), "", opaque);
-    const int hot = colour_map_level(patch_centre(pure, 12, 12, 2, 2), map);
-    const int cold = colour_map_level(patch_centre(pure, 12, 12, 9, 1), map);
-    EXPECT_GE(hot, 240);
-    EXPECT_LE(cold, 10);
-
-    // With the default blend over a gray image the levels read back the same way.
-    OverlayOptions blended;
-    blended.colour_map = map;
-    const cv::Mat out = render_overlay(e, gray_image(192, 192), "Q: x\nA: y", blended);
-    EXPECT_GE(blended_level(patch_centre(out, 12, 12, 2, 2), 128, blended), 240);
-    EXPECT_LE(blended_level(patch_centre(out, 12, 12, 9, 1), 128, blended), 10);
-  }
-  // Viridis' lightness rises with relevance.
-  OverlayOptions viridis;
-  viridis.colour_map = ColourMap::kViridis;
+  EXPECT_NE(out.at<cv::Vec3b>(7, 10), image.at<cv::Vec3b>(7, 10));  // the heat over patch (0, 0)
+  // The strips: the bar's top colour (viridis' yellow) at the right, dark caption text below.
+  const cv::Mat bar = out(cv::Rect(120, 0, out.cols - 120, 90));
+  const cv::Mat caption = out(cv::Rect(0, 90, out.cols, out.rows - 90));
   cv::Mat gray;
-  cv::cvtColor(render_overlay(e, gray_image(192, 192), "", viridis), gray, cv::COLOR_RGB2GRAY);
-  EXPECT_GT(gray.at<uchar>(40, 40), gray.at<uchar>(152, 24));
+  cv::cvtColor(caption, gray, cv::COLOR_RGB2GRAY);
+  double darkest = 255;
+  cv::minMaxLoc(gray, &darkest);
+  EXPECT_LT(darkest, 80);
+  bool top_colour = false;
+  for (int y = 0; y < bar.rows; ++y) {
+    for (int x = 0; x < bar.cols; ++x) top_colour |= cv::norm(cv::Vec3d(bar.at<cv::Vec3b>(y, x)) - opencv_viridis(255)) < 2;
+  }
+  EXPECT_TRUE(top_colour);
+
+  // Without the strips: exactly the original's size; small images never get strips.
+  for (const cv::Size size : {cv::Size(96, 96), cv::Size(640, 480), cv::Size(37, 211), cv::Size(1, 1)}) {
+    EXPECT_EQ(render_overlay(e, gray_image(size.width, size.height), "caption", heat_only()).size(), size);
+  }
+  EXPECT_EQ(render_overlay(e, gray_image(47, 300), "caption").size(), cv::Size(47, 300));
+  const std::string png = render_overlay_png(e, gray_image(2000, 1500), "Q: a\nA: b");
+  const cv::Mat decoded = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_UNCHANGED);
+  EXPECT_GT(decoded.cols, 2000);
+  EXPECT_GT(decoded.rows, 1500);
 }
 
-TEST(RenderOverlay, NoPositiveRelevanceGivesTheBottomColourWithoutDivisionByZero) {
-  // All <= 0: normalised map all 0, max 0.
-  const auto negative = grid_explanation(6, 6, [](int r, int c) { return -1.0 - r - c; });
-  double max_relevance = -1.0;
-  const cv::Mat normalised = normalise_relevance(relevance_grid(negative), &max_relevance);
-  EXPECT_EQ(max_relevance, 0.0);
-  EXPECT_EQ(cv::countNonZero(normalised), 0);
-
-  OverlayOptions plain;
-  plain.colour_bar = false;
-  plain.min_alpha = plain.max_alpha = 1.0;
-  const cv::Mat out = render_overlay(negative, gray_image(64, 64), "", plain);
-  // Without a caption requested there is still the "(no positive relevance)"
-  // note strip; the upper half is uniformly the map's bottom colour.
-  const cv::Vec3b bottom = colour_of(0.0, ColourMap::kTurbo);
-  for (int y = 0; y < 32; ++y) {
-    for (int x = 0; x < 64; ++x) ASSERT_EQ(out.at<cv::Vec3b>(y, x), bottom) << x << "," << y;
+TEST(RenderOverlay, BlendsWithTheHandComputedOpacity) {
+  // 3 x 3 patches over 27 x 27 pixels: the centre pixel of a 9-pixel cell is
+  // the cell's own value (bicubic weights 1, 0, 0, 0 there).
+  const double values[3][3] = {{1.0, 2.0, 4.0}, {0.5, 3.0, 0.0}, {2.5, 1.5, 3.5}};
+  const auto e = grid_explanation(3, 3, [&](int r, int c) { return values[r][c]; });
+  OverlayOptions options = heat_only();
+  options.alpha = 0.3;
+  options.colour_map = ColourMap::kViridis;
+  options.clip_percentile = 100.0;  // scale = the largest value, 4
+  const cv::Mat image = gray_image(27, 27);  // 128 everywhere
+  const cv::Mat out = render_overlay(e, image, "", options);
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      const double v = values[r][c] / 4.0, a = 0.3 * v;
+      const cv::Vec3d expected = cv::Vec3d(128, 128, 128) * (1.0 - a) + opencv_viridis(int(std::lround(v * 255))) * a;
+      const cv::Vec3b got = out.at<cv::Vec3b>(9 * r + 4, 9 * c + 4);
+      for (int k = 0; k < 3; ++k) EXPECT_NEAR(got[k], expected[k], 1.0) << r << "," << c << " channel " << k;
+    }
   }
+  // Relevance 0 leaves the pixel alone (no heat over irrelevant parts).
+  EXPECT_EQ(out.at<cv::Vec3b>(13, 22), cv::Vec3b(128, 128, 128));
+}
 
-  // NaN and infinity count as 0; all-zero is handled like all-negative.
+TEST(RenderOverlay, ClipsAtAPercentileOfTheValues) {
+  // Values 1..100: NumPy's percentile(range(1, 101), 90) = 90.1.
+  const auto e = grid_explanation(10, 10, [](int r, int c) { return 1.0 + r * 10 + c; });
+  const cv::Mat grid = relevance_grid(e);
+  const HeatScale scale = heat_scale(grid, ColourMap::kAuto, 90.0);
+  EXPECT_EQ(scale.map, ColourMap::kViridis);  // no negative value
+  EXPECT_FALSE(scale.diverging);
+  EXPECT_NEAR(scale.scale, 90.1, 1e-12);
+  const cv::Mat normalised = normalise_relevance(grid, scale);
+  EXPECT_FLOAT_EQ(normalised.at<float>(9, 9), 1.0f);  // 100: clipped
+  EXPECT_FLOAT_EQ(normalised.at<float>(9, 0), 1.0f);  // 91: clipped
+  EXPECT_FLOAT_EQ(normalised.at<float>(4, 4), float(45.0 / 90.1));
+  EXPECT_DOUBLE_EQ(heat_scale(grid, ColourMap::kAuto, 100.0).scale, 100.0);
+  EXPECT_DOUBLE_EQ(percentile({3.0, 1.0, 2.0}, 50.0), 2.0);
+  EXPECT_DOUBLE_EQ(percentile({1.0, 2.0}, 25.0), 1.25);
+  EXPECT_DOUBLE_EQ(percentile({}, 50.0), 0.0);
+
+  // A signed map goes diverging, centred at 0, scaled by |R|.
+  const auto signed_map = grid_explanation(1, 3, [](int, int c) { return c == 0 ? -4.0 : c == 1 ? 2.0 : 0.0; });
+  const HeatScale both = heat_scale(relevance_grid(signed_map), ColourMap::kAuto, 100.0);
+  EXPECT_EQ(both.map, ColourMap::kDiverging);
+  EXPECT_DOUBLE_EQ(both.scale, 4.0);
+  const cv::Mat signed_normalised = normalise_relevance(relevance_grid(signed_map), both);
+  EXPECT_FLOAT_EQ(signed_normalised.at<float>(0, 0), -1.0f);
+  EXPECT_FLOAT_EQ(signed_normalised.at<float>(0, 1), 0.5f);
+  // Forced sequential: negatives clipped at 0, the scale from the positive part.
+  const HeatScale sequential = heat_scale(relevance_grid(signed_map), ColourMap::kInferno, 100.0);
+  EXPECT_DOUBLE_EQ(sequential.scale, 2.0);
+  EXPECT_FLOAT_EQ(normalise_relevance(relevance_grid(signed_map), sequential).at<float>(0, 0), 0.0f);
+  // Contrastive relevance is signed even when every value is positive.
+  const auto positive = grid_explanation(2, 2, [](int r, int c) { return 1.0 + r + c; });
+  EXPECT_TRUE(heat_scale(relevance_grid(positive), ColourMap::kAuto, 99.0, true).diverging);
+  auto contrastive = positive;
+  contrastive.contrast = ContrastAnswer{" blue", {}};
+  EXPECT_TRUE(overlay_heat_scale(contrastive, OverlayOptions{}).diverging);
+  EXPECT_EQ(colour_bar_labels(both).size(), 3u);
+  EXPECT_EQ(colour_bar_labels(both).front().first, "+4");
+  EXPECT_EQ(colour_bar_labels(both).back().first, "-4");
+}
+
+TEST(RenderOverlay, DivergingMapIsWhiteAtZeroAndBlueToRed) {
+  const cv::Vec3b middle = colour_of(0.5, ColourMap::kDiverging);
+  EXPECT_GT(std::min({middle[0], middle[1], middle[2]}), 235);
+  const cv::Vec3b low = colour_of(0.0, ColourMap::kDiverging), high = colour_of(1.0, ColourMap::kDiverging);
+  EXPECT_GT(low[2], low[0]);    // blue end
+  EXPECT_GT(high[0], high[2]);  // red end
+  // The inferno map starts black and ends light (OpenCV's table).
+  EXPECT_LT(cv::norm(cv::Vec3d(colour_of(0.0, ColourMap::kInferno))), 20.0);
+  EXPECT_GT(cv::norm(cv::Vec3d(colour_of(1.0, ColourMap::kInferno))), 300.0);
+  EXPECT_EQ(parse_colour_map("inferno"), ColourMap::kInferno);
+  EXPECT_EQ(colour_map_name(ColourMap::kDiverging), "diverging");
+}
+
+TEST(RenderOverlay, PatchBordersOnlyWhenAskedAndAroundWholeTiles) {
+  const auto flat = grid_explanation(3, 3, [](int, int) { return 0.0; });
+  OverlayOptions options = heat_only();
+  const cv::Mat plain = render_overlay(flat, gray_image(60, 60), "", options);
+  EXPECT_EQ(cv::countNonZero(plain.reshape(1) != 128), 0);  // no heat, no lines
+  options.patch_borders = true;
+  const cv::Mat lined = render_overlay(flat, gray_image(60, 60), "", options);
+  const cv::Vec3b line(192, 192, 192), gray(128, 128, 128);  // halfway to white
+  EXPECT_EQ(lined.at<cv::Vec3b>(10, 20), line);  // between patches (0, 0) and (0, 1)
+  EXPECT_EQ(lined.at<cv::Vec3b>(20, 10), line);  // between patches (0, 0) and (1, 0)
+  EXPECT_EQ(lined.at<cv::Vec3b>(10, 10), gray);  // inside a patch
+
+  // 2 x 2 tiles over a 4 x 4 grid: one outline per tile, none inside it, and
+  // the tile's value on all four of its patches.
+  const auto tiled = with_tiles(grid_explanation(4, 4, [](int, int) { return 0.0; }), 4, 4,
+                                [](int r, int c) { return r * 2 + c + 1.0; });
+  const cv::Mat grid = relevance_grid(tiled);
+  EXPECT_DOUBLE_EQ(grid.at<double>(1, 1), 1.0);
+  EXPECT_DOUBLE_EQ(grid.at<double>(3, 2), 4.0);
+  OverlayOptions no_heat = options;
+  no_heat.alpha = 0.0;
+  const cv::Mat tiles = render_overlay(tiled, gray_image(80, 80), "", no_heat);
+  EXPECT_EQ(tiles.at<cv::Vec3b>(10, 20), gray);  // patch edge inside tile (0, 0)
+  EXPECT_EQ(tiles.at<cv::Vec3b>(10, 40), line);  // tile edge
+  EXPECT_EQ(image_unit_label(tiled.units[3], 4, 4), "tile (2-3, 2-3)");
+  EXPECT_EQ(image_unit_label(flat.units[4], 3, 3), "patch (1, 1)");
+}
+
+TEST(RenderOverlay, RejectsBadOptionsWithOneLine) {
+  const auto e = grid_explanation(2, 2, [](int, int) { return 1.0; });
+  auto message = [&](const OverlayOptions& options) {
+    try {
+      render_overlay(e, gray_image(60, 60), "", options);
+    } catch (const std::invalid_argument& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  OverlayOptions o;
+  o.alpha = 1.5;
+  EXPECT_EQ(message(o), "overlay: alpha must lie in [0, 1], got 1.5");
+  o.alpha = -0.1;
+  EXPECT_EQ(message(o), "overlay: alpha must lie in [0, 1], got -0.1");
+  o.alpha = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(message(o), "overlay: alpha must lie in [0, 1], got nan");
+  o = {};
+  o.clip_percentile = 0.0;
+  EXPECT_EQ(message(o), "overlay: the clip percentile must lie in (0, 100], got 0");
+  o.clip_percentile = 100.5;
+  EXPECT_EQ(message(o), "overlay: the clip percentile must lie in (0, 100], got 100.5");
+  EXPECT_THROW(heat_scale(relevance_grid(e), ColourMap::kAuto, -1.0), std::invalid_argument);
+  try {
+    parse_colour_map("rainbow");
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_STREQ(error.what(), "unknown colour map 'rainbow' (expected one of auto, viridis, inferno, turbo, diverging)");
+  }
+}
+
+TEST(RenderOverlay, NoRelevanceGivesTheImageWithoutDivisionByZero) {
+  const auto zero = grid_explanation(6, 6, [](int, int) { return 0.0; });
+  const HeatScale scale = heat_scale(relevance_grid(zero), ColourMap::kAuto, 99.0);
+  EXPECT_EQ(scale.scale, 0.0);
+  EXPECT_EQ(cv::countNonZero(normalise_relevance(relevance_grid(zero), scale)), 0);
+  const cv::Mat image = gradient_image(64, 64);
+  const cv::Mat out = render_overlay(zero, image, "");
+  EXPECT_EQ(cv::norm(out(cv::Rect(0, 0, 64, 64)), image, cv::NORM_INF), 0.0);
+  EXPECT_GT(out.rows, 64);  // the "(all relevance is 0)" note below
+
+  // NaN and infinity count as 0.
   const auto odd = grid_explanation(6, 6, [](int r, int c) {
     if (r == 0) return std::numeric_limits<double>::quiet_NaN();
     if (r == 1) return std::numeric_limits<double>::infinity();
@@ -133,21 +261,18 @@ TEST(RenderOverlay, NoPositiveRelevanceGivesTheBottomColourWithoutDivisionByZero
   const cv::Mat grid = relevance_grid(odd);
   EXPECT_EQ(grid.at<double>(0, 0), 0.0);
   EXPECT_EQ(grid.at<double>(1, 0), 0.0);
-  const cv::Mat odd_normalised = normalise_relevance(grid, &max_relevance);
-  EXPECT_EQ(max_relevance, 0.5);
-  EXPECT_FLOAT_EQ(odd_normalised.at<float>(3, 3), 1.0f);
-  const auto zero = grid_explanation(6, 6, [](int, int) { return 0.0; });
-  const std::string png = render_overlay_png(zero, gray_image(50, 40), "Q: a\nA: b");
-  EXPECT_FALSE(cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR).empty());
+  const HeatScale odd_scale = heat_scale(grid, ColourMap::kAuto, 100.0);
+  EXPECT_EQ(odd_scale.scale, 0.5);
+  EXPECT_FLOAT_EQ(normalise_relevance(grid, odd_scale).at<float>(3, 3), 1.0f);
 }
 
 TEST(RenderOverlay, AcceptsGrayAndRgbaAndScales) {
   const auto e = grid_explanation(4, 4, [](int r, int c) { return r * 4 + c; });
   cv::Mat gray(50, 70, CV_8UC1, cv::Scalar(100));
   cv::Mat rgba(50, 70, CV_8UC4, cv::Scalar(10, 20, 30, 255));
-  EXPECT_EQ(render_overlay(e, gray, "").size(), cv::Size(70, 50));
-  EXPECT_EQ(render_overlay(e, rgba, "").size(), cv::Size(70, 50));
-  OverlayOptions twice;
+  EXPECT_EQ(render_overlay(e, gray, "", heat_only()).size(), cv::Size(70, 50));
+  EXPECT_EQ(render_overlay(e, rgba, "", heat_only()).size(), cv::Size(70, 50));
+  OverlayOptions twice = heat_only();
   twice.scale = 2.0;
   EXPECT_EQ(render_overlay(e, rgba, "caption", twice).size(), cv::Size(140, 100));
 }
@@ -228,7 +353,7 @@ TEST(RenderOverlay, CaptionHelper) {
 TEST(RenderOverlay, WritesAtomicallyAndNamesTheOverlayOnFailure) {
   TempDir dir;
   const auto e = grid_explanation(3, 3, [](int r, int c) { return r + c; });
-  write_overlay_png(e, gray_image(60, 60), "Q: a\nA: b", dir.file("overlay.png"));
+  write_overlay_png(e, gray_image(60, 60), "Q: a\nA: b", dir.file("overlay.png"), heat_only());
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"overlay.png"});
   EXPECT_EQ(cv::imread(dir.file("overlay.png")).size(), cv::Size(60, 60));
   try {

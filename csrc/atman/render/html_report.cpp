@@ -11,17 +11,13 @@
 #include "atman/core/explanation.h"
 #include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
-#include "atman/methods/baselines.h"
+#include "atman/methods/registry.h"
+#include "atman/render/html_maps.h"
 #include "atman/render/overlay.h"
 #include "atman/render/safe_text.h"
 
 namespace atman {
 namespace {
-
-// Long side of the embedded overlay: small images are enlarged to at least
-// kMinDisplaySide, big ones shrunk to at most kMaxDisplaySide.
-constexpr double kMinDisplaySide = 480.0;
-constexpr double kMaxDisplaySide = 1024.0;
 
 
 // Escaped, valid UTF-8 text for element content and attribute values.
@@ -46,9 +42,13 @@ std::string members_text(const ExplainedUnit& unit) {
   return fmt::format("{}", fmt::join(sorted, ", "));
 }
 
-std::string unit_label(const ExplainedUnit& unit) {
-  if (unit.kind == PositionKind::kImage) return fmt::format("patch ({}, {})", unit.patch_row, unit.patch_col);
-  return "\u201c" + display_piece(unit.piece) + "\u201d";
+std::string unit_label(const Explanation& explanation, const ExplainedUnit& unit) {
+  if (unit.kind == PositionKind::kImage) {
+    const auto [rows, cols] = explanation.image_grid.value_or(std::make_pair<int64_t, int64_t>(1, 1));
+    return image_unit_label(unit, rows, cols);
+  }
+  const std::string quoted = "\u201c" + display_piece(unit.piece) + "\u201d";
+  return unit.name.empty() ? quoted : "group \u201c" + unit.name + "\u201d: " + quoted;
 }
 
 std::string number(double value) { return std::isfinite(value) ? fmt::format("{:.4f}", value) : "n/a"; }
@@ -56,7 +56,7 @@ std::string number(double value) { return std::isfinite(value) ? fmt::format("{:
 // The hover text of a text unit: its relevance and, per target token, R[i, t].
 std::string tooltip(const Explanation& explanation, const ExplainedUnit& unit) {
   std::string tip = fmt::format("{} {} (position {})\nR = {:.6g}", position_kind_name(unit.kind),
-                                unit_label(unit), members_text(unit), unit.relevance);
+                                unit_label(explanation, unit), members_text(unit), unit.relevance);
   for (size_t t = 0; t < unit.per_target.size(); ++t) {
     const std::string piece = t < explanation.targets.size()
                                   ? display_piece(explanation.targets[t].piece)
@@ -66,52 +66,21 @@ std::string tooltip(const Explanation& explanation, const ExplainedUnit& unit) {
   return tip;
 }
 
-std::string overlay_section(const Explanation& explanation, const cv::Mat* original_rgb,
-                            const HtmlReportOptions& options) {
-  if (!explanation.image_grid) return {};
-  cv::Mat image;
-  std::string note;
-  if (original_rgb && !original_rgb->empty()) {
-    image = *original_rgb;
-  } else {
-    const auto [rows, cols] = *explanation.image_grid;
-    const int cell = std::max(1, static_cast<int>(std::lround(kMinDisplaySide / std::max(rows, cols))));
-    image = cv::Mat(static_cast<int>(rows) * cell, static_cast<int>(cols) * cell, CV_8UC3, cv::Scalar(128, 128, 128));
-    note = " (the original image was not available: heat map on a gray canvas)";
-  }
-  const double long_side = std::max(image.cols, image.rows);
-  OverlayOptions overlay;
-  overlay.scale = long_side < kMinDisplaySide   ? std::ceil(kMinDisplaySide / long_side)
-                  : long_side > kMaxDisplaySide ? kMaxDisplaySide / long_side
-                                                : 1.0;
-  std::string caption = options.caption;
-  if (caption.empty()) {
-    const auto first = explanation.target.find_first_not_of(' ');
-    caption = explanation.prompt + "\nTarget: " +
-              (first == std::string::npos ? explanation.target : explanation.target.substr(first));
-  }
-  const std::string png = render_overlay_png(explanation, image, caption, overlay);
-  return fmt::format(
-      "<section>\n<h2>Image</h2>\n<figure>\n<img alt=\"relevance overlay\" src=\"data:image/png;base64,{}\">\n"
-      "<figcaption>Relevance of each image patch, clipped at 0 and scaled to the largest value, "
-      "upsampled bicubically and blended over the image{}.</figcaption>\n</figure>\n</section>\n",
-      base64_encode(png), text(note));
-}
-
 std::string prompt_section(const Explanation& explanation) {
   const double scale = text_relevance_scale(explanation);
   std::string spans;
-  bool any = false;
+  int shown = 0;
   for (const ExplainedUnit& unit : explanation.units) {
     if (unit.kind == PositionKind::kImage) continue;
-    any = true;
     const cv::Vec3b background = text_background_rgb(unit.relevance, scale);
-    spans += fmt::format("<span class=\"tok{}\" style=\"background:{};color:{}\" title=\"{}\">{}</span>",
-                         unit.kind == PositionKind::kTarget ? " target" : "", hex_colour(background),
+    spans += fmt::format("<span class=\"tok{}{}\" data-t=\"{}\" data-index=\"{}\" style=\"background:{};color:{}\" "
+                         "title=\"{}\">{}</span>",
+                         unit.kind == PositionKind::kTarget ? " target" : "", unit.members.size() > 1 ? " group" : "",
+                         shown++, unit.index, hex_colour(background),
                          text_colour_on(background), text(tooltip(explanation, unit)),
                          text(display_piece(unit.piece)));
   }
-  if (!any) return {};
+  if (shown == 0) return {};
   const bool has_target_units = std::any_of(explanation.units.begin(), explanation.units.end(),
                                             [](const ExplainedUnit& u) { return u.kind == PositionKind::kTarget; });
   std::string legend;
@@ -123,8 +92,11 @@ std::string prompt_section(const Explanation& explanation) {
   return fmt::format(
       "<section>\n<h2>Prompt</h2>\n<p class=\"tokens\">{}</p>\n"
       "<p class=\"legend\">Red: suppressing the token made the target less likely (it supports the "
-      "answer); blue: more likely. Hover a token for its values.{} Scale: {}</p>\n</section>\n",
-      spans, has_target_units ? " Framed tokens belong to the target." : "", legend);
+      "answer); blue: more likely. Hover a token for its values.{}{} Scale: {} "
+      "(this map: <span id=\"text-scale\">\u00b1{}</span>)</p>\n</section>\n",
+      spans, has_target_units ? " Framed tokens belong to the target." : "",
+      explanation.params.granularity != Granularity::kToken ? " Underlined spans are groups suppressed together." : "",
+      legend, number(scale));
 }
 
 std::string targets_section(const Explanation& explanation) {
@@ -144,7 +116,7 @@ std::string targets_section(const Explanation& explanation) {
       text(explanation.target), number(total), rows);
 }
 
-std::string top_section(const Explanation& explanation, int top_k) {
+std::string top_section(const Explanation& explanation, int top_k, const std::string& heading) {
   const std::vector<size_t> order = units_by_relevance(explanation, top_k);
 
   std::string header = "<th>rank</th><th>position</th><th>kind</th><th>unit</th><th>relevance</th>";
@@ -159,7 +131,7 @@ std::string top_section(const Explanation& explanation, int top_k) {
   for (size_t i : order) {
     const ExplainedUnit& unit = explanation.units[i];
     rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"piece\">{}</td><td>{}</td>", ++rank,
-                        text(members_text(unit)), position_kind_name(unit.kind), text(unit_label(unit)),
+                        text(members_text(unit)), position_kind_name(unit.kind), text(unit_label(explanation, unit)),
                         number(unit.relevance));
     if (several_targets) {
       for (size_t t = 0; t < explanation.targets.size(); ++t) {
@@ -169,14 +141,14 @@ std::string top_section(const Explanation& explanation, int top_k) {
     rows += "</tr>\n";
   }
   return fmt::format(
-      "<section>\n<h2>Top positions</h2>\n<p>{} of {} explained units, by relevance "
+      "<section>\n<h2>Top positions{}</h2>\n<p>{} of {} explained units, by relevance "
       "R = {}, summed over the target tokens.</p>\n"
       "<table>\n<thead><tr>{}</tr></thead>\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
-      order.size(), explanation.units.size(), html_escape(method_relevance_description(explanation.method)), header,
+      heading, order.size(), explanation.units.size(), html_escape(method_relevance_description(explanation.method)), header,
       rows);
 }
 
-std::string params_section(const Explanation& explanation) {
+std::string params_section(const Explanation& explanation, const std::string& heading) {
   const ExplainOptions& p = explanation.params;
   std::vector<std::pair<std::string, std::string>> rows = {
       {"model", explanation.model},
@@ -188,6 +160,7 @@ std::string params_section(const Explanation& explanation) {
                                                                      : std::string("off (single-token)"));
   }
   for (const auto& [key, value] : explanation.method_params) rows.emplace_back(key, fmt::format("{:g}", value));
+  for (const auto& [key, value] : explanation.method_text_params) rows.emplace_back(key, value);
   rows.emplace_back("granularity", granularity_name(p.granularity));
   if (explanation.image_grid) {
     rows.emplace_back("image grid", fmt::format("{} \u00d7 {}", explanation.image_grid->first,
@@ -205,8 +178,8 @@ std::string params_section(const Explanation& explanation) {
   for (const auto& [name, value] : rows) {
     body += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", text(name), text(value));
   }
-  return fmt::format("<section>\n<h2>Parameters</h2>\n<table class=\"params\">\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
-                     body);
+  return fmt::format("<section>\n<h2>Parameters{}</h2>\n<table class=\"params\">\n<tbody>\n{}</tbody>\n</table>\n</section>\n",
+                     heading, body);
 }
 
 constexpr const char* kStyle = R"(
@@ -216,7 +189,6 @@ h1 { font-size: 1.5em; margin-bottom: .2em; }
 h2 { font-size: 1.15em; margin: 1.6em 0 .5em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 .subtitle { color: #555; margin-top: 0; }
 figure { margin: 0; }
-figure img { max-width: 100%; height: auto; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.25); }
 figcaption { color: #555; font-size: .9em; margin-top: .4em; }
 .tokens { font: 17px/2.1 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: pre-wrap;
           word-break: break-word; }
@@ -230,6 +202,18 @@ th { background: #f6f6f8; }
 td.piece, .params td, .params th { text-align: left; }
 .piece { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: pre; }
 code { background: #f2f2f4; padding: 1px 4px; border-radius: 3px; }
+.switch select { font: inherit; padding: 2px 4px; }
+.hint { color: #777; font-size: .9em; margin-left: .6em; }
+.stage { display: flex; align-items: stretch; gap: 8px; }
+.stage img { max-width: calc(100% - 90px); height: auto; border-radius: 2px; cursor: crosshair; }
+.bar { display: flex; gap: 6px; }
+#bar { width: 16px; border: 1px solid #777; }
+#bar-labels { display: flex; flex-direction: column; justify-content: space-between; font-size: .85em; color: #333;
+              font-variant-numeric: tabular-nums; }
+.caption { white-space: pre-wrap; color: #222; }
+.tok.group { text-decoration: underline dotted #555; text-underline-offset: 4px; }
+#tip { position: fixed; z-index: 10; pointer-events: none; background: #1b1b1f; color: #fff; padding: 4px 8px;
+       border-radius: 4px; font: 13px/1.4 ui-monospace, Menlo, Consolas, monospace; white-space: pre; }
 )";
 
 }  // namespace
@@ -275,29 +259,56 @@ std::string base64_encode(const std::string& bytes) {
   return out;
 }
 
-std::string render_html_report(const Explanation& explanation, const cv::Mat* original_rgb,
+std::string render_html_report(const std::vector<Explanation>& explanations, const cv::Mat* original_rgb,
                                const HtmlReportOptions& options) {
+  if (explanations.empty()) throw std::invalid_argument("render_html_report: no explanation to show");
+  const Explanation& first = explanations.front();
+  std::vector<std::string> methods;
+  for (const Explanation& e : explanations) methods.push_back(method_display_name(e.method));
+  std::string caption = options.caption;
+  if (caption.empty()) {
+    const auto start = first.target.find_first_not_of(' ');
+    caption = first.prompt + "\nTarget: " + (start == std::string::npos ? first.target : first.target.substr(start));
+  }
+  std::vector<const ExplainedUnit*> text_units;
+  for (const ExplainedUnit& unit : first.units) {
+    if (unit.kind != PositionKind::kImage) text_units.push_back(&unit);
+  }
   std::string page;
   page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  page += fmt::format("<title>AtMan: {} \u2192 {}</title>\n", text(explanation.prompt), text(explanation.target));
+  page += fmt::format("<title>AtMan: {} \u2192 {}</title>\n", text(first.prompt), text(first.target));
   page += fmt::format("<style>{}</style>\n</head>\n<body>\n", kStyle);
-  page += fmt::format("<h1>{} explanation</h1>\n", text(method_display_name(explanation.method)));
+  page += fmt::format("<h1>{} explanation{}</h1>\n", text(fmt::format("{}", fmt::join(methods, ", "))),
+                      explanations.size() > 1 ? "s" : "");
   page += fmt::format("<p class=\"subtitle\">Why <b>{}</b> answers "
                       "<code class=\"piece\">{}</code> with <code class=\"piece\">{}</code></p>\n",
-                      text(explanation.model), text(explanation.prompt), text(explanation.target));
-  page += overlay_section(explanation, original_rgb, options);
-  page += prompt_section(explanation);
-  page += targets_section(explanation);
-  page += top_section(explanation, options.top_k);
-  page += params_section(explanation);
-  page += "</body>\n</html>\n";
+                      text(first.model), text(first.prompt), text(first.target));
+  page += html_maps_section(html_maps(explanations), original_rgb, text_units, caption, options.overlay);
+  page += prompt_section(first);
+  page += targets_section(first);
+  for (const Explanation& e : explanations) {
+    const std::string heading = explanations.size() > 1 ? " \u2014 " + text(method_display_name(e.method)) : "";
+    page += top_section(e, options.top_k, heading);
+    page += params_section(e, heading);
+  }
+  page += fmt::format("<script>{}</script>\n</body>\n</html>\n", html_maps_script());
   return page;
+}
+
+std::string render_html_report(const Explanation& explanation, const cv::Mat* original_rgb,
+                               const HtmlReportOptions& options) {
+  return render_html_report(std::vector<Explanation>{explanation}, original_rgb, options);
 }
 
 void write_html_report(const Explanation& explanation, const cv::Mat* original_rgb, const std::string& path,
                        const HtmlReportOptions& options) {
   write_file_atomically(path, render_html_report(explanation, original_rgb, options), "html");
+}
+
+void write_html_report(const std::vector<Explanation>& explanations, const cv::Mat* original_rgb,
+                       const std::string& path, const HtmlReportOptions& options) {
+  write_file_atomically(path, render_html_report(explanations, original_rgb, options), "html");
 }
 
 }  // namespace atman

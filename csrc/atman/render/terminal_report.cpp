@@ -54,9 +54,13 @@ std::string paint(const cv::Vec3b& rgb, TerminalColour colour) {
   return fmt::format("\x1b[{};48;5;{}m", foreground, xterm_256(rgb));
 }
 
-std::string unit_label(const ExplainedUnit& unit) {
-  if (unit.kind == PositionKind::kImage) return fmt::format("patch ({}, {})", unit.patch_row, unit.patch_col);
-  return "\"" + without_controls(display_piece(unit.piece), false) + "\"";
+std::string unit_label(const Explanation& explanation, const ExplainedUnit& unit) {
+  if (unit.kind == PositionKind::kImage) {
+    const auto [rows, cols] = explanation.image_grid.value_or(std::make_pair<int64_t, int64_t>(1, 1));
+    return image_unit_label(unit, rows, cols);
+  }
+  const std::string quoted = "\"" + without_controls(display_piece(unit.piece), false) + "\"";
+  return unit.name.empty() ? quoted : "group \"" + without_controls(unit.name, false) + "\": " + quoted;
 }
 
 std::string position_text(const ExplainedUnit& unit) {
@@ -97,11 +101,16 @@ std::string grid_block(const Explanation& explanation, TerminalColour colour) {
   if (!explanation.image_grid) return {};
   const auto [rows, cols] = *explanation.image_grid;
   if (rows <= 0 || cols <= 0 || cols > kMaxGridColumns) return {};
-  double max_relevance = 0.0;
-  const cv::Mat grid = normalise_relevance(relevance_grid(explanation), &max_relevance);
+  const OverlayOptions overlay;  // the overlay's scale: same colour map, same clipping
+  const cv::Mat raw = relevance_grid(explanation);
+  const HeatScale scale = overlay_heat_scale(explanation, overlay);
+  const cv::Mat grid = normalise_relevance(raw, scale);
   static constexpr char kRamp[] = " .:-=+*#%@";
-  std::string block = fmt::format("Image patches ({} x {}, 0 .. {:.4g}, negatives as 0):\n", rows, cols,
-                                  max_relevance);
+  std::string block = fmt::format("Image patches ({} x {}, {}; top of the scale: the {:g}th percentile):\n", rows, cols,
+                                  colour == TerminalColour::kNone || !scale.diverging
+                                      ? fmt::format("0 .. {:.4g}, negatives as 0", scale.scale)
+                                      : fmt::format("blue {:.4g} .. red {:.4g}", -scale.scale, scale.scale),
+                                  overlay.clip_percentile);
   const std::string frame = colour == TerminalColour::kNone ? "  +" + std::string(2 * cols, '-') + "+\n" : "";
   block += frame;
   for (int r = 0; r < grid.rows; ++r) {
@@ -109,11 +118,11 @@ std::string grid_block(const Explanation& explanation, TerminalColour colour) {
     for (int c = 0; c < grid.cols; ++c) {
       const float v = grid.at<float>(r, c);
       if (colour == TerminalColour::kNone) {
-        const char ch = kRamp[std::clamp(static_cast<int>(std::lround(v * 9.0f)), 0, 9)];
+        const char ch = kRamp[std::clamp(static_cast<int>(std::lround(std::max(v, 0.0f) * 9.0f)), 0, 9)];
         block += ch;
         block += ch;
       } else {
-        block += paint(colour_of(v, ColourMap::kTurbo), colour) + "  ";
+        block += paint(colour_of(scale.diverging ? (v + 1.0) / 2.0 : v, scale.map), colour) + "  ";
       }
     }
     block += colour == TerminalColour::kNone ? "|\n" : std::string(kReset) + "\n";
@@ -131,7 +140,7 @@ std::string table_block(const Explanation& explanation, int top_k) {
   rows.push_back({"rank", "position", "kind", "unit", "relevance"});
   for (size_t i = 0; i < order.size(); ++i) {
     const ExplainedUnit& unit = explanation.units[order[i]];
-    rows.push_back({std::to_string(i + 1), position_text(unit), position_kind_name(unit.kind), unit_label(unit),
+    rows.push_back({std::to_string(i + 1), position_text(unit), position_kind_name(unit.kind), unit_label(explanation, unit),
                     std::isfinite(unit.relevance) ? fmt::format("{:.4f}", unit.relevance) : "n/a"});
   }
   // Column widths in code points (pieces may hold non-ASCII letters).
