@@ -135,6 +135,13 @@ TEST(E2eContrastTest, BadValuesGetOneLine) {
     EXPECT_NE(lines[0].find(c.message), std::string::npos) << lines[0];
     EXPECT_FALSE(std::filesystem::exists(tmp.path("out.json")));
   }
+  // Under torchrun's environment as well, before any rank joins a group.
+  std::vector<std::string> args = explain_args(tmp, image, " red");
+  args.insert(args.end(), {"--contrast", " blue"});
+  const RunResult r = testing::run_atman_with("env RANK=0 WORLD_SIZE=2", args);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("--contrast does not shard over ranks"), std::string::npos) << r.err;
 }
 
 }  // namespace
