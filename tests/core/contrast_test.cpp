@@ -132,6 +132,16 @@ TEST_F(ContrastTest, AnswersOfDifferentLengthsRunTwoSweeps) {
   expect_difference(contrastive(" blue", " red circle", other), " blue", " red circle");
 }
 
+TEST_F(ContrastTest, ControlAndWordGroupsCarryOver) {
+  options_.control = Control::kLogAdditive;
+  options_.granularity = Granularity::kWord;
+  const Explanation e = contrastive(" red circle", " blue", options_);
+  expect_difference(e, " red circle", " blue");
+  bool grouped = false;
+  for (const ExplainedUnit& u : e.units) grouped |= u.members.size() > 1;
+  EXPECT_TRUE(grouped);
+}
+
 TEST_F(ContrastTest, ShapingAppliesToTheContrastMap) {
   ExplainOptions shaped = options_;
   shaped.normalize = true;
@@ -159,6 +169,9 @@ TEST_F(ContrastTest, BadContrastsGetOneLine) {
   ExplainOptions per_token = options_;
   per_token.target_granularity = TargetGranularity::kToken;
   expect_error([&] { contrastive(" red", " blue", per_token); }, {"target granularity token does not apply"});
+  ExplainOptions coarse = options_;
+  coarse.image_search = ImageSearch::kCoarseToFine;
+  expect_error([&] { contrastive(" red", " blue", coarse); }, {"image search coarse-to-fine does not apply"});
 }
 
 }  // namespace

@@ -122,6 +122,7 @@ TEST(E2eContrastTest, BadValuesGetOneLine) {
       {{"--contrast", " blue", "--method", "ixg"}, 2, "--contrast is AtMan's: it takes no --method ixg"},
       {{"--contrast", " blue", "--target-granularity", "token"}, 2, "--target-granularity token does not apply"},
       {{"--contrast", " blue", "--processes", "2"}, 2, "--contrast does not shard over ranks"},
+      {{"--contrast", " blue", "--image-search", "coarse-to-fine"}, 2, "--image-search coarse-to-fine does not apply"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = explain_args(tmp, image, " red");

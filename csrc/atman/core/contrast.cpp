@@ -11,6 +11,7 @@
 
 #include "atman/core/pass_runner.h"
 #include "atman/core/shaping.h"
+#include "atman/core/unit_labels.h"
 #include "atman/runtime/memory_meter.h"
 
 namespace atman {
@@ -18,19 +19,29 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// `prepared` cut to the prompt's units (image and text) and their modifier rows.
+// The entries of `v` at `keep` (v empty: empty).
+template <typename T>
+std::vector<T> kept(const std::vector<T>& v, const std::vector<int64_t>& keep) {
+  std::vector<T> out;
+  if (v.empty()) return out;
+  for (int64_t g : keep) out.push_back(v.at(static_cast<size_t>(g)));
+  return out;
+}
+
+// `prepared` cut to the prompt's units (image and text): their groups,
+// weights, labels and modifier rows.
 PreparedInput prompt_units(PreparedInput prepared) {
   const int64_t target_begin = prepared.sequence.target_begin();
-  std::vector<std::vector<int64_t>> groups;
   std::vector<int64_t> keep;
   for (size_t g = 0; g < prepared.groups.size(); ++g) {
     const auto& members = prepared.groups[g];
     if (std::all_of(members.begin(), members.end(), [&](int64_t i) { return i < target_begin; })) {
       keep.push_back(static_cast<int64_t>(g));
-      groups.push_back(members);
     }
   }
-  prepared.groups = std::move(groups);
+  prepared.groups = kept(prepared.groups, keep);
+  prepared.weights = kept(prepared.weights, keep);
+  prepared.labels = kept(prepared.labels, keep);
   prepared.modifiers = prepared.modifiers.index_select(0, at::tensor(keep, at::kLong));
   return prepared;
 }
@@ -59,7 +70,7 @@ struct AnswerSweep {
 AnswerSweep sweep_answers(const Explainer& explainer, const PreparedInput& prepared, std::vector<int64_t> rows,
                           std::vector<int64_t> ids, const ExplainOptions& options,
                           std::shared_ptr<const CompiledModel> compiled, const std::function<void(int64_t)>& done) {
-  SweepInput input{prepared.embeddings, std::move(rows), std::move(ids)};
+  SweepInput input{prepared.embeddings, std::move(rows), std::move(ids), options.control};
   auto runner = make_pass_runner(explainer.model(), std::move(input), options.strategy, std::move(compiled));
   const int64_t batch =
       options.batch_size > 0 ? options.batch_size : default_batch_size(explainer.model(), prepared, options);
@@ -100,6 +111,10 @@ void add_contrast(Explanation& e, const std::string& text, const Sequence& contr
 void check_contrast_request(const ExplainInput& input, const ExplainOptions& options) {
   TORCH_CHECK(input.contrast.has_value(), "explain_contrast: the input has no contrast");
   check_input_text(*input.contrast, "contrast");
+  if (options.image_search == ImageSearch::kCoarseToFine) {
+    throw std::invalid_argument("a contrastive explanation runs the full image search: image search coarse-to-fine "
+                                "does not apply");
+  }
   if (options.target_granularity == TargetGranularity::kToken) {
     throw std::invalid_argument(
         "a contrastive explanation has one map (the whole target against the whole contrast): target granularity "
@@ -160,8 +175,9 @@ Explanation explain_contrast(const Explainer& explainer, const ExplainInput& inp
   const int64_t threads = set_threads(options.threads);
   c10::InferenceMode guard;
   const at::Tensor image = explainer.embed_image(input.image_rgb);  // once for both answers
-  const PreparedInput target = prompt_units(explainer.prepare(input.prompt, input.target, image, options));
-  const PreparedInput contrast = prompt_units(explainer.prepare(input.prompt, *input.contrast, image, options));
+  const cv::Size size = input.image_rgb.size();  // what custom groups' rectangles refer to
+  const PreparedInput target = prompt_units(explainer.prepare(input.prompt, input.target, image, options, size));
+  const PreparedInput contrast = prompt_units(explainer.prepare(input.prompt, *input.contrast, image, options, size));
   if (contrast.sequence.target_ids == target.sequence.target_ids) {
     throw std::invalid_argument(fmt::format("the contrast \"{}\" is the target \"{}\" in tokens: nothing to contrast",
                                             *input.contrast, input.target));
@@ -175,6 +191,7 @@ Explanation explain_contrast(const Explainer& explainer, const ExplainInput& inp
 
   Explanation e = assemble_explanation(explainer.model().config(), "atman", target.sequence, target.groups,
                                        both.r_target, to_vector(both.ce_target), options);
+  label_units(target.labels, target.chosen_granularity, e);  // core/unit_labels.h
   add_contrast(e, *input.contrast, contrast.sequence, both.r_contrast, both.ce_contrast);
   for (const AnswerSweep& s : both.sweeps) {
     e.stats.forward_passes += s.passes;
