@@ -12,6 +12,7 @@
 #include "atman/core/pass_runner.h"
 #include "atman/core/shaping.h"
 #include "atman/core/unit_labels.h"
+#include "atman/model/target_pass.h"
 #include "atman/runtime/memory_meter.h"
 
 namespace atman {
@@ -44,12 +45,6 @@ PreparedInput prompt_units(PreparedInput prepared) {
   prepared.labels = kept(prepared.labels, keep);
   prepared.modifiers = prepared.modifiers.index_select(0, at::tensor(keep, at::kLong));
   return prepared;
-}
-
-std::vector<int64_t> prediction_rows_of(const Sequence& sequence) {
-  std::vector<int64_t> rows;
-  for (size_t t = 0; t < sequence.target_ids.size(); ++t) rows.push_back(sequence.prediction_row(static_cast<int64_t>(t)));
-  return rows;
 }
 
 std::vector<int64_t> joined(std::vector<int64_t> a, const std::vector<int64_t>& b) {
@@ -147,7 +142,7 @@ BothAnswers sweep_both(const Explainer& explainer, const PreparedInput& target, 
   const int64_t t = static_cast<int64_t>(ts.target_ids.size());
   BothAnswers out;
   if (shared) {
-    out.sweeps.push_back(sweep_answers(explainer, target, joined(prediction_rows_of(ts), prediction_rows_of(cs)),
+    out.sweeps.push_back(sweep_answers(explainer, target, joined(prediction_rows(ts), prediction_rows(cs)),
                                        joined(ts.target_ids, cs.target_ids), options, compiled, report(0)));
     const AnswerSweep& s = out.sweeps[0];
     out.r_target = s.relevance.narrow(1, 0, t);
@@ -157,9 +152,9 @@ BothAnswers sweep_both(const Explainer& explainer, const PreparedInput& target, 
     return out;
   }
   out.sweeps.push_back(
-      sweep_answers(explainer, target, prediction_rows_of(ts), ts.target_ids, options, compiled, report(0)));
+      sweep_answers(explainer, target, prediction_rows(ts), ts.target_ids, options, compiled, report(0)));
   out.sweeps.push_back(
-      sweep_answers(explainer, contrast, prediction_rows_of(cs), cs.target_ids, options, compiled, report(n)));
+      sweep_answers(explainer, contrast, prediction_rows(cs), cs.target_ids, options, compiled, report(n)));
   out.r_target = out.sweeps[0].relevance;
   out.ce_target = out.sweeps[0].clean_ce;
   out.r_contrast = out.sweeps[1].relevance;
