@@ -135,7 +135,12 @@ TEST(BaselinesTest, EveryMethodExplainsEveryPosition) {
     bool any = false;
     for (const auto& u : e.units) any = any || u.relevance != 0.0;
     EXPECT_TRUE(any);
-    EXPECT_EQ(e.method_params.size(), m == Method::kIntegratedGradients ? 1u : 0u);
+    // ig: ig_steps; attnlrp: explained_logit and conservation_gap; the others none.
+    EXPECT_EQ(e.method_params.size(), m == Method::kIntegratedGradients ? 1u : m == Method::kAttnLrp ? 2u : 0u);
+    if (m == Method::kAttnLrp) {
+      EXPECT_EQ(e.method_params[0].first, "explained_logit");
+      EXPECT_EQ(e.method_params[1].first, "conservation_gap");
+    }
   }
 }
 
@@ -157,7 +162,7 @@ TEST(BaselinesTest, WordGroupsSumTheirMembers) {
 
 TEST(BaselinesTest, NamesAndErrors) {
   for (Method m : all_methods()) EXPECT_EQ(parse_method(method_name(m)), m);
-  expect_error([] { parse_method("gradcam"); }, {"method must be atman, ixg, ig, rollout or chefer, got \"gradcam\""});
+  expect_error([] { parse_method("gradcam"); }, {"method must be atman, ixg, ig, rollout, chefer", "got \"gradcam\""});
   auto minimal = Model::load(test_model("minimal.pt"));
   Explainer explainer(minimal);
   for (Method m : {Method::kRollout, Method::kChefer}) {
@@ -165,6 +170,9 @@ TEST(BaselinesTest, NamesAndErrors) {
                  {"minimal.pt", "has no method forward_with_attentions(embeddings, modifier)", "docs/optional_methods.md",
                   "method " + method_name(m)});
   }
+  expect_error([&] { explain_with_method(explainer, Method::kAttnLrp, image_input(), ExplainOptions{}); },
+               {"minimal.pt: model test-minimal has no method forward_lrp(embeddings) (docs/optional_methods.md): "
+                "method attnlrp needs it"});
   // The gradient methods work on a model with only the required methods.
   EXPECT_NO_THROW(explain_with_method(explainer, Method::kInputXGradient, image_input(), ExplainOptions{}));
   BaselineOptions zero;
