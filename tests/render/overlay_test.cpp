@@ -91,8 +91,9 @@ TEST(RenderOverlay, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
   cv::minMaxLoc(gray, &darkest);
   EXPECT_LT(darkest, 80);
   bool top_colour = false;
+  const cv::Vec3d yellow = opencv_viridis(255);
   for (int y = 0; y < bar.rows; ++y) {
-    for (int x = 0; x < bar.cols; ++x) top_colour |= cv::norm(cv::Vec3d(bar.at<cv::Vec3b>(y, x)) - opencv_viridis(255)) < 2;
+    for (int x = 0; x < bar.cols; ++x) top_colour |= cv::norm(cv::Vec3d(bar.at<cv::Vec3b>(y, x)) - yellow) < 2;
   }
   EXPECT_TRUE(top_colour);
 
@@ -101,10 +102,10 @@ TEST(RenderOverlay, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
     EXPECT_EQ(render_overlay(e, gray_image(size.width, size.height), "caption", heat_only()).size(), size);
   }
   EXPECT_EQ(render_overlay(e, gray_image(47, 300), "caption").size(), cv::Size(47, 300));
-  const std::string png = render_overlay_png(e, gray_image(2000, 1500), "Q: a\nA: b");
+  const std::string png = render_overlay_png(e, gray_image(800, 600), "Q: a\nA: b");
   const cv::Mat decoded = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_UNCHANGED);
-  EXPECT_GT(decoded.cols, 2000);
-  EXPECT_GT(decoded.rows, 1500);
+  EXPECT_GT(decoded.cols, 800);
+  EXPECT_GT(decoded.rows, 600);
 }
 
 TEST(RenderOverlay, BlendsWithTheHandComputedOpacity) {
@@ -155,6 +156,13 @@ TEST(RenderOverlay, ClipsAtAPercentileOfTheValues) {
   const cv::Mat signed_normalised = normalise_relevance(relevance_grid(signed_map), both);
   EXPECT_FLOAT_EQ(signed_normalised.at<float>(0, 0), -1.0f);
   EXPECT_FLOAT_EQ(signed_normalised.at<float>(0, 1), 0.5f);
+  // Negatives under a tenth of the largest value are noise: still viridis.
+  const auto faint = grid_explanation(1, 3, [](int, int c) { return c == 0 ? -0.05 : c == 1 ? 0.9 : 0.0; });
+  EXPECT_EQ(heat_scale(relevance_grid(faint), ColourMap::kAuto, 100.0).map, ColourMap::kViridis);
+  const auto reaching = grid_explanation(1, 3, [](int, int c) { return c == 0 ? -0.2 : c == 1 ? 0.9 : 0.0; });
+  EXPECT_EQ(heat_scale(relevance_grid(reaching), ColourMap::kAuto, 100.0).map, ColourMap::kDiverging);
+  const auto all_negative = grid_explanation(1, 2, [](int, int c) { return c == 0 ? -1.0 : 0.0; });
+  EXPECT_EQ(heat_scale(relevance_grid(all_negative), ColourMap::kAuto, 100.0).map, ColourMap::kDiverging);
   // Forced sequential: negatives clipped at 0, the scale from the positive part.
   const HeatScale sequential = heat_scale(relevance_grid(signed_map), ColourMap::kInferno, 100.0);
   EXPECT_DOUBLE_EQ(sequential.scale, 2.0);

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "atman/render/colour_map.h"
 #include "test_util.h"
 
 namespace atman {
@@ -74,6 +76,29 @@ TEST(RenderTerminal, TableAlignsNonAsciiPieces) {
   }
   ASSERT_EQ(widths.size(), 4u);
   EXPECT_TRUE(std::all_of(widths.begin(), widths.end(), [&](size_t w) { return w == widths[0]; })) << summary;
+}
+
+TEST(RenderTerminal, NamesTilesAndGroupsAndPaintsSignedMapsDiverging) {
+  // A 2 x 2 tile over patches 0, 1, 2, 3 of a 2 x 2 grid, and a named text group.
+  auto e = grid_explanation(2, 2, [](int, int) { return 0.0; });
+  ExplainedUnit tile = e.units[0];
+  tile.members = {0, 1, 2, 3};
+  tile.tile_row0 = 0, tile.tile_row1 = 1, tile.tile_col0 = 0, tile.tile_col1 = 1;
+  tile.relevance = -4.0;
+  e.units.erase(e.units.begin(), e.units.begin() + 4);
+  e.units.insert(e.units.begin(), tile);
+  e.units[1].name = "greeting";
+  e.units[1].relevance = 2.0;
+  const std::string plain = format_terminal_summary(e, false, 0);
+  EXPECT_NE(plain.find("tile (0-1, 0-1)"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("group \"greeting\": \"<s>\""), std::string::npos) << plain;
+  // Every cell of the tile shows its value: the most negative end of the diverging map.
+  const std::string colour = format_terminal_summary(e, TerminalColour::kTrueColour, 0);
+  const cv::Vec3b blue = colour_of(0.0, ColourMap::kDiverging);
+  const std::string cell = fmt::format("48;2;{};{};{}m  ", blue[0], blue[1], blue[2]);
+  size_t count = 0;
+  for (size_t at = colour.find(cell); at != std::string::npos; at = colour.find(cell, at + 1)) ++count;
+  EXPECT_EQ(count, 4u) << colour;
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 namespace atman {
 
 enum class ColourMap {
-  kAuto,       // viridis for maps without negative values, diverging for signed ones
+  kAuto,       // viridis, or diverging for signed maps (heat_map.h, heat_scale)
   kViridis,    // perceptually uniform, lightness rises with relevance, colour-blind safe (OpenCV's)
   kInferno,    // perceptually uniform, black .. red .. pale yellow (OpenCV's)
   kTurbo,      // improved rainbow (OpenCV's): vivid but not uniform in lightness

@@ -10,6 +10,10 @@
 namespace atman {
 namespace {
 
+// kAuto's threshold: a map is signed when its most negative value reaches this
+// fraction of its largest positive one.
+constexpr double kSignedFraction = 0.1;
+
 std::pair<int64_t, int64_t> checked_grid(const Explanation& explanation) {
   if (!explanation.image_grid) {
     throw std::invalid_argument("relevance_grid: the explanation has no image grid (text-only input)");
@@ -129,14 +133,18 @@ HeatScale heat_scale(const cv::Mat& grid, ColourMap map, double clip_percentile,
   cv::Mat values;
   grid.convertTo(values, CV_64F);
   std::vector<double> shown;
-  bool negative = false;
+  double largest = 0.0, most_negative = 0.0;
   for (auto it = values.begin<double>(); it != values.end<double>(); ++it) {
     const double v = std::isfinite(*it) ? *it : 0.0;
-    negative = negative || v < 0.0;
+    largest = std::max(largest, v);
+    most_negative = std::max(most_negative, -v);
     shown.push_back(v);
   }
+  // Signed: negatives large enough to see (AtMan's maps carry tiny negative
+  // noise that a diverging map would spend half its range on).
+  const bool signed_map = most_negative > 0.0 && most_negative >= kSignedFraction * largest;
   HeatScale scale;
-  scale.map = map != ColourMap::kAuto ? map : (negative || contrastive ? ColourMap::kDiverging : ColourMap::kViridis);
+  scale.map = map != ColourMap::kAuto ? map : (signed_map || contrastive ? ColourMap::kDiverging : ColourMap::kViridis);
   scale.diverging = scale.map == ColourMap::kDiverging;
   for (double& v : shown) v = scale.diverging ? std::abs(v) : std::max(v, 0.0);
   scale.scale = percentile(std::move(shown), clip_percentile);

@@ -60,9 +60,10 @@ struct HeatScale {
 /// between the sorted values (NumPy's default); 0 for no values.
 double percentile(std::vector<double> values, double p);
 
-/// The scale of `grid` under `map`. kAuto becomes kDiverging when the grid has
-/// a negative value or `contrastive` is set (relevance that is meant to be
-/// signed), else kViridis. `clip_percentile` in (0, 100] (std::invalid_argument
+/// The scale of `grid` under `map`. kAuto becomes kDiverging for a signed map
+/// -- its most negative value reaches a tenth of its largest positive one (or
+/// it has no positive value) -- or when `contrastive` is set (relevance meant
+/// to be signed), else kViridis. `clip_percentile` in (0, 100] (std::invalid_argument
 /// otherwise); 100 is the largest value, no clipping.
 HeatScale heat_scale(const cv::Mat& grid, ColourMap map, double clip_percentile, bool contrastive = false);
 

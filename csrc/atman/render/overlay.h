@@ -12,7 +12,7 @@
 //   1. relevance_grid: R[i] of every image unit on the patch grid (a unit of
 //      several patches covers all of them).
 //   2. heat_scale: the colour map (auto: viridis, or the diverging map centred
-//      at 0 when the map has negative values) and the value at the top of the
+//      at 0 for signed or contrastive maps) and the value at the top of the
 //      scale, the `clip_percentile` percentile of the shown magnitudes, so that
 //      one outlier does not wash out the rest (Captum clips the same way).
 //   3. normalise_relevance and heat_over_image: v in [0, 1] (or [-1, 1]),
