@@ -115,11 +115,14 @@ class Schemas(unittest.TestCase):
                   for name in ("explain", "explain_pixels", "config", "model_path")}
         self.assertIn("explain(__torch__.torch.classes.atman.Explainer _0, str prompt, str target, "
                       "str? image_path=None, float suppression_factor=0.10000000000000001, "
-                      "float? conceptual_threshold=0.59999999999999998) -> Dict(str, Tensor)", schema["explain"])
+                      "float? conceptual_threshold=0.59999999999999998, str control=\"multiplicative\", "
+                      "str method=\"atman\"", schema["explain"])
         self.assertIn("explain_pixels(__torch__.torch.classes.atman.Explainer _0, str prompt, str target, "
                       "Tensor pixels, float suppression_factor=0.10000000000000001, "
-                      "float? conceptual_threshold=0.59999999999999998) -> Dict(str, Tensor)",
-                      schema["explain_pixels"])
+                      "float? conceptual_threshold=0.59999999999999998, str control=\"multiplicative\", "
+                      "str method=\"atman\"", schema["explain_pixels"])
+        for name in ("explain", "explain_pixels"):
+            self.assertIn("-> Dict(str, Tensor)", schema[name])
         self.assertIn("-> str", schema["config"])
 
     def test_config_is_the_models_config(self):
