@@ -43,6 +43,9 @@ struct EvalArgs {
   double suppression_factor = ExplainOptions{}.suppression_factor;
   std::string conceptual_threshold = default_conceptual_threshold_text();
   int64_t ig_steps = BaselineOptions{}.ig_steps;
+  std::string ig_methods = ig_rule_name(BaselineOptions{}.ig_rule);
+  bool faithfulness = false;
+  std::string faithfulness_fractions = kDefaultFaithfulnessFractions;
   int64_t batch_size = 32;
   int64_t threads = 0;
   int64_t examples = 6;
@@ -158,6 +161,29 @@ void make_plots(const std::string& out_dir, bool quiet) {
 
 int eval_as_rank(const EvalArgs& a, const EvalOptions& options, ProcessGroup* group);
 
+// --ig-method RULE[,RULE...]: one ig row per rule.
+void parse_ig_methods(const EvalArgs& a, EvalOptions& options) {
+  std::string list = a.ig_methods;
+  for (size_t at = 0; at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    const std::string name = list.substr(at, comma - at);
+    at = comma + 1;
+    IgRule rule;
+    try {
+      rule = parse_ig_rule(name);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--ig-method: ") + e.what());
+    }
+    if (rule == IgRule::kRiemannTrapezoid && a.ig_steps < 2) {
+      throw UsageError("--ig-method riemann-trapezoid needs --ig-steps >= 2");
+    }
+    if (std::find(options.ig_rules.begin(), options.ig_rules.end(), rule) == options.ig_rules.end()) {
+      options.ig_rules.push_back(rule);
+    }
+  }
+  options.baseline.ig_rule = options.ig_rules.front();
+}
+
 int run_eval(const EvalArgs& a) {
   check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
   check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
@@ -174,6 +200,13 @@ int run_eval(const EvalArgs& a) {
   options.explain.batch_size = a.batch_size;
   options.explain.threads = a.threads;
   options.baseline.ig_steps = a.ig_steps;
+  parse_ig_methods(a, options);
+  options.faithfulness = a.faithfulness;
+  try {
+    options.faithfulness_fractions = parse_fractions(a.faithfulness_fractions);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   options.examples = a.examples;
   options.bootstrap_resamples = a.bootstrap;
   const EvalSetting base{options.explain.suppression_factor, options.explain.conceptual_threshold};
@@ -201,6 +234,7 @@ int eval_as_rank(const EvalArgs& a, const EvalOptions& options, ProcessGroup* gr
     std::string what = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", fmt::join(a.methods, ","), a.limit,
                                    fmt::join(a.sweeps, ";"), a.sweep_grid, a.suppression_factor,
                                    a.conceptual_threshold, a.ig_steps, a.batch_size, a.examples);
+    what += fmt::format("|{}|{}|{}", a.ig_methods, a.faithfulness, a.faithfulness_fractions);
     for (const EvalSet& set : sets) {
       what += "|" + set.task + "|" + file_fingerprint_hex((std::filesystem::path(set.folder) / "items.jsonl").string());
     }
@@ -245,7 +279,7 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--data", args->data,
                   "Folder with items.jsonl, or a folder of such folders (e.g. data/heldout)")
       ->required();
-  sub->add_option("--methods", args->methods, "Comma-separated: atman, ixg, ig, rollout, chefer, all")
+  sub->add_option("--methods", args->methods, "Comma-separated: " + fmt::format("{}", fmt::join(method_names(), ", ")) + ", all")
       ->default_str("all");
   sub->add_option("--limit", args->limit,
                   "Items per task from the start of each set (0: all); or TASK=N,... per task")
@@ -261,6 +295,15 @@ Command add_eval_command(CLI::App& app) {
                   "AtMan's base conceptual threshold, or off")
       ->capture_default_str();
   sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points")->capture_default_str();
+  sub->add_option("--ig-method", args->ig_methods,
+                  "Integrated Gradients quadrature, comma-separated for one ig row each: riemann-middle, riemann-left, "
+                  "riemann-right, riemann-trapezoid, gauss-legendre")
+      ->capture_default_str();
+  sub->add_flag("--faithfulness", args->faithfulness,
+                "Deletion curves (MoRF, LeRF) of every map under attention suppression and input removal: AOPC, ABPC");
+  sub->add_option("--faithfulness-fractions", args->faithfulness_fractions,
+                  "Percentages of the scored units removed at each step of the curves")
+      ->capture_default_str();
   sub->add_option("--batch-size", args->batch_size,
                   "AtMan modifier rows and IG points per pass (0: automatic)")
       ->capture_default_str();

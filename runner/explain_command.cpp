@@ -49,6 +49,7 @@ struct ExplainArgs {
   std::string control = "multiplicative";
   std::string method = "atman";
   int64_t ig_steps = BaselineOptions{}.ig_steps;
+  std::string ig_method = ig_rule_name(BaselineOptions{}.ig_rule);
   int64_t batch_size = 0;
   int64_t threads = 0;
   int64_t max_memory_mb = 0;
@@ -135,6 +136,14 @@ int run_explain(const ExplainArgs& a) {
   check_int_flag("--ig-steps", a.ig_steps, 1, 100000);
   BaselineOptions baseline;
   baseline.ig_steps = a.ig_steps;
+  try {
+    baseline.ig_rule = parse_ig_rule(a.ig_method);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--ig-method: ") + e.what());
+  }
+  if (baseline.ig_rule == IgRule::kRiemannTrapezoid && a.ig_steps < 2) {
+    throw UsageError("--ig-method riemann-trapezoid needs --ig-steps >= 2");
+  }
 
   // Fail early on output paths, before the (long) sweep.
   if (root && !a.json.empty()) check_output_path(a.json, "json");
@@ -301,6 +310,10 @@ Command add_explain_command(CLI::App& app) {
       ->check(CLI::IsMember(method_names()))
       ->capture_default_str();
   sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")
+      ->capture_default_str();
+  sub->add_option("--ig-method", args->ig_method,
+                  "Integrated Gradients quadrature: riemann-middle, riemann-left, riemann-right, riemann-trapezoid, "
+                  "gauss-legendre (--method ig)")
       ->capture_default_str();
   sub->add_option("--batch-size", args->batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();

@@ -19,6 +19,11 @@ OUT/examples/, and writes into OUT/plots/:
                        the image, the relevance of its patches (clipped at 0,
                        scaled to each panel's maximum) and the ground-truth
                        object's outline
+  faithfulness_TASK.png  with --faithfulness: the mean deletion curves (log p of
+                       the target against the percentage of scored units
+                       removed, MoRF and LeRF) of every method and setting,
+                       under attention suppression and input removal, from
+                       OUT/rows.jsonl (the summary's items); the legend gives each curve's mean ABPC
 Prints one line per PNG written: "plot: PATH"."""
 import argparse
 import csv
@@ -33,10 +38,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-METHOD_ORDER = ["atman", "ixg", "ig", "rollout", "chefer"]
+METHOD_ORDER = ["atman", "ixg", "ig", "rollout", "chefer", "attnlrp", "loo"]
 METHOD_LABEL = {"atman": "AtMan", "ixg": "Input x Grad", "ig": "Integrated Grad", "rollout": "Rollout",
-                "chefer": "Chefer et al."}
-METHOD_COLOUR = {"atman": "#d62728", "ixg": "#1f77b4", "ig": "#2ca02c", "rollout": "#9467bd", "chefer": "#ff7f0e"}
+                "chefer": "Chefer et al.", "attnlrp": "AttnLRP", "loo": "Leave-one-out"}
+METHOD_COLOUR = {"atman": "#d62728", "ixg": "#1f77b4", "ig": "#2ca02c", "rollout": "#9467bd", "chefer": "#ff7f0e",
+                 "attnlrp": "#8c564b", "loo": "#7f7f7f"}
 METRICS = [("precision", "mAP (precision)"), ("recall", "mAR (recall)"), ("average_precision", "ranking AP"),
            ("pointing", "pointing game")]
 
@@ -261,6 +267,69 @@ def plot_overlays(run, data, out_dir, count):
     return path
 
 
+def read_rows(run):
+    path = os.path.join(run, "rows.jsonl")
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    rows.append(json.loads(line))
+    return rows
+
+
+def plot_faithfulness(run, out_dir, summary):
+    """One figure per task with curves: mean log p(target) against the removed percentage, over the
+    run's selection (the first `items` of each task, as the summary counts them)."""
+    selected = {}
+    for s in summary:
+        selected[s["task"]] = max(selected.get(s["task"], 0), int(number(s["items"])))
+    rows, seen = [], set()
+    for r in read_rows(run):  # the first row of each key, as a resumed run keeps it
+        key = (r["task"], r["item"], r["method"], r["setting"])
+        if r.get("faithfulness") and key not in seen and r["index"] < selected.get(r["task"], 0):
+            seen.add(key)
+            rows.append(r)
+    paths = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        groups = {}
+        for r in rows:
+            if r["task"] == task:
+                groups.setdefault((r["method"], r["setting"]), []).append(r["faithfulness"])
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), squeeze=False)
+        styles = ["-", "--", ":", "-."]
+        for ax, operator in zip(axes[0], ("attention", "input")):
+            seen = {}
+            for (method, setting), curves in sorted(groups.items(), key=lambda g: method_key(g[0][0])):
+                fractions = curves[0]["fractions"]
+                curves = [c for c in curves if c["fractions"] == fractions]
+                morf = np.mean([c[operator]["morf"] for c in curves], axis=0)
+                lerf = np.mean([c[operator]["lerf"] for c in curves], axis=0)
+                abpc = np.mean([c[operator]["abpc"] for c in curves])
+                style = styles[seen.get(method, 0) % len(styles)]
+                seen[method] = seen.get(method, 0) + 1
+                label = METHOD_LABEL.get(method, method) + ("" if setting == "-" else " " + setting)
+                colour = METHOD_COLOUR.get(method, "gray")
+                ax.plot(fractions, morf, style, color=colour, marker="v", markersize=4,
+                        label="%s: ABPC %.2f" % (label, abpc))
+                ax.plot(fractions, lerf, style, color=colour, marker="^", markersize=4, alpha=0.6)
+            ax.set_xscale("symlog", linthresh=1)
+            ax.set_xlabel("scored units removed (%); v MoRF (most relevant first), ^ LeRF (least relevant first)")
+            ax.set_ylabel("mean log p(target)")
+            ax.set_title("%s removal" % ("attention-suppression" if operator == "attention" else "input"),
+                         fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        n = max(len(c) for c in groups.values())
+        fig.suptitle("Deletion curves on %s (%d items): MoRF should fall fast, LeRF stay high" % (task, n))
+        fig.tight_layout()
+        path = os.path.join(out_dir, "faithfulness_%s.png" % task)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="output folder of atman eval")
@@ -277,6 +346,7 @@ def main():
     overlay = plot_overlays(args.run, args.data, out_dir, args.examples)
     if overlay:
         paths.append(overlay)
+    paths += plot_faithfulness(args.run, out_dir, summary)
     for path in paths:
         print("plot: " + path)
 

@@ -58,8 +58,14 @@ std::vector<EvalSet> load_eval_sets(const std::string& dir) {
       item.prompt = row.prompt;
       item.span_begin = row.evidence_span[0];
       item.span_end = row.evidence_span[1];
+    } else if (!row.prompt.empty()) {
+      item.kind = EvalItemKind::kTextSpan;  // no evidence: faithfulness only (span -1, -1)
+      item.prompt = row.prompt;
+      item.span_begin = item.span_end = -1;
     } else {
-      throw std::runtime_error("an item needs \"image\" and \"mask\" (image task) or \"evidence_span\" (text task)");
+      throw std::runtime_error(
+          "an item needs \"image\" and \"mask\" (image task) or \"prompt\" (text task, with \"evidence_span\" for "
+          "the localisation metrics)");
     }
     if (sets.empty() || sets.back().folder != row.folder) sets.push_back(EvalSet{item.task, row.folder, {}});
     sets.back().items.push_back(std::move(item));
@@ -146,11 +152,12 @@ GroundTruth text_ground_truth(const Tokenizer& tokenizer, const Sequence& sequen
     byte_of.push_back(it - prompt.begin());
   }
   const int64_t chars = static_cast<int64_t>(byte_of.size()) - 1;
-  if (span_begin < 0 || span_end <= span_begin || span_end > chars) {
+  const bool no_span = span_begin == -1 && span_end == -1;  // an item without evidence: every truth 0
+  if (!no_span && (span_begin < 0 || span_end <= span_begin || span_end > chars)) {
     throw std::invalid_argument(fmt::format("evidence span [{}, {}) lies outside the prompt's {} characters",
                                             span_begin, span_end, chars));
   }
-  const int64_t b0 = byte_of[span_begin], b1 = byte_of[span_end];
+  const int64_t b0 = no_span ? 0 : byte_of[span_begin], b1 = no_span ? 0 : byte_of[span_end];
   // The prompt's text parts as build_sequence encoded them: the whole
   // prompt, or the text before and after {image} (docs/contract.md).
   struct Part {

@@ -19,6 +19,9 @@
 //     (sentencepiece's alignment: a piece "\u2581Word" covers the space
 //     before the word, so the piece after the span's last character does
 //     not count, the span's first word does).
+//   text items without "evidence_span" (stories): "prompt", "target"; the
+//     same evaluated positions, no ground truth (the localisation metrics
+//     are NaN; the faithfulness curves and the agreement with LOO are not).
 //
 // Usage:
 //   std::vector<EvalSet> sets = load_eval_sets("data/heldout");  // or data/heldout/facts_qa
@@ -95,6 +98,7 @@ GroundTruth image_ground_truth(const cv::Mat& mask, const Sequence& sequence, do
 /// evidence span [span_begin, span_end) in characters of sequence.prompt
 /// (with {image} in the prompt, the text before and after it, each part as
 /// the sequence encoded it).
+/// Span [-1, -1): no evidence, every truth 0 (the positions alone).
 /// Throws std::invalid_argument when the span lies outside the prompt.
 GroundTruth text_ground_truth(const Tokenizer& tokenizer, const Sequence& sequence, int64_t span_begin,
                               int64_t span_end);

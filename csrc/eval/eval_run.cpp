@@ -21,12 +21,15 @@
 #include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
 #include "atman/io/image.h"
+#include "atman/methods/loo.h"
+#include "atman/methods/removal.h"
 #include "atman/model/target_pass.h"
 #include "atman/render/json_output.h"
 #include "atman/render/overlay.h"
 #include "atman/runtime/distributed.h"
 #include "atman/runtime/memory_meter.h"
 #include "eval/example_pages.h"
+#include "eval/rank_correlation.h"
 
 namespace atman {
 namespace {
@@ -107,6 +110,7 @@ struct Unit {
   Method method;
   std::optional<EvalSetting> setting;  // atman only
   std::string label;
+  IgRule ig_rule = IgRule::kRiemannMiddle;  // ig only
 };
 
 struct CleanAnswer {
@@ -131,6 +135,34 @@ std::string safe_name(const std::string& text) {
   std::string out;
   for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   return out;
+}
+
+ojson curves_json(const OperatorCurves& c) {
+  return {{"clean", c.clean}, {"morf", c.morf}, {"lerf", c.lerf}, {"aopc_morf", c.aopc_morf},
+          {"aopc_lerf", c.aopc_lerf}, {"abpc", c.abpc}};
+}
+
+OperatorCurves curves_from_json(const ojson& j) {
+  OperatorCurves c;
+  c.clean = j.at("clean").get<double>();
+  c.morf = j.at("morf").get<std::vector<double>>();
+  c.lerf = j.at("lerf").get<std::vector<double>>();
+  c.aopc_morf = j.at("aopc_morf").get<double>();
+  c.aopc_lerf = j.at("aopc_lerf").get<double>();
+  c.abpc = j.at("abpc").get<double>();
+  return c;
+}
+
+ojson faithfulness_json(const ItemFaithfulness& f) {
+  return {{"fractions", f.fractions}, {"attention", curves_json(f.attention)}, {"input", curves_json(f.input)}};
+}
+
+ItemFaithfulness faithfulness_from_json(const ojson& j) {
+  ItemFaithfulness f;
+  f.fractions = j.at("fractions").get<std::vector<double>>();
+  f.attention = curves_from_json(j.at("attention"));
+  f.input = curves_from_json(j.at("input"));
+  return f;
 }
 
 ojson interval_json(const MeanInterval& m) {
@@ -215,6 +247,11 @@ std::string row_to_json(const EvalRow& r) {
   j["target_log_prob"] = number_or_null(r.target_log_prob);
   j["correct"] = r.correct;
   j["error"] = r.error;
+  if (!r.ig_method.empty()) j["ig_method"] = r.ig_method;
+  j["ig_completeness_gap"] = number_or_null(r.ig_completeness_gap);
+  j["loo_spearman"] = number_or_null(r.loo_spearman);
+  j["loo_kendall"] = number_or_null(r.loo_kendall);
+  if (r.faithfulness) j["faithfulness"] = faithfulness_json(*r.faithfulness);
   return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
 
@@ -249,6 +286,11 @@ EvalRow row_from_json(const std::string& line) {
     r.target_log_prob = number_or_nan(j, "target_log_prob");
     r.correct = j.at("correct").get<int>();
     r.error = j.at("error").get<std::string>();
+    r.ig_method = j.value("ig_method", "");
+    r.ig_completeness_gap = number_or_nan(j, "ig_completeness_gap");
+    r.loo_spearman = number_or_nan(j, "loo_spearman");
+    r.loo_kendall = number_or_nan(j, "loo_kendall");
+    if (j.contains("faithfulness")) r.faithfulness = faithfulness_from_json(j.at("faithfulness"));
   } catch (const ojson::exception& e) {
     throw std::invalid_argument(std::string("bad row: ") + e.what());
   }
@@ -258,7 +300,16 @@ EvalRow row_from_json(const std::string& line) {
 std::string csv_header() {
   return "task,item,index,method,setting,suppression_factor,conceptual_threshold,ig_steps,positions,"
          "truth_positions,precision,recall,average_precision,pointing,seconds,peak_mb,resident_peak_mb,"
-         "target_log_prob,correct,error";
+         "target_log_prob,correct,error,ig_method,ig_completeness_gap,loo_spearman,loo_kendall,attention_aopc_morf,"
+         "attention_aopc_lerf,attention_abpc,input_aopc_morf,input_aopc_lerf,input_abpc";
+}
+
+// The faithfulness columns of rows.csv (empty without curves).
+std::string faithfulness_csv(const std::optional<ItemFaithfulness>& f) {
+  if (!f) return ",,,,,";
+  return fmt::format("{},{},{},{},{},{}", csv_number(f->attention.aopc_morf), csv_number(f->attention.aopc_lerf),
+                     csv_number(f->attention.abpc), csv_number(f->input.aopc_morf), csv_number(f->input.aopc_lerf),
+                     csv_number(f->input.abpc));
 }
 
 std::string row_to_csv(const EvalRow& r) {
@@ -268,10 +319,45 @@ std::string row_to_csv(const EvalRow& r) {
                      r.truth_positions, csv_number(r.metrics.precision), csv_number(r.metrics.recall),
                      csv_number(r.metrics.average_precision), csv_number(r.metrics.pointing), csv_number(r.seconds),
                      csv_number(r.peak_mb), csv_number(r.resident_peak_mb), csv_number(r.target_log_prob), r.correct,
-                     csv_field(r.error));
+                     csv_field(r.error)) +
+         fmt::format(",{},{},{},{},{}", csv_field(r.ig_method), csv_number(r.ig_completeness_gap),
+                     csv_number(r.loo_spearman), csv_number(r.loo_kendall), faithfulness_csv(r.faithfulness));
 }
 
 // ---- summary -----------------------------------------------------------------------
+
+namespace {
+
+// The IG completeness gap, the rank correlations with LOO and the
+// faithfulness areas of one group of rows, with their bootstrap intervals.
+void summarize_faithfulness(const std::vector<const EvalRow*>& members, int64_t resamples, uint64_t seed,
+                            SummaryRow& s) {
+  std::vector<double> gap, rho, tau, areas[6];
+  for (const EvalRow* row : members) {
+    gap.push_back(row->ig_completeness_gap);
+    rho.push_back(row->loo_spearman);
+    tau.push_back(row->loo_kendall);
+    const bool has = row->faithfulness.has_value();
+    const OperatorCurves* ops[2] = {has ? &row->faithfulness->attention : nullptr,
+                                    has ? &row->faithfulness->input : nullptr};
+    for (int o = 0; o < 2; ++o) {
+      areas[3 * o].push_back(has ? ops[o]->aopc_morf : kNaN);
+      areas[3 * o + 1].push_back(has ? ops[o]->aopc_lerf : kNaN);
+      areas[3 * o + 2].push_back(has ? ops[o]->abpc : kNaN);
+    }
+  }
+  s.ig_completeness_gap = bootstrap_mean(gap, resamples, seed);
+  s.loo_spearman = bootstrap_mean(rho, resamples, seed);
+  s.loo_kendall = bootstrap_mean(tau, resamples, seed);
+  SummaryRow::Areas* out[2] = {&s.attention, &s.input};
+  for (int o = 0; o < 2; ++o) {
+    out[o]->aopc_morf = bootstrap_mean(areas[3 * o], resamples, seed);
+    out[o]->aopc_lerf = bootstrap_mean(areas[3 * o + 1], resamples, seed);
+    out[o]->abpc = bootstrap_mean(areas[3 * o + 2], resamples, seed);
+  }
+}
+
+}  // namespace
 
 std::vector<SummaryRow> summarize(const std::vector<EvalRow>& rows, int64_t resamples, uint64_t seed) {
   std::vector<std::string> order;
@@ -324,10 +410,41 @@ std::vector<SummaryRow> summarize(const std::vector<EvalRow>& rows, int64_t resa
     s.seconds_mean = timed ? seconds / timed : kNaN;
     s.peak_mb_mean = timed ? peak / timed : kNaN;
     s.accuracy = answered ? correct / answered : kNaN;
+    summarize_faithfulness(members, resamples, seed, s);
     out.push_back(std::move(s));
   }
   return out;
 }
+
+namespace {
+
+// A task's second table: faithfulness areas, agreement with LOO, IG's
+// completeness gap (empty when no row of the task has any of them).
+std::string faithfulness_table(const std::vector<SummaryRow>& summary, const std::string& task) {
+  auto cell = [](const MeanInterval& m) {
+    if (m.n == 0) return std::string("-");
+    return fmt::format("{:.3f} [{:.3f}, {:.3f}]", m.mean, m.low, m.high);
+  };
+  bool any = false;
+  for (const SummaryRow& s : summary) {
+    any = any || (s.task == task && (s.attention.abpc.n > 0 || s.loo_spearman.n > 0 || s.ig_completeness_gap.n > 0));
+  }
+  if (!any) return "";
+  std::string out =
+      "| method | setting | ABPC (attention) | AOPC MoRF (attention) | AOPC LeRF (attention) | ABPC (input) | "
+      "AOPC MoRF (input) | AOPC LeRF (input) | Spearman vs LOO | Kendall vs LOO | IG completeness gap | s/item |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const SummaryRow& s : summary) {
+    if (s.task != task) continue;
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3f} |\n", s.method, s.setting,
+                       cell(s.attention.abpc), cell(s.attention.aopc_morf), cell(s.attention.aopc_lerf),
+                       cell(s.input.abpc), cell(s.input.aopc_morf), cell(s.input.aopc_lerf), cell(s.loo_spearman),
+                       cell(s.loo_kendall), cell(s.ig_completeness_gap), s.seconds_mean);
+  }
+  return out + "\n";
+}
+
+}  // namespace
 
 std::string format_summary_markdown(const std::vector<SummaryRow>& summary) {
   auto cell = [](const MeanInterval& m) {
@@ -361,6 +478,7 @@ std::string format_summary_markdown(const std::vector<SummaryRow>& summary) {
                          s.seconds_mean, s.peak_mb_mean, s.peak_mb_max, n);
     }
     out += "\n";
+    out += faithfulness_table(summary, task);
   }
   return out;
 }
@@ -387,6 +505,14 @@ std::string summary_to_json(const std::vector<SummaryRow>& summary) {
     j["peak_mb_max"] = number_or_null(s.peak_mb_max);
     j["resident_peak_mb_max"] = number_or_null(s.resident_peak_mb_max);
     j["accuracy"] = number_or_null(s.accuracy);
+    j["ig_completeness_gap"] = interval_json(s.ig_completeness_gap);
+    j["loo_spearman"] = interval_json(s.loo_spearman);
+    j["loo_kendall"] = interval_json(s.loo_kendall);
+    for (const auto& [name, areas] : {std::pair{"attention", &s.attention}, std::pair{"input", &s.input}}) {
+      j["faithfulness"][name] = {{"aopc_morf", interval_json(areas->aopc_morf)},
+                                 {"aopc_lerf", interval_json(areas->aopc_lerf)},
+                                 {"abpc", interval_json(areas->abpc)}};
+    }
     doc.push_back(std::move(j));
   }
   return doc.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
@@ -397,7 +523,8 @@ std::string summary_to_csv(const std::vector<SummaryRow>& summary) {
       "task,method,setting,suppression_factor,conceptual_threshold,ig_steps,items,errors,no_truth,"
       "precision,precision_low,precision_high,recall,recall_low,recall_high,average_precision,"
       "average_precision_low,average_precision_high,pointing,pointing_low,pointing_high,n,seconds_mean,"
-      "peak_mb_mean,peak_mb_max,resident_peak_mb_max,accuracy\n";
+      "peak_mb_mean,peak_mb_max,resident_peak_mb_max,accuracy,ig_completeness_gap,loo_spearman,loo_kendall,"
+      "attention_aopc_morf,attention_aopc_lerf,attention_abpc,input_aopc_morf,input_aopc_lerf,input_abpc\n";
   for (const SummaryRow& s : summary) {
     auto m = [](const MeanInterval& v) {
       return fmt::format("{},{},{}", csv_number(v.mean), csv_number(v.low), csv_number(v.high));
@@ -408,6 +535,13 @@ std::string summary_to_csv(const std::vector<SummaryRow>& summary) {
                        m(s.precision), m(s.recall), m(s.average_precision), m(s.pointing), s.precision.n,
                        csv_number(s.seconds_mean), csv_number(s.peak_mb_mean), csv_number(s.peak_mb_max),
                        csv_number(s.resident_peak_mb_max), csv_number(s.accuracy));
+    out.pop_back();  // the line's end, after the faithfulness columns
+    for (const MeanInterval* m : {&s.ig_completeness_gap, &s.loo_spearman, &s.loo_kendall, &s.attention.aopc_morf,
+                                  &s.attention.aopc_lerf, &s.attention.abpc, &s.input.aopc_morf, &s.input.aopc_lerf,
+                                  &s.input.abpc}) {
+      out += "," + csv_number(m->mean);
+    }
+    out += "\n";
   }
   return out;
 }
@@ -542,7 +676,14 @@ std::vector<Unit> row_units(const EvalOptions& options) {
     if (m == Method::kAtman) {
       for (const EvalSetting& s : options.settings) units.push_back({m, s, s.label()});
     } else if (m == Method::kIntegratedGradients) {
-      units.push_back({m, std::nullopt, fmt::format("steps={}", options.baseline.ig_steps)});
+      // "steps=N" for the default rule (the label of runs before the rules were added).
+      const std::vector<IgRule> rules = options.ig_rules.empty() ? std::vector<IgRule>{options.baseline.ig_rule}
+                                                                 : options.ig_rules;
+      for (IgRule rule : rules) {
+        std::string label = fmt::format("steps={}", options.baseline.ig_steps);
+        if (rule != IgRule::kRiemannMiddle) label += ",rule=" + ig_rule_name(rule);
+        units.push_back({m, std::nullopt, label, rule});
+      }
     } else {
       units.push_back({m, std::nullopt, "-"});
     }
@@ -576,6 +717,9 @@ struct PreparedItem {
   ExplainInput input;
   GroundTruth gt;
   CleanAnswer answer;
+  std::shared_ptr<const PreparedInput> prepared;  // the sequence the removal operators work on
+  std::shared_ptr<const Remover> remover;         // with --faithfulness
+  std::optional<std::vector<double>> loo;         // LOO's map over gt.positions, when loo is a method
 };
 
 PreparedItem prepare_item(const Explainer& explainer, const EvalItem& item, const ExplainOptions& options) {
@@ -595,6 +739,7 @@ PreparedItem prepare_item(const Explainer& explainer, const EvalItem& item, cons
       item_out.gt = text_ground_truth(model.tokenizer(), prepared.sequence, item.span_begin, item.span_end);
     }
     item_out.answer = clean_answer(model, prepared);
+    item_out.prepared = std::make_shared<const PreparedInput>(prepared);
     item_out.ok = true;
   } catch (const std::exception& e) {
     item_out.error = e.what();
@@ -613,6 +758,8 @@ EvalRow new_row(const EvalSet& set, const EvalItem& item, int64_t index, const U
   row.suppression_factor = u.setting ? u.setting->suppression_factor : kNaN;
   if (u.setting) row.conceptual_threshold = u.setting->conceptual_threshold;
   row.ig_steps = u.method == Method::kIntegratedGradients ? ig_steps : 0;
+  if (u.method == Method::kIntegratedGradients) row.ig_method = ig_rule_name(u.ig_rule);
+  row.ig_completeness_gap = row.loo_spearman = row.loo_kendall = kNaN;
   row.metrics = {kNaN, kNaN, kNaN, kNaN};
   row.seconds = kNaN;
   row.target_log_prob = kNaN;
@@ -676,6 +823,41 @@ struct RowContext {
   AllocationMeter& meter;
 };
 
+// The figures beside the localisation metrics: IG's completeness gap, the
+// rank correlations with LOO's map, the faithfulness curves.
+void measure_faithfulness(const EvalOptions& options, const PreparedItem& item, const Explanation& e,
+                          const std::vector<double>& values, EvalRow& row) {
+  for (const auto& [key, value] : e.method_params) {
+    if (key == "ig_completeness_gap") row.ig_completeness_gap = value;
+  }
+  if (item.loo) {
+    row.loo_spearman = spearman(values, *item.loo);
+    row.loo_kendall = kendall_tau_b(values, *item.loo);
+  }
+  if (item.remover && !item.gt.positions.empty()) {
+    row.faithfulness = item_faithfulness(*item.remover, item.gt.positions, values, options.faithfulness_fractions);
+  }
+}
+
+// What the rows of an item share beyond its input: the removal operators
+// (with --faithfulness) and LOO's map (when loo is a method).
+void add_references(const Explainer& explainer, const EvalOptions& options, PreparedItem& item) {
+  if (!item.ok) return;
+  try {
+    const Model& model = explainer.model();
+    if (options.faithfulness) item.remover = std::make_shared<const Remover>(model, item.input, *item.prepared);
+    if (std::find(options.methods.begin(), options.methods.end(), Method::kLeaveOneOut) != options.methods.end()) {
+      const at::Tensor loo = leave_one_out(model, item.input, *item.prepared).sum(1).contiguous();
+      std::vector<double> values;
+      for (int64_t p : item.gt.positions) values.push_back(loo[p].item<double>());
+      item.loo = std::move(values);
+    }
+  } catch (const std::exception& e) {
+    item.ok = false;
+    item.error = e.what();
+  }
+}
+
 // One missing row: the explanation timed and metered, its metrics against the
 // item's ground truth, and the example files of the first items.
 void measure_row(const RowContext& ctx, const Unit& u, const PreparedItem& item, bool keep_example,
@@ -692,13 +874,16 @@ void measure_row(const RowContext& ctx, const Unit& u, const PreparedItem& item,
   try {
     reset_resident_peak();
     ctx.meter.reset_peak();
+    BaselineOptions baseline = ctx.options.baseline;
+    baseline.ig_rule = u.ig_rule;
     const auto t0 = std::chrono::steady_clock::now();
-    const Explanation e = explain_with_method(ctx.explainer, u.method, item.input, o, ctx.options.baseline);
+    const Explanation e = explain_with_method(ctx.explainer, u.method, item.input, o, baseline);
     row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     row.peak_mb = static_cast<double>(ctx.meter.peak_bytes_since_reset()) / (1024.0 * 1024.0);
     row.resident_peak_mb = resident_peak_mb();
     const std::vector<double> values = relevance_at(e, item.gt.positions);
     if (row.truth_positions > 0) row.metrics = compute_metrics(values, item.gt.truth);
+    measure_faithfulness(ctx.options, item, e, values, row);
     if (keep_example) write_example(ctx.dir, set, eval_item, row.method, item.input, e);
   } catch (const std::exception& ex) {
     row.error = ex.what();
@@ -891,7 +1076,10 @@ void measure_items(const RowContext& ctx, const std::vector<EvalSet>& sets, cons
           selected.push_back(*it->second);
           continue;
         }
-        if (!prepared) prepared = prepare_item(ctx.explainer, set.items[i], options.explain);
+        if (!prepared) {
+          prepared = prepare_item(ctx.explainer, set.items[i], options.explain);
+          add_references(ctx.explainer, options, *prepared);
+        }
         if (!warmed_up && prepared->ok) {
           warmed_up = true;
           warm_up(ctx, units, prepared->input);

@@ -34,6 +34,7 @@
 #include "atman/methods/baselines.h"
 #include "atman/model/model.h"
 #include "eval/eval_data.h"
+#include "eval/faithfulness.h"
 #include "eval/metrics.h"
 
 namespace atman {
@@ -69,6 +70,11 @@ struct EvalOptions {
   /// points per pass), threads, strategy. Granularity is always token.
   ExplainOptions explain;
   BaselineOptions baseline;
+  /// Integrated Gradients' quadrature rules, one ig row each (empty: baseline.ig_rule alone).
+  std::vector<IgRule> ig_rules;
+  /// Faithfulness curves of every row (faithfulness.h), at these fractions (percent).
+  bool faithfulness = false;
+  std::vector<double> faithfulness_fractions = parse_fractions(kDefaultFaithfulnessFractions);
   /// Explanations kept under examples/ for the first items of each task.
   int64_t examples = 6;
   /// Before the timed rows of each task, every method explains the task's
@@ -98,6 +104,12 @@ struct EvalRow {
   double target_log_prob = 0.0;              // log p(target), the clean model
   int correct = -1;                          // 1: every target token is the model's argmax
   std::string error;                         // non-empty when the explanation failed
+  std::string ig_method;                     // ig only: the quadrature rule (ig.h)
+  double ig_completeness_gap = 0.0;          // ig only: log p(E) - log p(0) - sum of R (NaN otherwise)
+  /// Rank correlation with leave-one-out over the scored positions (NaN
+  /// when loo is not among the methods or a map is constant).
+  double loo_spearman = 0.0, loo_kendall = 0.0;
+  std::optional<ItemFaithfulness> faithfulness;  // with EvalOptions::faithfulness
 };
 
 /// rows.jsonl line (no newline) and back (throws std::invalid_argument).
@@ -124,6 +136,12 @@ struct SummaryRow {
   double peak_mb_max = 0.0;
   double resident_peak_mb_max = 0.0;
   double accuracy = 0.0;  // fraction of items the model answers (argmax) correctly
+  MeanInterval ig_completeness_gap, loo_spearman, loo_kendall;
+  /// Per removal operator, over the rows with faithfulness curves.
+  struct Areas {
+    MeanInterval aopc_morf, aopc_lerf, abpc;
+  };
+  Areas attention, input;
 };
 
 /// Groups rows (in the given order) by task x method x setting, in order of

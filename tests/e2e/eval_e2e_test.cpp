@@ -74,7 +74,8 @@ TEST(E2eEval, AllMethodsBothTasksAndResume) {
   const std::string data = write_sets(tmp);
   const std::string out = tmp.path("out");
   const std::vector<std::string> args = {"eval", "--model", test_model("image_text.pt"), "--data", data,
-                                         "--out", out, "--ig-steps", "4", "--no-plots", "--examples", "1"};
+                                         "--out", out, "--ig-steps", "4", "--no-plots", "--examples", "1",
+                                         "--methods", "atman,ixg,ig,rollout,chefer"};  // all: loo and attnlrp too
   RunResult r = run_atman(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* heading : {"### facts_qa (3 items", "### shapes_vqa (3 items"}) {

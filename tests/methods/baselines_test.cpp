@@ -135,8 +135,9 @@ TEST(BaselinesTest, EveryMethodExplainsEveryPosition) {
     bool any = false;
     for (const auto& u : e.units) any = any || u.relevance != 0.0;
     EXPECT_TRUE(any);
-    // ig: ig_steps; attnlrp: explained_logit and conservation_gap; the others none.
-    EXPECT_EQ(e.method_params.size(), m == Method::kIntegratedGradients ? 1u : m == Method::kAttnLrp ? 2u : 0u);
+    // ig: ig_steps and ig_completeness_gap; attnlrp: explained_logit and conservation_gap; the others none.
+    const bool two_params = m == Method::kIntegratedGradients || m == Method::kAttnLrp;
+    EXPECT_EQ(e.method_params.size(), two_params ? 2u : 0u);
     if (m == Method::kAttnLrp) {
       EXPECT_EQ(e.method_params[0].first, "explained_logit");
       EXPECT_EQ(e.method_params[1].first, "conservation_gap");

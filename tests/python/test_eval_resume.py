@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """`atman eval` killed mid-run (SIGKILL) and run again gives the same summary
 as an uninterrupted run: every metric, interval and count of summary.json
-(timings aside), each row exactly once. Then, when python3 can import
+(timings aside: faithfulness areas, agreement with LOO and IG's completeness
+gap included, with --faithfulness on), each row exactly once, and the same
+curves in every row. Then, when python3 can import
 matplotlib, the rerun draws the plots and lists them.
 
 Usage (ctest runs it): test_eval_resume.py --atman build/atman --models build/test_models
@@ -16,7 +18,8 @@ import sys
 import time
 
 METRIC_KEYS = ("task", "method", "setting", "items", "errors", "no_truth", "precision", "recall",
-               "average_precision", "pointing", "accuracy")
+               "average_precision", "pointing", "accuracy", "faithfulness", "loo_spearman", "loo_kendall",
+               "ig_completeness_gap")
 
 
 def metric_fields(path):
@@ -44,8 +47,10 @@ def main():
     subprocess.run([sys.executable, os.path.join(args.source_dir, "tools", "make_datasets.py"), "--out", data,
                     "--seed", "77", "--count", "2"], check=True, capture_output=True)
     common = ["eval", "--model", os.path.join(args.models, "image_text.pt"), "--data", data, "--ig-steps", "4",
-              "--examples", "2", "--sweep", "suppression_factor=0"]
-    total = 2 * 2 * (4 + 2)  # tasks x items x (4 methods + 2 atman settings)
+              "--examples", "2", "--sweep", "suppression_factor=0", "--methods", "atman,ixg,ig,rollout,chefer,loo",
+              "--ig-method", "riemann-middle,gauss-legendre", "--faithfulness", "--faithfulness-fractions", "0,20,100",
+              "--threads", "1"]  # one thread: the same float sums in every run
+    total = 2 * 2 * (6 + 2)  # tasks x items x (5 methods, ig twice + 2 atman settings)
     failures = []
 
     clean = os.path.join(args.work_dir, "clean")
@@ -86,10 +91,20 @@ def main():
         failures.append("summaries differ:\n  clean   %s\n  resumed %s" % (want, got))
     else:
         print("summary after kill + resume equals the uninterrupted run's (%d groups)" % len(want))
+    curves = {}
+    for folder in (clean, killed):
+        with open(os.path.join(folder, "rows.jsonl")) as f:
+            for line in f:
+                row = json.loads(line)
+                curves.setdefault((row["task"], row["item"], row["method"], row["setting"]), []).append(
+                    row.get("faithfulness"))
+    if any(c[0] is None or len(c) != 2 or c[0] != c[1] for c in curves.values()):
+        failures.append("the faithfulness curves of a row are missing or differ after kill + resume")
 
     have_matplotlib = subprocess.run([sys.executable, "-c", "import matplotlib"], capture_output=True).returncode == 0
     if have_matplotlib:
-        for name in ("methods.png", "overlays.png", "sweep_shapes_vqa.png", "sweep_facts_qa.png"):
+        for name in ("methods.png", "overlays.png", "sweep_shapes_vqa.png", "sweep_facts_qa.png",
+                     "faithfulness_shapes_vqa.png", "faithfulness_facts_qa.png"):
             path = os.path.join(killed, "plots", name)
             if not os.path.exists(path) or "plot: " + path not in proc.stdout:
                 failures.append("plot %s missing or not listed: %s" % (name, proc.stdout[-500:] + proc.stderr))

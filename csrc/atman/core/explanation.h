@@ -68,6 +68,8 @@ struct Explanation {
   /// Parameters of a non-AtMan method (e.g. {"ig_steps", 32}), written into
   /// the JSON's "params" beside the sweep's.
   std::vector<std::pair<std::string, double>> method_params;
+  /// Text parameters of a non-AtMan method (e.g. {"ig_method", "gauss-legendre"}), beside them.
+  std::vector<std::pair<std::string, std::string>> method_text_params;
   std::string prompt;
   std::string target;
   ExplainOptions params;

@@ -14,6 +14,7 @@
 #include "atman/methods/chefer.h"
 #include "atman/methods/ig.h"
 #include "atman/methods/ixg.h"
+#include "atman/methods/loo.h"
 #include "atman/methods/rollout.h"
 #include "atman/runtime/memory_meter.h"
 
@@ -39,6 +40,8 @@ const std::vector<MethodInfo>& methods() {
        "attention rollout, row of the position predicting the target"},
       {Method::kChefer, "chefer", "Chefer et al.",
        "gradient-weighted attention relevance (Chefer et al.), row of the predicting position"},
+      {Method::kLeaveOneOut, "loo", "Leave-one-out",
+       "CE(unit deleted from the input) - CE(clean); target positions 0"},
       {Method::kAttnLrp, "attnlrp", "AttnLRP",
        "AttnLRP relevance of the target's logit (Input x Gradient through forward_lrp), summed over the hidden size"},
   };
@@ -74,13 +77,14 @@ at::Tensor baseline_values(const Model& model, Method method, const PreparedInpu
     case Method::kInputXGradient: *rows = 1; return input_x_gradient(model, prepared);
     case Method::kIntegratedGradients:
       *rows = baseline.ig_steps;
-      return integrated_gradients(model, prepared, baseline.ig_steps, batch);
+      return integrated_gradients(model, prepared, baseline.ig_steps, batch, baseline.ig_rule);
     case Method::kRollout: *rows = 1; return attention_rollout_relevance(model, prepared);
     case Method::kChefer: *rows = 1; return chefer_relevance(model, prepared);
     case Method::kAttnLrp: *rows = 1; return attnlrp_relevance(model, prepared);
-    case Method::kAtman: break;
+    case Method::kAtman:
+    case Method::kLeaveOneOut: break;
   }
-  throw std::invalid_argument("baseline_values: atman is not a baseline");
+  throw std::invalid_argument("baseline_values: " + method_name(method) + " is not a gradient or attention baseline");
 }
 
 }  // namespace
@@ -177,7 +181,9 @@ Explanation explain_with_method(const Explainer& explainer, Method method, const
                         : options.batch_size > 0              ? std::min(options.batch_size, baseline.ig_steps)
                                                               : std::min<int64_t>(baseline.ig_steps, 32);
   int64_t method_rows = 0;
-  const at::Tensor values = baseline_values(model, method, prepared, baseline, batch, &method_rows);
+  const at::Tensor values = method == Method::kLeaveOneOut
+                                ? leave_one_out(model, input, prepared, &method_rows)
+                                : baseline_values(model, method, prepared, baseline, batch, &method_rows);
   const int64_t rows = 1 + method_rows;  // model rows evaluated, the clean pass included
   if (!at::isfinite(values).all().item<bool>()) {
     throw std::runtime_error(fmt::format("{}: method {} gave NaN or Inf relevance on model {}", model.path(),
@@ -190,6 +196,10 @@ Explanation explain_with_method(const Explainer& explainer, Method method, const
   Explanation e = explanation_from_values(model, prepared, values, clean, method, options);
   if (method == Method::kIntegratedGradients) {
     e.method_params.emplace_back("ig_steps", static_cast<double>(baseline.ig_steps));
+    e.method_text_params.emplace_back("ig_method", ig_rule_name(baseline.ig_rule));
+    const at::Tensor zero = target_log_probs(model, prepared, at::zeros_like(prepared.embeddings));
+    const double gap = (clean.sum() - zero.sum()).item<double>() - values.sum().item<double>();
+    e.method_params.emplace_back("ig_completeness_gap", gap);
   }
   if (method == Method::kAttnLrp) {  // LRP's conservation: sum of R = logit - what biases and softmax absorb
     const double logit = attnlrp_logits(model, prepared).sum().item<double>();

@@ -26,6 +26,7 @@
 #include "atman/core/explainer.h"
 #include "atman/core/explanation.h"
 #include "atman/core/options.h"
+#include "atman/methods/ig.h"
 #include "atman/model/model.h"
 
 namespace atman {
@@ -37,10 +38,11 @@ enum class Method {
   kIntegratedGradients,  // "ig" (ig.h)
   kRollout,              // "rollout" (rollout.h)
   kChefer,               // "chefer" (chefer.h)
+  kLeaveOneOut,          // "loo" (loo.h)
   kAttnLrp,              // "attnlrp" (attnlrp.h)
 };
 
-/// "atman", "ixg", "ig", "rollout", "chefer", "attnlrp".
+/// "atman", "ixg", "ig", "rollout", "chefer", "loo", "attnlrp".
 std::string method_name(Method method);
 /// The inverse of method_name; throws std::invalid_argument naming the choices.
 Method parse_method(const std::string& name);
@@ -60,6 +62,8 @@ std::string method_relevance_description(const std::string& method);
 struct BaselineOptions {
   /// Integrated Gradients: interpolation points of the Riemann sum (>= 1).
   int64_t ig_steps = 32;
+  /// Integrated Gradients: the quadrature rule of the path integral (ig.h).
+  IgRule ig_rule = IgRule::kRiemannMiddle;
 };
 
 /// Throws std::invalid_argument with one line when `model` cannot run
@@ -71,7 +75,8 @@ void check_method_supported(const Model& model, Method method);
 /// sequence, same explained units). ExplainOptions::batch_size is IG's
 /// interpolation points per pass (0: min(ig_steps, 32)); threads as for
 /// AtMan. Explanation::method is set; Explanation::method_params holds
-/// ig_steps for ig. stats.peak_memory_mb is the process's resident high-water mark.
+/// ig_steps and ig_completeness_gap (log p(E) - log p(0) - sum of R, summed
+/// over the targets: one more pass at the zero baseline) for ig. stats.peak_memory_mb is the process's resident high-water mark.
 Explanation explain_with_method(const Explainer& explainer, Method method, const ExplainInput& input,
                                 const ExplainOptions& options, const BaselineOptions& baseline = {},
                                 const ProgressCallback& progress = {});

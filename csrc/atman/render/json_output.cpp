@@ -18,6 +18,7 @@ std::string explanation_to_json(const Explanation& e, int indent) {
   };
   doc["params"]["control"] = control_name(e.params.control);  // how the factors act (docs/method.md, "Controls")
   for (const auto& [key, value] : e.method_params) doc["params"][key] = value;
+  for (const auto& [key, value] : e.method_text_params) doc["params"][key] = value;
   doc["image_grid"] = e.image_grid ? json::array({e.image_grid->first, e.image_grid->second}) : json(nullptr);
   json targets = json::array();
   for (const TargetToken& t : e.targets) targets.push_back({{"id", t.id}, {"piece", t.piece}, {"ce", t.ce}});
