@@ -27,6 +27,7 @@
 #include "atman/runtime/memory_meter.h"
 #include "atman/runtime/resource_limits.h"
 #include "bench/bench_case.h"
+#include "bench/coarse_to_fine_bench.h"
 #include "bench_background.h"
 #include "bundled_example.h"
 #include "commands.h"
@@ -51,6 +52,9 @@ struct BenchArgs {
   int64_t repeat = 1;
   bool length_sweep = false;
   bool skip_bf16 = false;
+  bool skip_coarse_to_fine = false;  // image inputs: the coarse-to-fine row (coarse_to_fine_bench.h)
+  int64_t tiles = 3;
+  double refine_fraction = ExplainOptions{}.refine_fraction;
   bool has_question = false, has_prompt = false;
   int64_t background = -1;  // --background N: the contention benchmark (bench_background.h); -1: off
 };
@@ -291,6 +295,31 @@ json bench_json(const BenchArgs& a, const BenchContext& ctx, Bench& bench, const
   return out;
 }
 
+// The coarse-to-fine search against the full patch sweep, side by side (image inputs).
+CoarseToFineBench run_coarse_to_fine_row(const BenchArgs& a, std::shared_ptr<const Model> model,
+                                         const ExplainInput& input, const ExplainOptions& options) {
+  ExplainOptions fast = options;
+  fast.image_search = ImageSearch::kCoarseToFine;
+  fast.image_granularity = a.tiles;
+  fast.refine_fraction = a.refine_fraction;
+  const CoarseToFineBench b = bench_coarse_to_fine(Explainer(std::move(model)), input, options, fast, a.repeat);
+  std::printf("\nCoarse to fine (%lld x %lld tiles, refine fraction %g) against the full patch sweep, conceptual case:\n",
+              static_cast<long long>(b.tiles), static_cast<long long>(b.tiles), b.refine_fraction);
+  std::printf("  full patch sweep  %5lld passes  %8.3f s\n", static_cast<long long>(b.full_passes), b.full_seconds);
+  std::printf("  coarse to fine    %5lld passes  %8.3f s  %.2fx faster; patch maps: Spearman %.3f, same top patch %s, "
+              "%lld of %lld patches refined\n",
+              static_cast<long long>(b.fast_passes), b.fast_seconds, b.speedup, b.spearman, b.same_top ? "yes" : "no",
+              static_cast<long long>(b.refined), static_cast<long long>(b.patches));
+  return b;
+}
+
+json coarse_to_fine_json(const CoarseToFineBench& b) {
+  return {{"tiles", b.tiles},           {"refine_fraction", b.refine_fraction}, {"full_seconds", b.full_seconds},
+          {"fast_seconds", b.fast_seconds}, {"speedup", b.speedup},               {"full_passes", b.full_passes},
+          {"fast_passes", b.fast_passes},   {"patches", b.patches},               {"refined", b.refined},
+          {"spearman", b.spearman},         {"same_top", b.same_top}};
+}
+
 // Exit code 1 (one line on stderr) when a variant of ours disagrees with the published algorithm.
 int check_agreement(const std::vector<BenchRow>& all) {
   for (const BenchRow& r : all) {
@@ -313,6 +342,8 @@ std::vector<int64_t> check_bench_flags(const BenchArgs& a) {
   check_int_flag("--repeat", a.repeat, 1, 100);
   check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
   check_real_flag("--conceptual-threshold", a.conceptual_threshold, -1.0, 1.0);
+  check_int_flag("--image-granularity", a.tiles, 1, 1024);  // at most the grid's side: checked by the explainer
+  check_real_flag("--refine-fraction", a.refine_fraction, 0.0, 1.0);
   const std::vector<int64_t> lengths = parse_lengths(a.lengths);
   if (!a.csv.empty()) check_output_path(a.csv, "csv");
   if (!a.json_path.empty()) check_output_path(a.json_path, "json");
@@ -366,6 +397,8 @@ int run_bench(const BenchArgs& a) {
   conceptual.conceptual_threshold = a.conceptual_threshold;
   for (BenchRow& r : bench.run_case("conceptual", input, conceptual, !a.skip_bf16)) rows.push_back(std::move(r));
   print_main_table(rows);
+  std::optional<CoarseToFineBench> c2f;
+  if (!input.image_rgb.empty() && !a.skip_coarse_to_fine) c2f = run_coarse_to_fine_row(a, model, input, conceptual);
 
   std::vector<BenchRow> all = rows;
   if (a.length_sweep) {
@@ -380,7 +413,9 @@ int run_bench(const BenchArgs& a) {
     std::printf("csv: %s\n", a.csv.c_str());
   }
   if (!a.json_path.empty()) {
-    write_file_atomically(a.json_path, bench_json(a, ctx, bench, all).dump(1) + "\n", "json");
+    json doc = bench_json(a, ctx, bench, all);
+    if (c2f) doc["coarse_to_fine"] = coarse_to_fine_json(*c2f);
+    write_file_atomically(a.json_path, doc.dump(1) + "\n", "json");
     std::printf("json: %s\n", a.json_path.c_str());
   }
   return check_agreement(all);
@@ -419,6 +454,13 @@ Command add_bench_command(CLI::App& app) {
                   "Model of the length sweep (default: --model), e.g. build/test_models/long_context.pt");
   sub->add_option("--lengths", args->lengths, "Prompt lengths of the length sweep")->capture_default_str();
   sub->add_flag("--skip-bf16", args->skip_bf16, "Do not time the bfloat16 variant");
+  sub->add_flag("--skip-coarse-to-fine", args->skip_coarse_to_fine,
+                "Image inputs: do not time coarse-to-fine image search against the full patch sweep");
+  sub->add_option("--image-granularity", args->tiles, "Coarse to fine: tiles per side of the first level")
+      ->capture_default_str();
+  sub->add_option("--refine-fraction", args->refine_fraction,
+                  "Coarse to fine: refine tiles with at least this fraction of the level's top relevance")
+      ->capture_default_str();
   sub->add_option("--background", args->background,
                   "Instead: time `atman explain` quiet and beside N busy processes it starts itself, for threads 1, "
                   "the default, and the default with the OpenMP wait-policy fix disabled (docs/speed.md)");

@@ -36,22 +36,6 @@ bool has_numeric_component(const std::string& name) {
   return false;
 }
 
-std::vector<double> ranks(const std::vector<double>& v) {
-  const size_t n = v.size();
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(n);
-  for (size_t i = 0; i < n;) {
-    size_t j = i;
-    while (j + 1 < n && v[order[j + 1]] == v[order[i]]) ++j;
-    const double mean = 0.5 * static_cast<double>(i + j) + 1.0;
-    for (size_t k = i; k <= j; ++k) r[order[k]] = mean;
-    i = j + 1;
-  }
-  return r;
-}
-
 std::vector<double> unit_sums(const at::Tensor& relevance) {
   at::Tensor r = relevance.to(at::kDouble);
   if (r.dim() == 2) r = r.sum(1);
@@ -151,21 +135,6 @@ SweepRun run_sweep(const std::string& variant, PassRunner& runner, const at::Ten
   return run;
 }
 
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  TORCH_CHECK(a.size() == b.size(), "spearman: ", a.size(), " vs ", b.size(), " values");
-  const size_t n = a.size();
-  if (n < 2) return 1.0;
-  const std::vector<double> ra = ranks(a), rb = ranks(b);
-  const double mean = 0.5 * static_cast<double>(n + 1);
-  double sab = 0.0, saa = 0.0, sbb = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    sab += (ra[i] - mean) * (rb[i] - mean);
-    saa += (ra[i] - mean) * (ra[i] - mean);
-    sbb += (rb[i] - mean) * (rb[i] - mean);
-  }
-  return saa > 0.0 && sbb > 0.0 ? sab / std::sqrt(saa * sbb) : (saa == sbb ? 1.0 : 0.0);
-}
-
 Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact) {
   TORCH_CHECK(approx.sizes() == exact.sizes(), "compare_relevance: ", approx.sizes(), " vs ", exact.sizes());
   Deviation d;
@@ -174,7 +143,8 @@ Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact) {
   const double scale = b.abs().max().item<double>();
   d.max_relative = scale > 0.0 ? d.max_abs / scale : (d.max_abs > 0.0 ? INFINITY : 0.0);
   const std::vector<double> sa = unit_sums(a), sb = unit_sums(b);
-  d.spearman = spearman(sa, sb);
+  d.spearman = spearman(sa, sb);  // eval/rank_correlation.h: NaN for a constant map
+  if (std::isnan(d.spearman)) d.spearman = sa == sb ? 1.0 : 0.0;
   d.same_top = !sa.empty() && std::max_element(sa.begin(), sa.end()) - sa.begin() ==
                                   std::max_element(sb.begin(), sb.end()) - sb.begin();
   return d;

@@ -16,6 +16,7 @@
 
 #include "atman/core/pass_runner.h"
 #include "atman/model/model.h"
+#include "eval/rank_correlation.h"  // spearman
 
 namespace atman {
 
@@ -107,8 +108,5 @@ struct Deviation {
   bool same_top = true;       // argmax of the per-unit sums agree
 };
 Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact);
-
-/// Spearman rank correlation of two equally long vectors (average ranks for ties).
-double spearman(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace atman

@@ -23,9 +23,14 @@ double conceptual_factor(double similarity, double suppression_factor);
 /// strongest suppression, or amplification when f > 1); everything else 1. `similarity` may be undefined when
 /// conceptual_threshold is nullopt.
 ///
+/// With `weights` (per group, one per member; empty: all 1), a member of
+/// weight c suppresses with 1 - c (1 - factor) instead of each factor it
+/// would give (itself and its neighbours): --token-overlap partial.
+///
 ///   auto rows = modifier_rows(sim, {{5}, {7, 8}}, 0.1, 0.6);   // [2, S]
 at::Tensor modifier_rows(const at::Tensor& similarity, int64_t sequence_length,
                          const std::vector<std::vector<int64_t>>& groups, double suppression_factor,
-                         std::optional<double> conceptual_threshold);
+                         std::optional<double> conceptual_threshold,
+                         const std::vector<std::vector<double>>& weights = {});
 
 }  // namespace atman

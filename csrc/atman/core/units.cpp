@@ -1,7 +1,14 @@
 #include "atman/core/units.h"
 
+#include <stdexcept>
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
+
+#include "atman/core/custom_groups.h"
+#include "atman/core/image_tiles.h"
+#include "atman/core/text_offsets.h"
 
 namespace atman {
 namespace {
@@ -12,10 +19,71 @@ bool ends_sentence(const std::string& piece) {
   return !piece.empty() && (piece.back() == '.' || piece.back() == '?' || piece.back() == '!');
 }
 
+// Byte offsets just after each unit end in `text`: after every occurrence of
+// `delimiter` (non-overlapping, left to right), or with an empty delimiter
+// after every whitespace run holding two line breaks (a paragraph's end).
+std::vector<int64_t> unit_ends(const std::string& text, const std::string& delimiter) {
+  std::vector<int64_t> ends;
+  if (!delimiter.empty()) {
+    for (size_t at = text.find(delimiter); at != std::string::npos; at = text.find(delimiter, at + delimiter.size())) {
+      ends.push_back(static_cast<int64_t>(at + delimiter.size()));
+    }
+    return ends;
+  }
+  for (size_t i = 0; i < text.size();) {
+    size_t j = i, breaks = 0;
+    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) breaks += text[j++] == '\n';
+    if (breaks >= 2) ends.push_back(static_cast<int64_t>(j));
+    i = j > i ? j : i + 1;
+  }
+  return ends;
+}
+
+// For every position: does a paragraph or delimited unit end before it? True
+// when an end lies after the previous token's characters start and at or
+// before this token's (leading whitespace aside), in the same text.
+std::vector<char> text_breaks(const Sequence& sequence, const Tokenizer& tokenizer, const std::string& delimiter) {
+  const std::vector<TextRange> ranges = text_ranges(sequence, tokenizer);
+  const std::vector<int64_t> ends[2] = {unit_ends(sequence.prompt, delimiter), unit_ends(sequence.target, delimiter)};
+  std::vector<char> breaks(ranges.size(), 0);
+  const TextRange* previous = nullptr;
+  for (size_t p = 0; p < ranges.size(); ++p) {
+    const TextRange& r = ranges[p];
+    if (r.begin < 0) continue;
+    if (previous != nullptr && previous->in_target == r.in_target) {
+      for (int64_t e : ends[r.in_target ? 1 : 0]) breaks[p] |= e > previous->content && e <= r.content;
+    }
+    previous = &r;
+  }
+  return breaks;
+}
+
+bool starts_unit(Granularity granularity, const std::string& piece, bool previous_ends_sentence, char text_break) {
+  switch (granularity) {
+    case Granularity::kToken: return true;
+    case Granularity::kWord: return piece.rfind(kWordStart, 0) == 0;
+    case Granularity::kSentence: return previous_ends_sentence;
+    case Granularity::kParagraph:
+    case Granularity::kDelimiter: return text_break != 0;
+    case Granularity::kAuto: break;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Granularity granularity,
-                                                   const Tokenizer& tokenizer) {
+                                                   const Tokenizer& tokenizer, const std::string& delimiter) {
+  if (granularity == Granularity::kAuto) {
+    throw std::invalid_argument("explained_groups: granularity auto must be resolved first (choose_granularity)");
+  }
+  if (granularity == Granularity::kDelimiter && delimiter.empty()) {
+    throw std::invalid_argument("granularity delimiter needs a non-empty delimiter (--delimiter)");
+  }
+  std::vector<char> breaks;
+  if (granularity == Granularity::kParagraph || granularity == Granularity::kDelimiter) {
+    breaks = text_breaks(sequence, tokenizer, granularity == Granularity::kDelimiter ? delimiter : "");
+  }
   std::vector<std::vector<int64_t>> groups;
   // In sequence order: the prompt's text before the image, the image's
   // patches, the prompt's text after it, the target but its last token.
@@ -32,14 +100,7 @@ std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Gra
     for (int64_t p = begin; p < end; ++p) {
       const bool special = tokenizer.is_special(sequence.token_id_at(p));
       const std::string& piece = sequence.piece_at(p);
-      bool starts_new = true;
-      if (open && !special) {
-        switch (granularity) {
-          case Granularity::kToken: starts_new = true; break;
-          case Granularity::kWord: starts_new = piece.rfind(kWordStart, 0) == 0; break;
-          case Granularity::kSentence: starts_new = prev_ends; break;
-        }
-      }
+      const bool starts_new = !open || special || starts_unit(granularity, piece, prev_ends, breaks.empty() ? 0 : breaks[p]);
       if (starts_new) {
         groups.push_back({p});
       } else {
@@ -50,6 +111,42 @@ std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Gra
     }
   }
   return groups;
+}
+
+Granularity choose_granularity(const Sequence& sequence, const Tokenizer& tokenizer, int64_t target_units) {
+  for (Granularity g : {Granularity::kSentence, Granularity::kWord}) {
+    int64_t units = 0;
+    for (const auto& group : explained_groups(sequence, g, tokenizer)) {
+      const int64_t first = group.front();
+      units += sequence.kind_of(first) != PositionKind::kImage && !tokenizer.is_special(sequence.token_id_at(first));
+    }
+    if (units >= target_units) return g;
+  }
+  return Granularity::kToken;
+}
+
+ExplainedUnits explained_units(const Sequence& sequence, const ExplainOptions& options, const Tokenizer& tokenizer,
+                               int image_width, int image_height, const std::optional<ImageConfig>& image_config) {
+  if (!options.groups.empty()) {
+    return custom_units(sequence, options.groups, options.token_overlap, tokenizer, image_width, image_height,
+                        image_config);
+  }
+  if (options.target_units < 1) {
+    throw std::invalid_argument(fmt::format("target units must be >= 1, got {}", options.target_units));
+  }
+  ExplainedUnits units;
+  Granularity granularity = options.granularity;
+  if (granularity == Granularity::kAuto) {
+    granularity = choose_granularity(sequence, tokenizer, options.target_units);
+    units.chosen_granularity = granularity;
+  }
+  units.groups = explained_groups(sequence, granularity, tokenizer, options.delimiter);
+  units.labels.resize(units.groups.size());
+  const int64_t tiles = options.image_search == ImageSearch::kCoarseToFine && options.image_granularity == 0
+                            ? kDefaultCoarseTiles
+                            : options.image_granularity;
+  if (tiles > 0) group_patches_into_tiles(sequence, tiles, units);
+  return units;
 }
 
 }  // namespace atman
