@@ -101,6 +101,13 @@ TEST(RenderHtml, OneMapPerTargetAndPerMethodWithTheirValues) {
   EXPECT_NE(html.find("data-t=\"0\" data-index=\"4\""), std::string::npos);
   EXPECT_NE(html.find("Top positions \u2014 Input x Gradient"), std::string::npos);
   EXPECT_THROW(render_html_report(std::vector<Explanation>{}, nullptr), std::invalid_argument);
+
+  // A contrastive explanation: one signed map, no per-token ones.
+  atman.contrast = ContrastAnswer{" blue", {}};
+  const auto contrast = page_data(render_html_report(atman, &image));
+  ASSERT_EQ(contrast["maps"].size(), 1u);
+  EXPECT_EQ(contrast["maps"][0]["label"], "AtMan: R (\u201c red\u201d rather than \u201c blue\u201d)");
+  EXPECT_EQ(contrast["maps"][0]["bar_labels"].size(), 3u);  // +top, 0, -top: diverging
 }
 
 TEST(RenderHtml, NamesGroupsAndTilesAndKeepsTheBlobInsideItsScript) {

@@ -173,6 +173,11 @@ std::vector<HtmlMap> html_maps(const std::vector<Explanation>& explanations, int
   std::vector<HtmlMap> maps;
   for (const Explanation& e : explanations) {
     const std::string method = method_display_name(e.method);
+    if (e.contrast) {  // one signed map: the per-token values hold the target's part only
+      maps.push_back({&e, std::nullopt, fmt::format("{}: R (\u201c{}\u201d rather than \u201c{}\u201d)", method,
+                                                    e.target, e.contrast->text)});
+      continue;
+    }
     const bool several = e.targets.size() > 1;
     maps.push_back({&e, std::nullopt, method + (several ? ": R (sum over the target tokens)" : ": R")});
     if (!several) continue;

@@ -24,7 +24,8 @@ struct HtmlMap {
 };
 
 /// The maps of `explanations`, in order: per explanation the sum, then each
-/// target token when there are several (at most `max_targets` of them).
+/// target token when there are several (at most `max_targets` of them); a
+/// contrastive explanation has its one signed map.
 std::vector<HtmlMap> html_maps(const std::vector<Explanation>& explanations, int max_targets = 16);
 
 /// The <section> with the map switch, the image stage (an overlay per map,
