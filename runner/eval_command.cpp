@@ -18,12 +18,14 @@
 
 #include "atman/atman.h"
 #include "atman/methods/baselines.h"
+#include "coarse_to_fine_eval.h"
 #include "commands.h"
 #include "distributed_flags.h"
 #include "eval/eval_data.h"
 #include "eval/eval_run.h"
 #include "flag_checks.h"
 #include "progress.h"
+#include "unit_flags.h"
 
 #ifndef ATMAN_PLOT_SCRIPT
 #define ATMAN_PLOT_SCRIPT ""
@@ -33,6 +35,7 @@ namespace atman::runner {
 namespace {
 
 struct EvalArgs {
+  UnitFlags unit_flags;  // --image-granularity, --image-search, --refine-fraction (unit_flags.h)
   std::string model;
   std::string data;
   std::vector<std::string> methods;
@@ -216,6 +219,13 @@ int run_eval(const EvalArgs& a) {
     throw UsageError(e.what());
   }
 
+  apply_unit_flags(a.unit_flags, "atman", options.explain);
+  if (options.explain.image_search == ImageSearch::kCoarseToFine) {  // the comparison alone (coarse_to_fine_eval.h)
+    return run_coarse_to_fine_eval(a.model, a.data, a.out, options.explain, options.limit, a.quiet);
+  }
+  if (options.explain.image_granularity != 0) {
+    throw UsageError("atman eval scores patch maps: --image-granularity needs --image-search coarse-to-fine");
+  }
   if (a.dist.processes > 0) return run_processes(a.dist);
   // One rank of a sharded run (docs/distributed.md): torchrun's environment or --distributed.
   const std::optional<GroupConfig> group_config = resolve_group(a.dist);
@@ -312,6 +322,7 @@ Command add_eval_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--bootstrap", args->bootstrap, "Bootstrap resamples of the 95% intervals (fixed seed)")
       ->capture_default_str();
+  add_image_unit_flags(sub, args->unit_flags);
   sub->add_flag("--no-plots", args->no_plots, "Do not run tools/plot_eval.py");
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no plot listing");
   add_distributed_flags(sub, args->dist);

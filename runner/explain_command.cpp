@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "overlay_flags.h"
 #include "progress.h"
 #include "thread_report.h"
+#include "unit_flags.h"
 
 namespace atman::runner {
 namespace {
@@ -41,6 +43,7 @@ struct ExplainArgs {
   std::string overlay;
   std::string html;
   OverlayFlags overlay_flags;  // --colormap, --overlay-alpha, --clip-percentile, --patch-borders
+  UnitFlags unit_flags;        // --delimiter, --groups, --image-granularity, ... (unit_flags.h)
   double suppression_factor = ExplainOptions{}.suppression_factor;
   std::string conceptual_threshold = default_conceptual_threshold_text();
   std::string granularity = "token";
@@ -58,6 +61,11 @@ struct ExplainArgs {
   bool verbose = false;
   bool has_question = false;  // given on the command line (possibly empty)
   bool has_prompt = false;
+  std::string contrast;  // --contrast: the answer to explain the target against
+  bool has_contrast = false;
+  std::string target_granularity = "complete";
+  std::string postprocess = "none";
+  bool normalize = false;
   DistributedArgs dist;
 };
 
@@ -71,9 +79,13 @@ ExplainOptions options_from(const ExplainArgs& a) {
   o.suppression_factor = a.suppression_factor;
   o.conceptual_threshold = parse_threshold_flag(a.conceptual_threshold);
   o.granularity = parse_granularity(a.granularity);
+  apply_unit_flags(a.unit_flags, a.method, o);
   o.strategy = parse_strategy(a.strategy);
   o.precision = parse_precision(a.precision);  // CLI11 has checked the names
   o.control = parse_control(a.control);
+  o.target_granularity = parse_target_granularity(a.target_granularity);
+  o.postprocess = parse_postprocess(a.postprocess);
+  o.normalize = a.normalize;
   o.max_memory_mb = a.max_memory_mb;
   o.batch_size = a.batch_size;
   o.threads = a.threads;
@@ -114,12 +126,29 @@ void check_sweep_memory(const MemoryBudget& budget, const Model& model, const Ex
 int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method method,
                     const BaselineOptions& baseline, ProcessGroup* group, bool root);
 
+// --contrast's combinations with other flags (docs/cli.md); its text is checked by the library.
+void check_contrast_flags(const ExplainArgs& a) {
+  if (!a.has_contrast) return;
+  if (a.method != "atman") throw UsageError("--contrast is AtMan's: it takes no --method " + a.method);
+  if (a.unit_flags.image_search == "coarse-to-fine") {
+    throw UsageError("--contrast runs the full image search: --image-search coarse-to-fine does not apply");
+  }
+  if (a.target_granularity == "token") {
+    throw UsageError("--contrast gives one map (the whole target against the whole contrast): --target-granularity "
+                     "token does not apply");
+  }
+  if (a.dist.processes > 0 || a.dist.distributed || std::getenv("RANK") || std::getenv("WORLD_SIZE")) {
+    throw UsageError("--contrast does not shard over ranks: run it in one process");  // torchrun's environment too
+  }
+}
+
 int run_explain(const ExplainArgs& a) {
   if (a.has_question == a.has_prompt) {
     throw UsageError("give exactly one of --question and --prompt");
   }
   if (!a.overlay.empty() && a.image.empty()) throw UsageError("--overlay needs --image");
   overlay_options(a.overlay_flags);  // bad values fail before the sweep
+  check_contrast_flags(a);
   if (a.control != "multiplicative" && a.method != "atman") {
     throw UsageError("--control " + a.control + " is how AtMan suppresses: it takes no --method " + a.method);
   }
@@ -170,6 +199,7 @@ ExplainInput read_input(const ExplainArgs& a, const Model& model, const MemoryBu
   }
   input.prompt = a.has_prompt ? a.prompt : prompt_from_question(config, a.question);
   input.target = a.target;
+  if (a.has_contrast) input.contrast = a.contrast;
   return input;
 }
 
@@ -181,6 +211,8 @@ void check_same_on_every_rank(ProcessGroup& group, const ExplainArgs& a, const E
                                  options.conceptual_threshold ? *options.conceptual_threshold : 2.0, a.granularity,
                                  a.strategy, a.precision, options.batch_size, a.method, a.ig_steps);
   what += "|" + a.control;
+  what += fmt::format("|{}|{}|{}|{}|{}", a.unit_flags.delimiter, options.target_units, options.groups.size(),
+                      options.image_granularity, a.unit_flags.token_overlap);
   if (!input.image_rgb.empty()) {
     what.append(reinterpret_cast<const char*>(input.image_rgb.data), input.image_rgb.total() * input.image_rgb.elemSize());
   }
@@ -285,9 +317,25 @@ Command add_explain_command(CLI::App& app) {
   sub->add_option("--conceptual-threshold", args->conceptual_threshold,
                   "kappa of conceptual suppression in [-1, 1], or off for single-token")
       ->capture_default_str();
-  sub->add_option("--granularity", args->granularity, "Text units: token, word or sentence")
+  sub->add_option("--granularity", args->granularity, "Text units: " + choice_text(granularity_names()))
       ->check(CLI::IsMember(granularity_names()))
       ->capture_default_str();
+  add_text_unit_flags(sub, args->unit_flags);
+  add_image_unit_flags(sub, args->unit_flags);
+  auto* contrast = sub->add_option("--contrast", args->contrast,
+                                   "Explain why the model says --target rather than this answer, e.g. \" blue\" "
+                                   "(signed map over the prompt, docs/method.md#contrast)");
+  sub->add_option("--target-granularity", args->target_granularity,
+                  "Maps in the JSON's explanations: complete (one for the whole target) or token (one per target "
+                  "token)")
+      ->check(CLI::IsMember(target_granularity_names()))
+      ->capture_default_str();
+  sub->add_option("--postprocess", args->postprocess, "Applied to every relevance value: none, absolute or square")
+      ->check(CLI::IsMember(postprocess_names()))
+      ->capture_default_str();
+  sub->add_flag("--normalize", args->normalize,
+                "Rescale each map so that its minimum is 0 and its maximum 1 (after --postprocess; a constant map "
+                "becomes all 0)");
   sub->add_option("--strategy", args->strategy,
                   "Passes: auto, full-logits, target-only or prefix-reuse (same numbers; auto: the fastest the "
                   "model supports)")
@@ -305,8 +353,8 @@ Command add_explain_command(CLI::App& app) {
       ->check(CLI::IsMember(control_names()))
       ->capture_default_str();
   sub->add_option("--method", args->method,
-                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer, "
-                  "attnlrp (AttnLRP, needs the model's forward_lrp)")
+                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer, loo "
+                  "(leave-one-out), attnlrp (AttnLRP, needs the model's forward_lrp)")
       ->check(CLI::IsMember(method_names()))
       ->capture_default_str();
   sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")
@@ -326,9 +374,11 @@ Command add_explain_command(CLI::App& app) {
   sub->add_flag("--quiet,-q", args->quiet, "No progress bar and no terminal summary");
   sub->add_flag("--verbose,-v", args->verbose, "Describe the model and the sweep on stderr");
   add_distributed_flags(sub, args->dist);
-  return {sub, [args, q, p] {
+  return {sub, [args, q, p, contrast, sub] {
             args->has_question = q->count() > 0;
             args->has_prompt = p->count() > 0;
+            note_given_unit_flags(sub, args->unit_flags);
+            args->has_contrast = contrast->count() > 0;
             return run_explain(*args);
           }};
 }

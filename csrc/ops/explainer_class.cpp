@@ -18,6 +18,7 @@
 #include "atman/model/model.h"
 #include "atman/runtime/cpu_budget.h"
 #include "errors.h"
+#include "unit_options.h"
 
 namespace atman::ops {
 namespace {
@@ -63,6 +64,39 @@ cv::Mat read_image_path(const Model& model, const std::string& model_path, const
   return read_image_rgb(image_path);
 }
 
+// Rows of a per-unit field as float64 [S, width].
+at::Tensor unit_rows(const Explanation& e, std::vector<double> ExplainedUnit::*field, int64_t width) {
+  at::Tensor out = at::empty({static_cast<int64_t>(e.units.size()), width}, at::kDouble);
+  auto a = out.accessor<double, 2>();
+  for (size_t i = 0; i < e.units.size(); ++i) {
+    for (int64_t j = 0; j < width; ++j) a[static_cast<int64_t>(i)][j] = (e.units[i].*field).at(j);
+  }
+  return out;
+}
+
+// explanation_tensors' contrast and raw (unshaped) entries.
+void insert_contrast_and_raw(const Explanation& e, c10::Dict<std::string, at::Tensor>& out) {
+  const int64_t t = static_cast<int64_t>(e.targets.size());
+  const int64_t c = e.contrast ? static_cast<int64_t>(e.contrast->tokens.size()) : 0;
+  if (e.contrast) {
+    std::vector<int64_t> ids;
+    std::vector<double> ce;
+    for (const TargetToken& token : e.contrast->tokens) {
+      ids.push_back(token.id);
+      ce.push_back(token.ce);
+    }
+    out.insert("per_contrast", unit_rows(e, &ExplainedUnit::per_contrast, c));
+    out.insert("contrast_ids", at::tensor(ids, at::kLong));
+    out.insert("contrast_ce", at::tensor(ce, at::kDouble));
+  }
+  if (!e.shaped) return;
+  std::vector<double> raw;
+  for (const ExplainedUnit& u : e.units) raw.push_back(u.raw_relevance);
+  out.insert("raw_relevance", at::tensor(raw, at::kDouble));
+  out.insert("raw_per_target", unit_rows(e, &ExplainedUnit::raw_per_target, t));
+  if (e.contrast) out.insert("raw_per_contrast", unit_rows(e, &ExplainedUnit::raw_per_contrast, c));
+}
+
 }  // namespace
 
 c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& e) {
@@ -96,6 +130,7 @@ c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& e) {
   out.insert("token_ids", token_ids);
   out.insert("target_ids", target_ids);
   out.insert("target_ce", target_ce);
+  insert_contrast_and_raw(e, out);
   return out;
 }
 
@@ -143,13 +178,13 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain(const std::string& pr
                                                            double suppression_factor,
                                                            c10::optional<double> conceptual_threshold,
                                                            const std::string& control,
-                                                           const std::string& method) const {
+                                                           const std::string& method, const ScoreArgs& score) const {
   return with_one_line_errors([&] {
     ExplainInput input;
     input.prompt = prompt;
     input.target = target;
     if (image_path) input.image_rgb = read_image_path(*model_, model_path_, *image_path);
-    return run(input, suppression_factor, conceptual_threshold, control, method);
+    return run(input, suppression_factor, conceptual_threshold, control, method, score);
   });
 }
 
@@ -159,7 +194,8 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::str
                                                                   double suppression_factor,
                                                                   c10::optional<double> conceptual_threshold,
                                                                   const std::string& control,
-                                                                  const std::string& method) const {
+                                                                  const std::string& method,
+                                                                  const ScoreArgs& score) const {
   return with_one_line_errors([&] {
     ExplainInput input;
     input.prompt = prompt;
@@ -169,22 +205,29 @@ c10::Dict<std::string, at::Tensor> ExplainerClass::explain_pixels(const std::str
       throw std::invalid_argument(fmt::format("{}: model {} is text-only (config image is null): it takes no pixels",
                                               model_path_, model_->config().name));
     }
-    return run(input, suppression_factor, conceptual_threshold, control, method);
+    return run(input, suppression_factor, conceptual_threshold, control, method, score);
   });
 }
 
 // One explanation with AtMan (under `control`) or a baseline (explain_with_method).
 c10::Dict<std::string, at::Tensor> ExplainerClass::run(const ExplainInput& input, double suppression_factor,
                                                        c10::optional<double> conceptual_threshold,
-                                                       const std::string& control, const std::string& method) const {
+                                                       const std::string& control, const std::string& method,
+                                                       const ScoreArgs& score) const {
   ExplainOptions options = options_from(suppression_factor, conceptual_threshold);
+  options.target_granularity = parse_target_granularity(score.target_granularity);
+  options.postprocess = parse_postprocess(score.postprocess);
+  options.normalize = score.normalize;
+  apply_unit_options(score.units, options);  // unit_options.h
+  ExplainInput scored = input;
+  if (score.contrast) scored.contrast = *score.contrast;
   options.control = parse_control(control);
   const Method chosen = parse_method(method);
   if (chosen != Method::kAtman && options.control != Control::kMultiplicative) {
     throw std::invalid_argument("control " + control + " is how AtMan suppresses: method " + method + " takes none");
   }
   ThreadCountRestorer restore_threads;
-  return explanation_tensors(explain_with_method(*explainer_, chosen, input, options));
+  return explanation_tensors(explain_with_method(*explainer_, chosen, scored, options));
 }
 
 std::tuple<std::string, at::Tensor, std::string, at::Tensor> ExplainerClass::generate(

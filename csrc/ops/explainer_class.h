@@ -30,7 +30,25 @@ namespace atman::ops {
 ///   token_ids  int64 [S]       the token id; -1 for image patches
 ///   target_ids int64 [T]       the target's token ids
 ///   target_ce  float64 [T]     CE_t(1), the clean cross-entropy of each target token
+/// With a contrast answer (docs/method.md, "Contrast"; rows are then the
+/// prompt's positions only, relevance R[i] = sum_t R[i, t] - sum_c R_c[i, c]):
+///   per_contrast float64 [S, C]  R_c[i, c] of each contrast token
+///   contrast_ids int64 [C]       the contrast's token ids
+///   contrast_ce  float64 [C]     CE_c(1) of each contrast token
+/// With postprocess or normalize (docs/json.md, "Score shaping"), relevance,
+/// per_target and per_contrast hold the shaped maps and these the raw ones:
+///   raw_relevance float64 [S], raw_per_target [S, T], raw_per_contrast [S, C]
 c10::Dict<std::string, at::Tensor> explanation_tensors(const Explanation& explanation);
+
+/// The scoring arguments of explain and explain_pixels: a contrast answer
+/// (nullopt: none), --target-granularity, --postprocess and --normalize.
+struct ScoreArgs {
+  c10::optional<std::string> contrast;
+  std::string target_granularity = "complete";
+  std::string postprocess = "none";
+  bool normalize = false;
+  std::string units;  // the explained units as JSON (unit_options.h); "": tokens and patches
+};
 
 /// The parsed atman/config.json of a model as one line of JSON.
 std::string config_json(const Model& model);
@@ -54,12 +72,14 @@ class ExplainerClass : public torch::CustomClassHolder {
   c10::Dict<std::string, at::Tensor> explain(const std::string& prompt, const std::string& target,
                                              const c10::optional<std::string>& image_path,
                                              double suppression_factor, c10::optional<double> conceptual_threshold,
-                                             const std::string& control, const std::string& method) const;
+                                             const std::string& control, const std::string& method,
+                                             const ScoreArgs& score = {}) const;
   /// Same with an image already in memory: uint8 [3, H, W], RGB, on the CPU.
   c10::Dict<std::string, at::Tensor> explain_pixels(const std::string& prompt, const std::string& target,
                                                     const at::Tensor& pixels, double suppression_factor,
                                                     c10::optional<double> conceptual_threshold,
-                                                    const std::string& control, const std::string& method) const;
+                                                    const std::string& control, const std::string& method,
+                                                    const ScoreArgs& score = {}) const;
   /// Steered generation (docs/steering.md): the continuation of `prompt`
   /// (verbatim) with the spans in `suppress` / `amplify` controlled in every
   /// layer, and the unsteered one. Returns (steered text, steered ids int64
@@ -77,7 +97,7 @@ class ExplainerClass : public torch::CustomClassHolder {
  private:
   c10::Dict<std::string, at::Tensor> run(const ExplainInput& input, double suppression_factor,
                                          c10::optional<double> conceptual_threshold, const std::string& control,
-                                         const std::string& method) const;
+                                         const std::string& method, const ScoreArgs& score) const;
   std::string model_path_;
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Explainer> explainer_;

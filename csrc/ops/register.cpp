@@ -37,26 +37,36 @@ TORCH_LIBRARY(atman, m) {
           "explain",
           [](const Self& self, std::string prompt, std::string target, c10::optional<std::string> image_path,
              double suppression_factor, c10::optional<double> conceptual_threshold, std::string control,
-             std::string method) -> Result {
+             std::string method, c10::optional<std::string> contrast, std::string target_granularity,
+             std::string postprocess, bool normalize, std::string units) -> Result {
             return self->explain(prompt, target, image_path, suppression_factor, conceptual_threshold, control,
-                                 method);
+                                 method, {contrast, target_granularity, postprocess, normalize, units});
           },
           "Explains target after prompt (verbatim), with an optional image file; control multiplicative or "
-          "log-additive; method atman or a baseline (ixg, ig, rollout, chefer, attnlrp)",
+          "log-additive; method atman or a baseline (ixg, ig, rollout, chefer, loo, attnlrp); contrast: explain "
+          "target against this answer; target_granularity, postprocess, normalize as atman explain's flags; units: the explained units as JSON "
+          "(docs/library.md)",
           {torch::arg("prompt"), torch::arg("target"), torch::arg("image_path") = torch::arg::none(),
            torch::arg("suppression_factor") = 0.1, torch::arg("conceptual_threshold") = 0.6,
-           torch::arg("control") = std::string("multiplicative"), torch::arg("method") = std::string("atman")})
+           torch::arg("control") = std::string("multiplicative"), torch::arg("method") = std::string("atman"),
+           torch::arg("contrast") = torch::arg::none(), torch::arg("target_granularity") = std::string("complete"),
+           torch::arg("postprocess") = std::string("none"), torch::arg("normalize") = false,
+           torch::arg("units") = std::string("")})
       .def(
           "explain_pixels",
           [](const Self& self, std::string prompt, std::string target, at::Tensor pixels, double suppression_factor,
-             c10::optional<double> conceptual_threshold, std::string control, std::string method) -> Result {
+             c10::optional<double> conceptual_threshold, std::string control, std::string method,
+             c10::optional<std::string> contrast, std::string target_granularity, std::string postprocess,
+             bool normalize, std::string units) -> Result {
             return self->explain_pixels(prompt, target, pixels, suppression_factor, conceptual_threshold, control,
-                                        method);
+                                        method, {contrast, target_granularity, postprocess, normalize, units});
           },
           "Explains target after prompt (verbatim) with an image given as uint8 [3, H, W] RGB",
           {torch::arg("prompt"), torch::arg("target"), torch::arg("pixels"), torch::arg("suppression_factor") = 0.1,
            torch::arg("conceptual_threshold") = 0.6, torch::arg("control") = std::string("multiplicative"),
-           torch::arg("method") = std::string("atman")})
+           torch::arg("method") = std::string("atman"), torch::arg("contrast") = torch::arg::none(),
+           torch::arg("target_granularity") = std::string("complete"), torch::arg("postprocess") = std::string("none"),
+           torch::arg("normalize") = false, torch::arg("units") = std::string("")})
       .def(
           "generate",
           [](const Self& self, std::string prompt, c10::optional<std::string> image_path,

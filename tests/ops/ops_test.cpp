@@ -129,5 +129,41 @@ def explain(explainer: __torch__.torch.classes.atman.Explainer, prompt: str, tar
   EXPECT_EQ(error_of([&] { make_explainer("/no/such/model.pt"); }), "/no/such/model.pt: model file not found");
 }
 
+TEST(OpsLibraryTest, ContrastAndShapingThroughTheClass) {
+  load_ops_library();
+  const c10::ClassTypePtr cls = torch::getCustomClass("__torch__.torch.classes.atman.Explainer");
+  ASSERT_NE(cls, nullptr);
+  c10::IValue explainer(c10::ivalue::Object::create(c10::StrongTypePtr(nullptr, cls), 1));
+  cls->getMethod("__init__")({explainer, testing::test_model("text_only.pt")});
+  auto cu = torch::jit::compile(R"(
+def plain(explainer: __torch__.torch.classes.atman.Explainer, prompt: str, target: str):
+    return explainer.explain(prompt, target)
+def contrast(explainer: __torch__.torch.classes.atman.Explainer, prompt: str, target: str, other: str, post: str):
+    return explainer.explain(prompt, target, contrast=other, postprocess=post, normalize=True)
+)");
+  auto dict_of = [](const c10::IValue& v) { return c10::impl::toTypedDict<std::string, at::Tensor>(v.toGenericDict()); };
+  const std::string prompt = "Alice lives in Paris. Bob lives in Rome. Question: Where does Alice live? Answer:";
+  const auto a = dict_of(cu->run_method("plain", explainer, prompt, " Paris"));
+  const auto b = dict_of(cu->run_method("plain", explainer, prompt, " Rome"));
+  const auto c = dict_of(cu->run_method("contrast", explainer, prompt, " Paris", " Rome", "absolute"));
+  // Rows: the prompt's positions; raw R = R_target - R_contrast, then |R| scaled to [0, 1].
+  const at::Tensor raw = c.at("raw_relevance");
+  const int64_t n = raw.size(0);
+  ASSERT_LE(n, a.at("relevance").size(0));
+  EXPECT_TRUE(at::equal(c.at("contrast_ids"), b.at("target_ids")));
+  EXPECT_EQ(c.at("per_contrast").sizes(), (at::IntArrayRef{n, b.at("target_ids").size(0)}));
+  const at::Tensor want = a.at("per_target").narrow(0, 0, n).sum(1) - b.at("per_target").narrow(0, 0, n).sum(1);
+  EXPECT_LT((raw - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>());
+  const at::Tensor shaped = raw.abs();
+  const at::Tensor scaled = (shaped - shaped.min()) / (shaped.max() - shaped.min());
+  EXPECT_LT((c.at("relevance") - scaled).abs().max().item<double>(), 1e-12);
+  EXPECT_NE(error_of([&] { cu->run_method("contrast", explainer, prompt, " Paris", " Rome", "cube"); })
+                .find("postprocess must be none, absolute or square, got \"cube\""),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { cu->run_method("contrast", explainer, prompt, " Paris", " Paris", "none"); })
+                .find("nothing to contrast"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace atman

@@ -16,10 +16,14 @@
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 
+#include "atman/core/coarse_to_fine.h"
+#include "atman/core/contrast.h"
 #include "atman/core/pass_runner.h"
+#include "atman/core/shaping.h"
 #include "atman/core/shard.h"
 #include "atman/core/suppression.h"
 #include "atman/core/sweep_memory.h"
+#include "atman/core/unit_labels.h"
 #include "atman/core/units.h"
 #include "atman/io/image.h"
 #include "atman/model/target_pass.h"
@@ -84,6 +88,7 @@ Explanation assemble_sweep(const PlannedSweep& plan, const std::vector<WorkResul
   for (int64_t i = 0; i < clean_ce.size(0); ++i) ce.push_back(clean_ce[i].item<double>());
   Explanation e = assemble_explanation(plan.config, "atman", plan.prepared.sequence, plan.prepared.groups, relevance,
                                        ce, plan.options);
+  label_units(plan.prepared.labels, plan.prepared.chosen_granularity, e);  // core/unit_labels.h
   e.stats = std::move(stats);
   finish_stats(plan, &e.stats);
   return e;
@@ -258,20 +263,29 @@ Explainer::Explainer(std::shared_ptr<const Model> model) : model_(std::move(mode
 
 PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions& options) const {
   check_options(options);
+  return prepare(input.prompt, input.target, embed_image(input.image_rgb), options, input.image_rgb.size());
+}
+
+at::Tensor Explainer::embed_image(const cv::Mat& image_rgb) const {
+  if (image_rgb.empty()) return {};
+  const Model& model = *model_;
+  if (!model.has_image()) {
+    throw std::invalid_argument(fmt::format("model {} is text-only (config image is null): it takes no image",
+                                            model.config().name));
+  }
+  at::NoGradGuard no_grad;
+  return model.embed_image(image_to_tensor(image_rgb, *model.config().image));
+}
+
+PreparedInput Explainer::prepare(const std::string& prompt, const std::string& target,
+                                 const at::Tensor& image_embeddings, const ExplainOptions& options,
+                                 cv::Size original_image) const {
+  check_options(options);
   const Model& model = *model_;
   at::NoGradGuard no_grad;  // plain tensors (not inference tensors): callers may use them with autograd
-  at::Tensor image_embeddings;
-  int64_t image_positions = 0;
-  if (!input.image_rgb.empty()) {
-    if (!model.has_image()) {
-      throw std::invalid_argument(fmt::format("model {} is text-only (config image is null): it takes no image",
-                                              model.config().name));
-    }
-    image_embeddings = model.embed_image(image_to_tensor(input.image_rgb, *model.config().image));
-    image_positions = image_embeddings.size(1);
-  }
+  const int64_t image_positions = image_embeddings.defined() ? image_embeddings.size(1) : 0;
   PreparedInput prepared;
-  prepared.sequence = build_sequence(model, input.prompt, input.target, image_positions);
+  prepared.sequence = build_sequence(model, prompt, target, image_positions);
   const std::vector<int64_t> ids = prepared.sequence.text_ids();
   at::Tensor text_embeddings =
       model.embed_text(at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())}));
@@ -281,18 +295,32 @@ PreparedInput Explainer::prepare(const ExplainInput& input, const ExplainOptions
     throw std::runtime_error(fmt::format("{}: model {} produced NaN or Inf embeddings", model.path(),
                                          model.config().name));
   }
-  prepared.groups = explained_groups(prepared.sequence, options.granularity, model.tokenizer());
+  // The units (core/units.h): granularity, tiles or custom groups.
+  ExplainedUnits units = explained_units(prepared.sequence, options, model.tokenizer(), original_image.width,
+                                         original_image.height, model.config().image);
+  prepared.groups = std::move(units.groups);
+  prepared.weights = std::move(units.weights);
+  prepared.labels = std::move(units.labels);
+  prepared.chosen_granularity = units.chosen_granularity;
   const int64_t s = prepared.sequence.length();
   at::Tensor similarity;
   if (options.conceptual_threshold) similarity = cosine_similarity_matrix(prepared.embeddings[0]);
   prepared.modifiers = modifier_rows(similarity, s, prepared.groups, options.suppression_factor,
-                                     options.conceptual_threshold);
+                                     options.conceptual_threshold, prepared.weights);
   return prepared;
 }
 
 Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& options,
                                const ProgressCallback& progress, ProcessGroup* group) const {
   check_options(options);
+  if (input.contrast) {
+    if (group) throw std::invalid_argument("a contrastive explanation does not shard over ranks: run it in one process");
+    return explain_contrast(*this, input, options, progress);  // core/contrast.h
+  }
+  if (options.image_search == ImageSearch::kCoarseToFine) {
+    if (group) throw std::invalid_argument("image search coarse-to-fine does not shard over ranks: run it in one process");
+    return explain_coarse_to_fine(*this, input, options, progress);  // core/coarse_to_fine.h
+  }
   const int64_t threads = set_threads(options.threads, group ? group->config().local_world_size : 1);
   c10::InferenceMode guard;
   const auto start = Clock::now();
@@ -312,12 +340,17 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
   if (group && options.batch_size <= 0) batch = group->min_over_ranks("explain/batch", batch);
   const PlannedSweep plan{model_->config(), prepared, options, runner->plan(prepared.modifiers, batch),
                           threads, batch, compile_seconds, start, sweep_start};
-  if (group) return explain_share(*runner, plan, *group, progress);
-
-  const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, plan.units, progress);
-  SweepStats stats;
-  stats.positions_computed = runner->positions_computed();
-  return assemble_sweep(plan, out.results, out.clean_ce, std::move(stats));
+  Explanation e;
+  if (group) {
+    e = explain_share(*runner, plan, *group, progress);
+  } else {
+    const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, plan.units, progress);
+    SweepStats stats;
+    stats.positions_computed = runner->positions_computed();
+    e = assemble_sweep(plan, out.results, out.clean_ce, std::move(stats));
+  }
+  finish_explanation(e, input.image_rgb);  // core/shaping.h
+  return e;
 }
 
 }  // namespace atman

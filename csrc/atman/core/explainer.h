@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "atman/core/explanation.h"
 #include "atman/core/options.h"
 #include "atman/core/pass_runner.h"
+#include "atman/core/units.h"
 #include "atman/model/model.h"
 #include "atman/model/sequence.h"
 #include "atman/runtime/cpu_budget.h"  // set_threads: the thread rule of every command
@@ -28,6 +30,9 @@ struct ExplainInput {
   std::string prompt;  // verbatim (prompt_from_question builds it from a question)
   std::string target;
   cv::Mat image_rgb;
+  /// A contrast answer: explain why the model says `target` rather than this
+  /// (core/contrast.h); nullopt: a plain explanation.
+  std::optional<std::string> contrast = std::nullopt;
 };
 
 /// Reported after each work unit; called on the explaining thread.
@@ -45,6 +50,11 @@ struct PreparedInput {
   at::Tensor embeddings;                     // float32 [1, S, D]
   std::vector<std::vector<int64_t>> groups;  // explained units, sequence order
   at::Tensor modifiers;                      // float32 [N, S], one row per group
+  /// core/units.h's ExplainedUnits: per group its members' suppression
+  /// weights (empty: all 1), its label, and kAuto's chosen granularity.
+  std::vector<std::vector<double>> weights;
+  std::vector<UnitLabel> labels;
+  std::optional<Granularity> chosen_granularity;
 };
 
 /// The cross-entropies of one work unit (pass_runner.h: a range of modifier
@@ -103,7 +113,17 @@ class Explainer {
   /// line). Runs without gradients; the tensors are ordinary ones, so a
   /// gradient method may start from `embeddings.detach().requires_grad_()`.
   PreparedInput prepare(const ExplainInput& input, const ExplainOptions& options) const;
-  /// The whole explanation. Runs under torch::InferenceMode with
+  /// prepare's two steps: the image's embeddings [1, P, D] (undefined for an
+  /// empty image), and the rest from them (a contrast's two sequences share
+  /// the first).
+  at::Tensor embed_image(const cv::Mat& image_rgb) const;
+  /// `original_image`: the decoded image's size, which custom groups'
+  /// rectangles refer to (0 x 0: the model's input size).
+  PreparedInput prepare(const std::string& prompt, const std::string& target, const at::Tensor& image_embeddings,
+                        const ExplainOptions& options, cv::Size original_image = {}) const;
+  /// The whole explanation, its maps shaped as options say (core/shaping.h);
+  /// with input.contrast a contrastive one (core/contrast.h, one process
+  /// only). Runs under torch::InferenceMode with
   /// options.threads LibTorch threads (0: the CPUs the process may use,
   /// runtime/cpu_budget.h).
   ///

@@ -34,8 +34,38 @@ struct ExplainedUnit {
   std::string piece;             // text/target: the pieces of all members joined; image: empty
   int64_t patch_row = -1;        // image only
   int64_t patch_col = -1;        // image only
-  double relevance = 0.0;        // R[i] = sum_t R[i, t]
+  /// How the unit was formed (docs/method.md, "Groups"; core/units.h's UnitLabel):
+  /// a custom group's name (--groups; empty otherwise) and, per member, the
+  /// fraction of its characters or area the group covers (custom groups only;
+  /// < 1: partly covered, see --token-overlap).
+  std::string name;
+  std::vector<double> coverage;
+  /// An image tile (--image-granularity N, or the tile an unrefined patch
+  /// takes its relevance from): its patch rows and columns, both ends
+  /// inclusive; -1 when the unit is no tile.
+  int64_t tile_row0 = -1, tile_row1 = -1, tile_col0 = -1, tile_col1 = -1;
+  /// Coarse-to-fine (--image-search): false for a patch that was not refined
+  /// and carries the relevance of its tile (tile_*); true for every computed unit.
+  bool refined = true;
+  double relevance = 0.0;        // R[i] = sum_t R[i, t] (with a contrast: minus sum_c R_c[i, c])
   std::vector<double> per_target;  // R[i, t] in target order
+  /// With a contrast (Explanation::contrast): R_c[i, c] = CE_c(m_i) - CE_c(1)
+  /// of each contrast token c, in order (core/contrast.h); empty otherwise.
+  std::vector<double> per_contrast;
+  /// The three above before score shaping (core/shaping.h); filled only when
+  /// Explanation::shaped, when relevance and per_* hold the shaped maps.
+  double raw_relevance = 0.0;
+  std::vector<double> raw_per_target;
+  std::vector<double> raw_per_contrast;
+};
+
+/// The answer a contrastive explanation weighs the target against
+/// (`--contrast`, core/contrast.h): its text and its tokens with their clean
+/// cross-entropies. Renderers show a contrast's signed map on a diverging
+/// colour map (positive: the unit favours the target over the contrast).
+struct ContrastAnswer {
+  std::string text;
+  std::vector<TargetToken> tokens;
 };
 
 /// Cost figures of the sweep (the JSON's "stats").
@@ -73,12 +103,25 @@ struct Explanation {
   std::string prompt;
   std::string target;
   ExplainOptions params;
+  /// --granularity auto: the granularity it chose (core/units.h, choose_granularity).
+  std::optional<Granularity> chosen_granularity;
   std::optional<std::pair<int64_t, int64_t>> image_grid;  // (rows, cols) when an image was given
   /// The model's image config when an image was given: how patches map back
   /// onto the original image through image.resize (io/image.h, model_view).
   std::optional<ImageConfig> image_config;
+  /// The original image's (width, height) when an image was given (for the
+  /// JSON's image rectangles in 0-1 image coordinates, render/image_scores.h).
+  std::optional<std::pair<int64_t, int64_t>> image_size;
   std::vector<TargetToken> targets;
+  /// Set for a contrastive explanation (core/contrast.h): units are then the
+  /// prompt's only (image and text; target positions are not explained) and
+  /// relevance is R[i] = sum_t R[i, t] - sum_c R_c[i, c], signed: positive
+  /// where the unit makes the model say the target rather than the contrast.
+  std::optional<ContrastAnswer> contrast;
   std::vector<ExplainedUnit> units;  // sequence order
+  /// True when params.postprocess or params.normalize changed the values
+  /// (core/shaping.h): units hold the shaped maps and their raw_* the raw ones.
+  bool shaped = false;
   SweepStats stats;
 };
 

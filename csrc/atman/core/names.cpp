@@ -14,7 +14,19 @@ using Table = std::vector<std::pair<Enum, const char*>>;
 
 const Table<Granularity>& granularities() {
   static const Table<Granularity> table = {
-      {Granularity::kToken, "token"}, {Granularity::kWord, "word"}, {Granularity::kSentence, "sentence"}};
+      {Granularity::kToken, "token"},         {Granularity::kWord, "word"},
+      {Granularity::kSentence, "sentence"},   {Granularity::kParagraph, "paragraph"},
+      {Granularity::kDelimiter, "delimiter"}, {Granularity::kAuto, "auto"}};
+  return table;
+}
+
+const Table<TokenOverlap>& token_overlaps() {
+  static const Table<TokenOverlap> table = {{TokenOverlap::kPartial, "partial"}, {TokenOverlap::kComplete, "complete"}};
+  return table;
+}
+
+const Table<ImageSearch>& image_searches() {
+  static const Table<ImageSearch> table = {{ImageSearch::kFull, "full"}, {ImageSearch::kCoarseToFine, "coarse-to-fine"}};
   return table;
 }
 
@@ -23,6 +35,18 @@ const Table<PassStrategy>& strategies() {
                                             {PassStrategy::kFullLogits, "full-logits"},
                                             {PassStrategy::kTargetOnly, "target-only"},
                                             {PassStrategy::kPrefixReuse, "prefix-reuse"}};
+  return table;
+}
+
+const Table<TargetGranularity>& target_granularities() {
+  static const Table<TargetGranularity> table = {{TargetGranularity::kComplete, "complete"},
+                                                 {TargetGranularity::kToken, "token"}};
+  return table;
+}
+
+const Table<Postprocess>& postprocesses() {
+  static const Table<Postprocess> table = {
+      {Postprocess::kNone, "none"}, {Postprocess::kAbsolute, "absolute"}, {Postprocess::kSquare, "square"}};
   return table;
 }
 
@@ -99,6 +123,14 @@ std::string granularity_name(Granularity granularity) { return name_of(granulari
 Granularity parse_granularity(const std::string& name) { return parse_name(granularities(), name, "granularity"); }
 std::vector<std::string> granularity_names() { return names_of(granularities()); }
 
+std::string token_overlap_name(TokenOverlap overlap) { return name_of(token_overlaps(), overlap); }
+TokenOverlap parse_token_overlap(const std::string& name) { return parse_name(token_overlaps(), name, "token overlap"); }
+std::vector<std::string> token_overlap_names() { return names_of(token_overlaps()); }
+
+std::string image_search_name(ImageSearch search) { return name_of(image_searches(), search); }
+ImageSearch parse_image_search(const std::string& name) { return parse_name(image_searches(), name, "image search"); }
+std::vector<std::string> image_search_names() { return names_of(image_searches()); }
+
 std::string strategy_name(PassStrategy strategy) { return name_of(strategies(), strategy); }
 PassStrategy parse_strategy(const std::string& name) { return parse_name(strategies(), name, "strategy"); }
 std::vector<std::string> strategy_names() { return names_of(strategies()); }
@@ -110,6 +142,18 @@ std::vector<std::string> precision_names() { return names_of(precisions()); }
 std::string control_name(Control control) { return name_of(controls(), control); }
 Control parse_control(const std::string& name) { return parse_name(controls(), name, "control"); }
 std::vector<std::string> control_names() { return names_of(controls()); }
+
+std::string target_granularity_name(TargetGranularity granularity) {
+  return name_of(target_granularities(), granularity);
+}
+TargetGranularity parse_target_granularity(const std::string& name) {
+  return parse_name(target_granularities(), name, "target granularity");
+}
+std::vector<std::string> target_granularity_names() { return names_of(target_granularities()); }
+
+std::string postprocess_name(Postprocess postprocess) { return name_of(postprocesses(), postprocess); }
+Postprocess parse_postprocess(const std::string& name) { return parse_name(postprocesses(), name, "postprocess"); }
+std::vector<std::string> postprocess_names() { return names_of(postprocesses()); }
 
 std::string position_kind_name(PositionKind kind) {
   switch (kind) {

@@ -14,11 +14,21 @@
 
 namespace atman {
 
-/// "token" / "word" / "sentence"; and back (throws std::invalid_argument
-/// naming the choices).
+/// "token" / "word" / "sentence" / "paragraph" / "delimiter" / "auto"; and
+/// back (throws std::invalid_argument naming the choices).
 std::string granularity_name(Granularity granularity);
 Granularity parse_granularity(const std::string& name);
 std::vector<std::string> granularity_names();
+
+/// "partial" / "complete"; and back.
+std::string token_overlap_name(TokenOverlap overlap);
+TokenOverlap parse_token_overlap(const std::string& name);
+std::vector<std::string> token_overlap_names();
+
+/// "full" / "coarse-to-fine"; and back.
+std::string image_search_name(ImageSearch search);
+ImageSearch parse_image_search(const std::string& name);
+std::vector<std::string> image_search_names();
 
 /// "auto", "full-logits", "target-only", "prefix-reuse"; and back.
 std::string strategy_name(PassStrategy strategy);
@@ -34,6 +44,16 @@ std::vector<std::string> precision_names();
 std::string control_name(Control control);
 Control parse_control(const std::string& name);
 std::vector<std::string> control_names();
+
+/// "complete" / "token" (--target-granularity); and back.
+std::string target_granularity_name(TargetGranularity granularity);
+TargetGranularity parse_target_granularity(const std::string& name);
+std::vector<std::string> target_granularity_names();
+
+/// "none" / "absolute" / "square" (--postprocess); and back.
+std::string postprocess_name(Postprocess postprocess);
+Postprocess parse_postprocess(const std::string& name);
+std::vector<std::string> postprocess_names();
 
 /// "image" / "text" / "target".
 std::string position_kind_name(PositionKind kind);

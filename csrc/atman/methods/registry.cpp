@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "atman/core/names.h"
+#include "atman/core/shaping.h"
+#include "atman/core/unit_labels.h"
 #include "atman/methods/attnlrp.h"
 #include "atman/methods/baseline_passes.h"
 #include "atman/methods/chefer.h"
@@ -155,14 +157,20 @@ Explanation explanation_from_values(const Model& model, const PreparedInput& pre
   const at::Tensor lp = clean_log_probs.to(at::kDouble).contiguous().view({t});
   std::vector<double> ce;
   for (int64_t k = 0; k < t; ++k) ce.push_back(-lp[k].item<double>());
-  return assemble_explanation(model.config(), method_name(method), seq, prepared.groups,
-                              group_values(prepared.groups, values), ce, options);
+  Explanation e = assemble_explanation(model.config(), method_name(method), seq, prepared.groups,
+                                       group_values(prepared.groups, values), ce, options);
+  label_units(prepared.labels, prepared.chosen_granularity, e);  // core/unit_labels.h
+  return e;
 }
 
 Explanation explain_with_method(const Explainer& explainer, Method method, const ExplainInput& input,
                                 const ExplainOptions& options, const BaselineOptions& baseline,
                                 const ProgressCallback& progress) {
   if (method == Method::kAtman) return explainer.explain(input, options, progress);
+  if (input.contrast) {
+    throw std::invalid_argument("a contrastive explanation is AtMan's: method " + method_name(method) +
+                                " takes no contrast");
+  }
   const Model& model = explainer.model();
   check_method_supported(model, method);
   if (baseline.ig_steps < 1) {
@@ -212,6 +220,7 @@ Explanation explain_with_method(const Explainer& explainer, Method method, const
   e.stats.peak_memory_mb = resident_peak_mb();
   e.stats.threads = threads;
   e.stats.batch_size = batch;
+  finish_explanation(e, input.image_rgb);  // the image's size, --postprocess/--normalize (core/shaping.h)
   return e;
 }
 

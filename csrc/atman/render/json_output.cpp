@@ -2,10 +2,72 @@
 
 #include <nlohmann/json.hpp>
 
+#include "atman/core/shaping.h"
+#include "atman/render/image_scores.h"
+
 namespace atman {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json tokens_json(const std::vector<TargetToken>& tokens) {
+  json out = json::array();
+  for (const TargetToken& t : tokens) out.push_back({{"id", t.id}, {"piece", t.piece}, {"ce", t.ce}});
+  return out;
+}
+
+// The maps of params.target_granularity (core/shaping.h), each with its image
+// rectangles in 0-1 image coordinates (render/image_scores.h).
+json explanations_json(const Explanation& e) {
+  json out = json::array();
+  for (const PresentedMap& map : presented_maps(e)) {
+    json entry;
+    entry["target_tokens"] = map.target_tokens;
+    entry["scores"] = map.scores;
+    if (e.image_grid && e.image_size && e.image_config) {  // every explain sets the size (core/shaping.h)
+      json image = json::array();
+      for (const ImageRectScore& r : image_rect_scores(e, map.scores)) {
+        image.push_back({{"rect", {{"left", r.left}, {"top", r.top}, {"width", r.width}, {"height", r.height}}},
+                         {"score", r.score}});
+      }
+      entry["image"] = std::move(image);
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// How the units were formed (docs/json.md; docs/method.md, "Groups").
+void add_unit_params(const Explanation& e, json& params) {
+  const ExplainOptions& o = e.params;
+  if (e.chosen_granularity) params["chosen_granularity"] = granularity_name(*e.chosen_granularity);
+  if (o.granularity == Granularity::kDelimiter) params["delimiter"] = o.delimiter;
+  if (o.granularity == Granularity::kAuto) params["target_units"] = o.target_units;
+  if (!o.groups.empty()) {
+    json groups = json::array();
+    for (const CustomGroup& g : o.groups) {
+      json entry = {{"name", g.name}, {"spans", g.spans}};
+      if (g.rect) entry["rect"] = *g.rect;
+      groups.push_back(std::move(entry));
+    }
+    params["groups"] = std::move(groups);
+  }
+  params["token_overlap"] = token_overlap_name(o.token_overlap);
+  params["image_granularity"] = o.image_granularity;
+  params["image_search"] = image_search_name(o.image_search);
+  if (o.image_search == ImageSearch::kCoarseToFine) params["refine_fraction"] = o.refine_fraction;
+}
+
+void add_unit_label(const Explanation& e, const ExplainedUnit& u, json& p) {
+  if (!u.name.empty()) p["name"] = u.name;
+  if (!u.coverage.empty()) p["coverage"] = u.coverage;
+  if (u.tile_row0 >= 0) p["tile"] = {{"rows", {u.tile_row0, u.tile_row1}}, {"cols", {u.tile_col0, u.tile_col1}}};
+  if (e.params.image_search == ImageSearch::kCoarseToFine && u.kind == PositionKind::kImage) p["refined"] = u.refined;
+}
+
+}  // namespace
 
 std::string explanation_to_json(const Explanation& e, int indent) {
-  using json = nlohmann::ordered_json;
   json doc;
   doc["model"] = e.model;
   doc["method"] = e.method;
@@ -16,13 +78,16 @@ std::string explanation_to_json(const Explanation& e, int indent) {
       {"conceptual_threshold", e.params.conceptual_threshold ? json(*e.params.conceptual_threshold) : json(nullptr)},
       {"granularity", granularity_name(e.params.granularity)},
   };
+  doc["params"]["target_granularity"] = target_granularity_name(e.params.target_granularity);
+  doc["params"]["postprocess"] = postprocess_name(e.params.postprocess);
+  doc["params"]["normalize"] = e.params.normalize;
   doc["params"]["control"] = control_name(e.params.control);  // how the factors act (docs/method.md, "Controls")
+  add_unit_params(e, doc["params"]);
   for (const auto& [key, value] : e.method_params) doc["params"][key] = value;
   for (const auto& [key, value] : e.method_text_params) doc["params"][key] = value;
   doc["image_grid"] = e.image_grid ? json::array({e.image_grid->first, e.image_grid->second}) : json(nullptr);
-  json targets = json::array();
-  for (const TargetToken& t : e.targets) targets.push_back({{"id", t.id}, {"piece", t.piece}, {"ce", t.ce}});
-  doc["targets"] = std::move(targets);
+  doc["targets"] = tokens_json(e.targets);
+  if (e.contrast) doc["contrast"] = {{"text", e.contrast->text}, {"tokens", tokens_json(e.contrast->tokens)}};
   json positions = json::array();
   for (const ExplainedUnit& u : e.units) {
     json p;
@@ -35,11 +100,19 @@ std::string explanation_to_json(const Explanation& e, int indent) {
       p["token_id"] = u.token_id;
     }
     p["members"] = u.members;
+    add_unit_label(e, u, p);
     p["relevance"] = u.relevance;
     p["per_target"] = u.per_target;
+    if (e.contrast) p["per_contrast"] = u.per_contrast;
+    if (e.shaped) {  // the values before --postprocess / --normalize
+      p["raw_relevance"] = u.raw_relevance;
+      p["raw_per_target"] = u.raw_per_target;
+      if (e.contrast) p["raw_per_contrast"] = u.raw_per_contrast;
+    }
     positions.push_back(std::move(p));
   }
   doc["positions"] = std::move(positions);
+  doc["explanations"] = explanations_json(e);
   doc["stats"] = {
       {"forward_passes", e.stats.forward_passes}, {"positions_computed", e.stats.positions_computed},
       {"load_seconds", e.stats.load_seconds},     {"compile_seconds", e.stats.compile_seconds},
