@@ -297,6 +297,56 @@ int explain_as_rank(const ExplainArgs& a, const ExplainOptions& options, Method 
   return 0;
 }
 
+// --contrast and how the maps are shaped; returns --contrast (whether it was given is read after parsing).
+CLI::Option* add_shaping_flags(CLI::App* sub, ExplainArgs& a) {
+  CLI::Option* contrast = sub->add_option("--contrast", a.contrast,
+                                   "Explain why the model says --target rather than this answer, e.g. \" blue\" "
+                                   "(signed map over the prompt, docs/method.md#contrast)");
+  sub->add_option("--target-granularity", a.target_granularity,
+                  "Maps in the JSON's explanations: complete (one for the whole target) or token (one per target "
+                  "token)")
+      ->check(CLI::IsMember(target_granularity_names()))
+      ->capture_default_str();
+  sub->add_option("--postprocess", a.postprocess, "Applied to every relevance value: none, absolute or square")
+      ->check(CLI::IsMember(postprocess_names()))
+      ->capture_default_str();
+  sub->add_flag("--normalize", a.normalize,
+                "Rescale each map so that its minimum is 0 and its maximum 1 (after --postprocess; a constant map "
+                "becomes all 0)");
+  return contrast;
+}
+
+// Which method runs and how its passes are computed.
+void add_method_flags(CLI::App* sub, ExplainArgs& a) {
+  sub->add_option("--strategy", a.strategy,
+                  "Passes: auto, full-logits, target-only or prefix-reuse (same numbers; auto: the fastest the "
+                  "model supports)")
+      ->check(CLI::IsMember(strategy_names()))
+      ->capture_default_str();
+  sub->add_option("--precision", a.precision,
+                  "Number format of the passes: fp32 (exact) or bf16 (faster on CPUs with bfloat16 units, "
+                  "small deviations)")
+      ->check(CLI::IsMember(precision_names()))
+      ->capture_default_str();
+  sub->add_option("--control", a.control,
+                  "How a factor f acts on the suppressed key's attention score: multiplicative ((H - min H) * f, "
+                  "the paper's) or log-additive (H + log f, f = 0 removes the key; needs the model's *_additive "
+                  "methods)")
+      ->check(CLI::IsMember(control_names()))
+      ->capture_default_str();
+  sub->add_option("--method", a.method,
+                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer, loo "
+                  "(leave-one-out), attnlrp (AttnLRP, needs the model's forward_lrp)")
+      ->check(CLI::IsMember(method_names()))
+      ->capture_default_str();
+  sub->add_option("--ig-steps", a.ig_steps, "Integrated Gradients interpolation points (--method ig)")
+      ->capture_default_str();
+  sub->add_option("--ig-method", a.ig_method,
+                  "Integrated Gradients quadrature: riemann-middle, riemann-left, riemann-right, riemann-trapezoid, "
+                  "gauss-legendre (--method ig)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 Command add_explain_command(CLI::App& app) {
@@ -322,47 +372,8 @@ Command add_explain_command(CLI::App& app) {
       ->capture_default_str();
   add_text_unit_flags(sub, args->unit_flags);
   add_image_unit_flags(sub, args->unit_flags);
-  auto* contrast = sub->add_option("--contrast", args->contrast,
-                                   "Explain why the model says --target rather than this answer, e.g. \" blue\" "
-                                   "(signed map over the prompt, docs/method.md#contrast)");
-  sub->add_option("--target-granularity", args->target_granularity,
-                  "Maps in the JSON's explanations: complete (one for the whole target) or token (one per target "
-                  "token)")
-      ->check(CLI::IsMember(target_granularity_names()))
-      ->capture_default_str();
-  sub->add_option("--postprocess", args->postprocess, "Applied to every relevance value: none, absolute or square")
-      ->check(CLI::IsMember(postprocess_names()))
-      ->capture_default_str();
-  sub->add_flag("--normalize", args->normalize,
-                "Rescale each map so that its minimum is 0 and its maximum 1 (after --postprocess; a constant map "
-                "becomes all 0)");
-  sub->add_option("--strategy", args->strategy,
-                  "Passes: auto, full-logits, target-only or prefix-reuse (same numbers; auto: the fastest the "
-                  "model supports)")
-      ->check(CLI::IsMember(strategy_names()))
-      ->capture_default_str();
-  sub->add_option("--precision", args->precision,
-                  "Number format of the passes: fp32 (exact) or bf16 (faster on CPUs with bfloat16 units, "
-                  "small deviations)")
-      ->check(CLI::IsMember(precision_names()))
-      ->capture_default_str();
-  sub->add_option("--control", args->control,
-                  "How a factor f acts on the suppressed key's attention score: multiplicative ((H - min H) * f, "
-                  "the paper's) or log-additive (H + log f, f = 0 removes the key; needs the model's *_additive "
-                  "methods)")
-      ->check(CLI::IsMember(control_names()))
-      ->capture_default_str();
-  sub->add_option("--method", args->method,
-                  "atman, or a baseline: ixg (input x gradient), ig (integrated gradients), rollout, chefer, loo "
-                  "(leave-one-out), attnlrp (AttnLRP, needs the model's forward_lrp)")
-      ->check(CLI::IsMember(method_names()))
-      ->capture_default_str();
-  sub->add_option("--ig-steps", args->ig_steps, "Integrated Gradients interpolation points (--method ig)")
-      ->capture_default_str();
-  sub->add_option("--ig-method", args->ig_method,
-                  "Integrated Gradients quadrature: riemann-middle, riemann-left, riemann-right, riemann-trapezoid, "
-                  "gauss-legendre (--method ig)")
-      ->capture_default_str();
+  CLI::Option* contrast = add_shaping_flags(sub, *args);
+  add_method_flags(sub, *args);
   sub->add_option("--batch-size", args->batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();
   sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_log import Checks  # noqa: E402
 import reference_atman  # noqa: E402
 import reference_attnlrp  # noqa: E402
 
@@ -32,15 +33,6 @@ TOLERANCE = 1e-4
 QUESTION = "Question: What color is the circle? Answer:"
 FACTS = "Alice lives in Paris. Bob works as a baker. Question: Where does Alice live? Answer:"
 
-
-class Checks:
-    def __init__(self):
-        self.failed = []
-
-    def check(self, name, ok, detail=""):
-        print("%-4s %-66s %s" % ("ok" if ok else "FAIL", name, detail), flush=True)
-        if not ok:
-            self.failed.append(name)
 
 
 def make_image(work):

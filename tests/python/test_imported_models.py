@@ -31,6 +31,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from check_log import Checks  # noqa: E402
 import reference_atman  # noqa: E402
 import reference_attnlrp  # noqa: E402
 from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
@@ -39,15 +40,6 @@ TOLERANCE = 1e-4
 PROMPT = "the cat and the cat saw the dog near the old red house"
 TARGET = " on the hill"
 
-
-class Checks:
-    def __init__(self):
-        self.failed = []
-
-    def check(self, name, ok, detail=""):
-        print("%-4s %-62s %s" % ("ok" if ok else "FAIL", name, detail), flush=True)
-        if not ok:
-            self.failed.append(name)
 
 
 class Float64Reference(reference_atman.Reference):

@@ -28,27 +28,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 IMPORTER = os.path.join(ROOT, "torchscript_models", "import_checkpoint.py")
 PYTHON = "/usr/bin/python3"
 sys.path.insert(0, HERE)
+from check_log import Checks  # noqa: E402
 import make_hf_checkpoints as mk  # noqa: E402
 import reference_atman  # noqa: E402
 from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
 
-TOLERANCE = 1e-4
 STORIES_TEXT = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
 
-
-class Checks:
-    def __init__(self):
-        self.failed = []
-        self.count = 0
-
-    def check(self, name, ok, detail=""):
-        self.count += 1
-        print("%-4s %-58s %s" % ("ok" if ok else "FAIL", name, detail), flush=True)
-        if not ok:
-            self.failed.append(name)
-
-    def within(self, name, err, tol=TOLERANCE):
-        self.check(name, err <= tol, "max err %.2e (tolerance %.0e)" % (err, tol))
 
 
 def run_importer(args):
