@@ -250,7 +250,9 @@ void write_outputs(const ExplainArgs& a, const Explanation& e, const ExplainInpu
                  e.stats.compile_seconds);
   }
   if (!a.json.empty()) write_file_atomically(a.json, explanation_to_json(e), "json");
-  const std::string caption = overlay_caption(a.has_prompt ? a.prompt : a.question, a.target);
+  // A contrastive map answers "the target rather than the contrast": the caption says both.
+  const std::string answer = a.has_contrast ? a.target + " rather than" + a.contrast : a.target;
+  const std::string caption = overlay_caption(a.has_prompt ? a.prompt : a.question, answer);
   const OverlayOptions overlay = overlay_options(a.overlay_flags);
   if (!a.overlay.empty()) write_overlay_png(e, input.image_rgb, caption, a.overlay, overlay);
   if (!a.html.empty()) {
