@@ -41,7 +41,6 @@ PROMPT = "the cat and the cat saw the dog near the old red house"
 TARGET = " on the hill"
 
 
-
 class Float64Reference(reference_atman.Reference):
     """reference_atman's method over reference_llama's float64 network, with
     the imported model's own config and tokenizer (nothing from atman-cpp)."""

@@ -36,7 +36,6 @@ from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
 STORIES_TEXT = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
 
 
-
 def run_importer(args):
     return subprocess.run([PYTHON, IMPORTER] + args, capture_output=True, text=True)
 

@@ -16,27 +16,17 @@ import os
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_log import Checks  # noqa: E402
+from scene_image import make_image  # noqa: E402
 import reference_atman  # noqa: E402
 
 TOLERANCE = 1e-4
 QUESTION = "Question: What color is the circle? Answer:"
 FACTS = "Alice lives in Paris. Bob works as a baker. Question: Where does Alice live? Answer:"
-
-
-
-def make_image(work):
-    img = np.full((96, 96, 3), 128, np.uint8)
-    cv2.circle(img, (30, 35), 14, (40, 40, 220), -1)
-    cv2.rectangle(img, (55, 55), (85, 85), (60, 180, 40), -1)
-    path = os.path.join(work, "scene.png")
-    cv2.imwrite(path, img)
-    return path
 
 
 def run(atman, *args):
