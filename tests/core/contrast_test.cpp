@@ -62,7 +62,8 @@ class ContrastTest : public ::testing::Test {
     ASSERT_EQ(e.targets.size(), a.targets.size());
     for (size_t c = 0; c < b.targets.size(); ++c) {
       EXPECT_EQ(e.contrast->tokens[c].id, b.targets[c].id);
-      EXPECT_NEAR(e.contrast->tokens[c].ce, b.targets[c].ce, 1e-6);
+      // The contrast's clean pass may share its batch with the target's: summation order differs (issue 28).
+      EXPECT_NEAR(e.contrast->tokens[c].ce, b.targets[c].ce, testing::float32_reorder_tolerance(b.targets[c].ce));
     }
     size_t prompt_units = 0;
     for (const ExplainedUnit& u : a.units) prompt_units += u.kind != PositionKind::kTarget;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -497,23 +498,40 @@ class NetnsPair {
                                va + " && ip -n " + b_ + " addr add 10.231.0.2/24 dev " + vb + " && ip -n " + a_ +
                                " link set " + va + " up && ip -n " + b_ + " link set " + vb + " up && ip -n " + a_ +
                                " link set lo up && ip -n " + b_ + " link set lo up";
-    ok_ = std::system(("(" + script + ") >/dev/null 2>&1").c_str()) == 0;
+    // The first failing command's message, for the skip line.
+    FILE* pipe = popen(("(" + script + ") 2>&1 >/dev/null").c_str(), "r");
+    char line[256] = "";
+    if (pipe != nullptr) {
+      if (std::fgets(line, sizeof line, pipe) == nullptr) line[0] = '\0';
+      ok_ = pclose(pipe) == 0;
+    }
+    why_ = line;
+    if (!why_.empty() && why_.back() == '\n') why_.pop_back();
   }
   ~NetnsPair() {
     std::system(("ip netns del " + a_ + " >/dev/null 2>&1; ip netns del " + b_ + " >/dev/null 2>&1").c_str());
   }
   bool ok() const { return ok_; }
+  /// Why the namespaces could not be made (ip's first error line).
+  const std::string& why() const { return why_; }
   const std::string& a() const { return a_; }
   const std::string& b() const { return b_; }
 
  private:
-  std::string a_, b_;
+  std::string a_, b_, why_;
   bool ok_ = false;
 };
 
 TEST(E2eDistributed, TwoHostsInNetworkNamespaces) {
   NetnsPair hosts;
-  if (!hosts.ok()) GTEST_SKIP() << "cannot make network namespaces here (needs root and ip netns)";
+  // Namespaces need root with CAP_SYS_ADMIN, iproute2 and a writable /run/netns: a chroot
+  // (../shared/tools/fresh_machine.sh's fresh root) or an unprivileged container has none
+  // (docs/distributed.md, "Tests").
+  if (!hosts.ok()) {
+    GTEST_SKIP() << "no network namespaces here (ip: " << (hosts.why().empty() ? "not found" : hosts.why())
+                 << "): the two-host run is not tested on this machine; it needs root with CAP_SYS_ADMIN and iproute2, "
+                    "which a chroot or an unprivileged container lacks";
+  }
   TempDir tmp;
   const std::string image = write_image(tmp);
   const RunResult single = run_atman(image_args(image, tmp.path("one.json"), "0.6"));

@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_log import Checks  # noqa: E402
+from float32_rounding import reorder_tolerance  # noqa: E402
 from scene_image import make_image  # noqa: E402
 import reference_atman  # noqa: E402
 import reference_attnlrp  # noqa: E402
@@ -94,7 +95,11 @@ def check_ops(checks, library, got, model, prompt, target, image):
     r = torch.classes.atman.Explainer(model).explain(prompt, target, image_path=image, method="attnlrp")
     per_target = np.array([p["per_target"] for p in got["positions"]])
     err = float(np.abs(r["per_target"].numpy() - per_target).max())
-    checks.check("ops: Explainer.explain(method=\"attnlrp\") = the command's", err <= 1e-9, "max diff %.1e" % err)
+    # Two processes, each with its own threads: the gradient's float32 sums may run in another order
+    # (issue 28); the scale is the explained logit, which the relevance decomposes.
+    tol = reorder_tolerance(got["params"]["explained_logit"])
+    checks.check("ops: Explainer.explain(method=\"attnlrp\") = the command's", err <= tol,
+                 "max diff %.1e (tolerance %.1e)" % (err, tol))
 
 
 def check_refusal(checks, atman, models):

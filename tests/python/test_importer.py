@@ -29,6 +29,7 @@ IMPORTER = os.path.join(ROOT, "torchscript_models", "import_checkpoint.py")
 PYTHON = "/usr/bin/python3"
 sys.path.insert(0, HERE)
 from check_log import Checks  # noqa: E402
+from float32_rounding import REORDER_ULPS, ULP  # noqa: E402
 import make_hf_checkpoints as mk  # noqa: E402
 import reference_atman  # noqa: E402
 from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
@@ -237,8 +238,10 @@ def check_attentions(checks, name, module, emb, modifiers, config):
     ok = len(maps) == config["num_layers"] and all(list(m.shape) == [3, config["num_heads"], s, s] for m in maps)
     sums = max(float((m.sum(-1) - 1).abs().max()) for m in maps)
     upper = max(float(m.triu(1).abs().max()) for m in maps)
+    # forward_with_attentions and forward are two float32 code paths: their logits agree up to the
+    # order of their sums, 64 ULPs of the largest |logit| (float32_rounding.py, issue 28).
     checks.check("%s: forward_with_attentions [B,H,S,S] per layer, rows sum 1" % name,
-                 ok and sums < 1e-5 and upper == 0 and rel_err(logits, plain) < 1e-6,
+                 ok and sums < 1e-5 and upper == 0 and rel_err(logits, plain) <= REORDER_ULPS * ULP,
                  "row-sum err %.1e, above diagonal %.1e" % (sums, upper))
 
 

@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_log import Checks  # noqa: E402
+from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
 from scene_image import make_image  # noqa: E402
 import reference_atman  # noqa: E402
 
@@ -80,8 +81,10 @@ def check_ops(checks, library, atman, work, model, image):
                                                 "--image", image, "--control", "log-additive"])
     r = torch.classes.atman.Explainer(model).explain(QUESTION, " red", image_path=image, control="log-additive")
     diff = float(np.abs(r["per_target"].numpy() - relevance(got)).max()) if got else float("inf")
-    checks.check("ops: Explainer.explain(control=\"log-additive\") = the command's", diff <= 1e-6,
-                 "max diff %.1e %s" % (diff, err))
+    # Two processes, each with its own threads and batch: float32 sums in another order (issue 28).
+    tol = reorder_tolerance(ce_scale(got)) if got else 0.0
+    checks.check("ops: Explainer.explain(control=\"log-additive\") = the command's", diff <= tol,
+                 "max diff %.1e (tolerance %.1e) %s" % (diff, tol, err))
     try:
         torch.classes.atman.Explainer(model).explain(QUESTION, " red", control="additive")
         checks.check("ops: control \"additive\" refused", False, "no error")

@@ -4,7 +4,8 @@ TorchScript, the way users load it (torch.ops.load_library, i.e. dlopen):
 
 - the registered schemas, exactly;
 - torch.classes.atman.Explainer agrees with `atman explain --json` on the
-  same inputs within 1e-6, and with the independent PyTorch reference
+  same inputs within 64 float32 ULPs of the cross-entropies (two processes:
+  their sums may run in another order; float32_rounding.py), and with the independent PyTorch reference
   (reference_atman.py) within 1e-4 of the largest |relevance| (image-text and
   text-only test models);
 - explain_pixels, config, the tensor ops (conceptual_modifiers, relevance,
@@ -34,8 +35,10 @@ import torch
 from torch import Tensor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
+
 ARGS = None
-CLI_TOLERANCE = 1e-6
 REFERENCE_TOLERANCE = 1e-4
 KIND_CODES = {"image": 0, "text": 1, "target": 2}
 
@@ -176,9 +179,11 @@ class AgreesWithCommandLine(unittest.TestCase):
         want_r = torch.tensor([p["relevance"] for p in positions], dtype=torch.float64)
         want_rt = torch.tensor([p["per_target"] for p in positions], dtype=torch.float64)
         want_ce = torch.tensor([x["ce"] for x in want["targets"]], dtype=torch.float64)
-        self.assertLess((got["relevance"] - want_r).abs().max().item(), CLI_TOLERANCE)
-        self.assertLess((got["per_target"] - want_rt).abs().max().item(), CLI_TOLERANCE)
-        self.assertLess((got["target_ce"] - want_ce).abs().max().item(), CLI_TOLERANCE)
+        # The command runs in another process, with its own threads and batch (issue 28).
+        tol = reorder_tolerance(ce_scale(want))
+        self.assertLessEqual((got["relevance"] - want_r).abs().max().item(), tol)
+        self.assertLessEqual((got["per_target"] - want_rt).abs().max().item(), tol)
+        self.assertLessEqual((got["target_ce"] - want_ce).abs().max().item(), tol)
         self.assertTrue(torch.allclose(got["per_target"].sum(1), got["relevance"], atol=1e-12))
 
 
@@ -561,7 +566,6 @@ def main():
     parser.add_argument("--work-dir", required=True)
     ARGS, rest = parser.parse_known_args()
     os.makedirs(ARGS.work_dir, exist_ok=True)
-    sys.path.insert(0, HERE)
     torch.ops.load_library(ARGS.library)
     make_inputs()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
