@@ -3,8 +3,13 @@
 importer's tests and benchmarks: Hugging Face folders (config.json, weights
 as model.safetensors, model-0000K-of-0000N.safetensors + index,
 pytorch_model.bin, or sharded .bin + index; float32/float16/bfloat16) for
-LlamaForCausalLM, MistralForCausalLM and LlavaForConditionalGeneration
-(transformers 4.3x key names), and llama2.c .bin files. Each writer returns
+LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and
+LlavaForConditionalGeneration (transformers 4.3x key names), and llama2.c
+.bin files. Today's families (bpe_folder_cases: Llama-3 with llama3 rope
+scaling, Qwen2 with q/k/v biases and tied embeddings, a tied Llama with a
+byte-fallback BPE and linear rope scaling, a SmolLM2-style tied Llama with
+GPT-2's vocab.json + merges.txt) carry the tokenizers and chat templates of
+make_hf_tokenizers.py instead of the sentencepiece tokenizer.model. Each writer returns
 the weights as stored (rounded to the stored dtype), for the reference.
 
 The safetensors writer is the test's own, kept apart from the importer's
@@ -12,6 +17,7 @@ reader so that the two check each other.
 
 Usage (library): write_llama_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32)
                  write_llava_folder(...); write_llama2c(path, dims, shared_classifier=True)
+                 config, kind = bpe_folder_cases()["llama3"]; write_bpe_folder(folder, config, kind)
 Usage (command): make_hf_checkpoints.py --out-dir DIR [--params-m 100 --width 768 ...]
                  writes one sharded LLaMA-shaped folder of about that many
                  parameters, tensor by tensor (memory: one tensor)."""
@@ -119,8 +125,11 @@ def llama_state(config, gen, prefix="model.", head="lm_head.weight"):
         state[p + "self_attn.k_proj.weight"] = random_matrix(gen, kv * dh, d, 2.0)
         state[p + "self_attn.v_proj.weight"] = random_matrix(gen, kv * dh, d)
         state[p + "self_attn.o_proj.weight"] = random_matrix(gen, d, heads * dh)
-        if config.get("attention_bias"):
-            for name, n in (("q", heads * dh), ("k", kv * dh), ("v", kv * dh), ("o", d)):
+        if config.get("attention_bias") or config.get("model_type") == "qwen2":
+            biased = (("q", heads * dh), ("k", kv * dh), ("v", kv * dh))  # Qwen2: q/k/v only
+            if config.get("attention_bias"):
+                biased += (("o", d),)
+            for name, n in biased:
                 state[p + "self_attn.%s_proj.bias" % name] = 0.1 * torch.randn(n, generator=gen)
         state[p + "mlp.gate_proj.weight"] = random_matrix(gen, f, d)
         state[p + "mlp.up_proj.weight"] = random_matrix(gen, f, d)
@@ -189,6 +198,52 @@ def write_llama_folder(folder, config, layout="safetensors", shards=1, dtype=tor
     cast, exact = stored(llama_state(config, torch.Generator().manual_seed(seed)), dtype)
     write_weights(folder, cast, layout, shards)
     return exact
+
+
+def bpe_folder_cases():
+    """{name: (config.json, make_hf_tokenizers kind)}: today's families, small.
+    llama3: llama3 rope scaling whose three regimes all occur (head_dim 8,
+    rope_theta 500000: wavelengths 6.3, 167, 4418, 117851 against limits
+    64 and 256). qwen2: q/k/v biases, tied, a window of 4 from layer 1 on.
+    qwen2_untied: no window, its own head. fallback: tied, linear scaling.
+    smol: tied, GPT-2's files."""
+    import make_hf_tokenizers
+    base = dict(vocab_size=512, num_key_value_heads=2, max_position_embeddings=160)
+
+    def ids(kind, *names):
+        spec = json.loads(make_hf_tokenizers.make_tokenizer(kind)["tokenizer.json"])
+        by_name = {t["content"]: t["id"] for t in spec["added_tokens"]}
+        return [by_name[n] for n in names]
+    begin, end, eot = ids("llama3", "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>")
+    endoftext, im_end = ids("qwen2", "<|endoftext|>", "<|im_end|>")
+    return {
+        "llama3": (llama_config(**dict(base, rope_theta=500000.0, bos_token_id=begin, eos_token_id=[end, eot],
+                                       rope_scaling={"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                     "original_max_position_embeddings": 256,
+                                                     "rope_type": "llama3"})), "llama3"),
+        "qwen2": (llama_config(**dict(base, architectures=["Qwen2ForCausalLM"], model_type="qwen2",
+                                      tie_word_embeddings=True, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                                      use_sliding_window=True, sliding_window=4, max_window_layers=1,
+                                      bos_token_id=endoftext, eos_token_id=im_end)), "qwen2"),
+        "qwen2_untied": (llama_config(**dict(base, architectures=["Qwen2ForCausalLM"], model_type="qwen2",
+                                             tie_word_embeddings=False, use_sliding_window=False, sliding_window=None,
+                                             max_window_layers=2, bos_token_id=endoftext,
+                                             eos_token_id=endoftext)), "qwen2"),
+        "fallback": (llama_config(**dict(base, tie_word_embeddings=True,
+                                         rope_scaling={"type": "linear", "factor": 2.0})), "fallback"),
+        "smol": (llama_config(**dict(base, tie_word_embeddings=True, rope_theta=100000.0, bos_token_id=None,
+                                     eos_token_id=None)), "gpt2"),
+    }
+
+
+def write_bpe_folder(folder, config, kind, **kw):
+    """write_llama_folder with the tokenizer files of make_hf_tokenizers.py
+    (kind llama3 | qwen2 | fallback | gpt2) instead of tokenizer.model."""
+    import make_hf_tokenizers
+    weights = write_llama_folder(folder, config, **kw)
+    size = make_hf_tokenizers.write_tokenizer(folder, kind)
+    assert size <= config["vocab_size"], "the %s tokenizer has %d ids" % (kind, size)
+    return weights
 
 
 def write_llava_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32, seed=0,

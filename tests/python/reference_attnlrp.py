@@ -194,7 +194,8 @@ class AttnLrp:
 
 class LlamaAttnLrp:
     """The same rules on reference_llama.ReferenceLlama's network (RMSNorm,
-    grouped-query attention with rotary positions and Mistral's window,
+    grouped-query attention with rotary positions (rope_scaling included) and
+    the network's sliding windows (Mistral's, Qwen2's per layer),
     SwiGLU MLP down(silu(gate h) * up h), optional biases). RMSNorm passes
     its relevance unchanged (identity for the division, a diagonal linear
     map for the weight); SiLU is the identity rule; the gate's product is
@@ -206,12 +207,11 @@ class LlamaAttnLrp:
         self.kv_heads = self.c.get("num_key_value_heads") or self.heads
         self.dh = self.c.get("head_dim") or self.c["hidden_size"] // self.heads
         self.eps = self.c["rms_norm_eps"]
-        self.window = (self.c.get("sliding_window") or 0) if self.c.get("model_type") == "mistral" else 0
 
     def linear(self, x, name, r_out, ledger):
         return linear_rule(x, self.w[name + ".weight"], self.w.get(name + ".bias"), r_out, ledger)
 
-    def layer_forward(self, x, p, cos, sin):
+    def layer_forward(self, x, p, cos, sin, window):
         from reference_llama import rms_norm, silu
         s = x.shape[0]
         a = {"x": x, "h": rms_norm(x, self.w[p + "input_layernorm.weight"], self.eps)}
@@ -225,7 +225,7 @@ class LlamaAttnLrp:
             a[name] = t * cos + torch.cat([-t[..., half:], t[..., :half]], dim=-1) * sin
         group = self.heads // self.kv_heads
         scores = (a["q"] @ a["k"].repeat_interleave(group, 0).transpose(1, 2) / math.sqrt(self.dh)).masked_fill(
-            ~causal(s, self.window), -math.inf)
+            ~causal(s, window), -math.inf)
         a["attended"] = (torch.softmax(scores, -1) @ a["v"].repeat_interleave(group, 0)).transpose(0, 1) \
             .reshape(s, self.heads * self.dh)
         a["mid"] = x + proj(a["attended"], "self_attn.o_proj")
@@ -235,7 +235,7 @@ class LlamaAttnLrp:
         a["out"] = a["mid"] + proj(a["product"], "mlp.down_proj")
         return a
 
-    def layer_rule(self, a, p, cos, sin, r_out, ledger):
+    def layer_rule(self, a, p, cos, sin, r_out, ledger, window):
         s = a["x"].shape[0]
         q_out = ratio(r_out, a["out"])  # out = mid + mlp
         r_product = self.linear(a["product"], p + "mlp.down_proj", (a["out"] - a["mid"]) * q_out, ledger)
@@ -245,7 +245,7 @@ class LlamaAttnLrp:
         r_mid = a["mid"] * q_out + r_h2
         q_mid = ratio(r_mid, a["mid"])  # mid = x + attention
         r_attended = self.linear(a["attended"], p + "self_attn.o_proj", (a["mid"] - a["x"]) * q_mid, ledger)
-        r_q, r_k, r_v = attention_rule(a["q"], a["k"], a["v"], causal(s, self.window),
+        r_q, r_k, r_v = attention_rule(a["q"], a["k"], a["v"], causal(s, window),
                                        r_attended.view(s, self.heads, self.dh).transpose(0, 1), ledger)
         r_q, r_k = rotary_rule(a["raw_q"], a["q"], cos, sin, r_q), rotary_rule(a["raw_k"], a["k"], cos, sin, r_k)
         flat = lambda t: t.transpose(0, 1).reshape(s, -1)  # noqa: E731
@@ -255,15 +255,16 @@ class LlamaAttnLrp:
         return a["x"] * q_mid + r_h
 
     def relevance(self, emb, row, token):
-        from reference_llama import rms_norm
+        from reference_llama import frequency, rms_norm
         s = emb.shape[0]
         theta = self.c.get("rope_theta", 10000.0)
-        j = torch.arange(self.dh // 2, dtype=torch.float64)
-        angle = torch.arange(s, dtype=torch.float64)[:, None] * theta ** (-2 * j / self.dh)[None, :]
+        freqs = torch.tensor([frequency(j, self.dh, theta, self.c.get("rope_scaling")) for j in range(self.dh // 2)],
+                             dtype=torch.float64)
+        angle = torch.arange(s, dtype=torch.float64)[:, None] * freqs[None, :]
         cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
         layers, x = [], emb
         for i in range(self.c["num_hidden_layers"]):
-            layers.append(self.layer_forward(x, "%slayers.%d." % (self.net.p, i), cos, sin))
+            layers.append(self.layer_forward(x, "%slayers.%d." % (self.net.p, i), cos, sin, self.net.window(i)))
             x = layers[-1]["out"]
         final = rms_norm(x, self.w[self.net.p + "norm.weight"], self.eps)
         head = self.net.head[token]
@@ -271,7 +272,7 @@ class LlamaAttnLrp:
         r = torch.zeros_like(final)
         r[row] = final[row] * head  # the final RMSNorm passes it on unchanged
         for i in reversed(range(len(layers))):
-            r = self.layer_rule(layers[i], "%slayers.%d." % (self.net.p, i), cos, sin, r, ledger)
+            r = self.layer_rule(layers[i], "%slayers.%d." % (self.net.p, i), cos, sin, r, ledger, self.net.window(i))
         return r, float(final[row] @ head), ledger
 
 

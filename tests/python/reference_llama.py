@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """An independent float64 implementation of the architectures the importer
 supports, written from their published definitions (LLaMA: Touvron et al.
-2023 and Hugging Face's LlamaConfig keys; Mistral's sliding window; CLIP's
+2023 and Hugging Face's LlamaConfig keys, rope_scaling "linear" and Llama-3.1's
+"llama3" frequency rule; Mistral's sliding window; Qwen2: q/k/v biases, the
+window on layers from max_window_layers on when use_sliding_window; CLIP's
 vision transformer; LLaVA-1.5's projector; llama2.c's run.c), with the AtMan
-attention of docs/method.md. It shares no code with
+attention of docs/method.md. Biases are used wherever the weights hold them
+and a tied head is the embedding matrix. It shares no code with
 torchscript_models/ (not the modules, not manipulated_attention, not the
 weight readers): weights come in as a dict of tensors under the checkpoint's
 own names, as the test generated them.
@@ -40,13 +43,39 @@ def quick_gelu(x):
     return x / (1 + torch.exp(-1.702 * x))
 
 
-def rotate(x, positions, theta, layout):
-    """Rotary positions: pair j of a head turns by position * theta^(-2j/dh).
+def frequency(j, dh, theta, scaling):
+    """Rotation per position of pair j: theta^(-2j/dh), then rope_scaling.
+    linear: divided by factor (positions / factor). llama3 (Llama-3.1's
+    published rule), with wavelength w = 2 pi / f and L the original
+    context: w < L / high_freq_factor keeps f; w > L / low_freq_factor gives
+    f / factor; in between, with a = (L / w - low) / (high - low), the mix
+    (1 - a) f / factor + a f."""
+    f = theta ** (-2.0 * j / dh)
+    if not scaling:
+        return f
+    kind = scaling.get("rope_type", scaling.get("type"))
+    factor = scaling["factor"]
+    if kind == "linear":
+        return f / factor
+    assert kind == "llama3", kind
+    low, high, original = scaling["low_freq_factor"], scaling["high_freq_factor"], \
+        scaling["original_max_position_embeddings"]
+    wavelength = 2 * math.pi / f
+    if wavelength < original / high:
+        return f
+    if wavelength > original / low:
+        return f / factor
+    a = (original / wavelength - low) / (high - low)
+    return (1 - a) * f / factor + a * f
+
+
+def rotate(x, positions, theta, layout, scaling=None):
+    """Rotary positions: pair j of a head turns by position * frequency(j).
     half_split pairs dimensions (j, j + dh/2) (Hugging Face); interleaved
     pairs (2j, 2j+1) (llama2.c's run.c). x [H, S, dh]."""
     dh = x.shape[-1]
-    j = torch.arange(dh // 2, dtype=F64)
-    angle = positions.to(F64)[:, None] * theta ** (-2 * j / dh)[None, :]  # [S, dh/2]
+    freqs = torch.tensor([frequency(j, dh, theta, scaling) for j in range(dh // 2)], dtype=F64)
+    angle = positions.to(F64)[:, None] * freqs[None, :]  # [S, dh/2]
     c, s = torch.cos(angle), torch.sin(angle)
     if layout == "half_split":
         a, b = x[..., :dh // 2], x[..., dh // 2:]
@@ -120,7 +149,7 @@ class ReferenceLlama:
         kv_heads = c.get("num_key_value_heads") or heads
         dh = c.get("head_dim") or c["hidden_size"] // heads
         eps, theta = c["rms_norm_eps"], c.get("rope_theta", 10000.0)
-        window = (c.get("sliding_window") or 0) if c.get("model_type") == "mistral" else 0
+        scaling = c.get("rope_scaling")
         pos = torch.arange(s)
         x = emb.to(F64)
         modifier = modifier.to(F64)
@@ -130,8 +159,8 @@ class ReferenceLlama:
             q = self._linear(h, p + "self_attn.q_proj").view(s, heads, dh).transpose(0, 1)
             k = self._linear(h, p + "self_attn.k_proj").view(s, kv_heads, dh).transpose(0, 1)
             v = self._linear(h, p + "self_attn.v_proj").view(s, kv_heads, dh).transpose(0, 1)
-            q, k = rotate(q, pos, theta, self.rotary), rotate(k, pos, theta, self.rotary)
-            att = atman_attention(q, k, v, modifier, window, min_keys, control == "log-additive")
+            q, k = rotate(q, pos, theta, self.rotary, scaling), rotate(k, pos, theta, self.rotary, scaling)
+            att = atman_attention(q, k, v, modifier, self.window(i), min_keys, control == "log-additive")
             att = att.transpose(0, 1).reshape(s, heads * dh)
             x = x + self._linear(att, p + "self_attn.o_proj")
             h = rms_norm(x, self.w[p + "post_attention_layernorm.weight"], eps)
@@ -141,6 +170,16 @@ class ReferenceLlama:
 
     def logits(self, emb, modifier, min_keys=None, control="multiplicative"):
         return self.hidden(emb, modifier, min_keys, control) @ self.head.T
+
+    def window(self, layer):
+        """Mistral: every layer's; Qwen2 with use_sliding_window: layers
+        max_window_layers and later; otherwise none (0)."""
+        c = self.c
+        if c.get("model_type") == "mistral":
+            return c.get("sliding_window") or 0
+        if c.get("model_type") == "qwen2" and c.get("use_sliding_window") and layer >= c.get("max_window_layers", 28):
+            return c.get("sliding_window") or 0
+        return 0
 
 
 class ReferenceLlava:

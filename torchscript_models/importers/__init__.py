@@ -4,11 +4,15 @@ contract (docs/contract.md). One file per job:
   errors.py             CheckpointError: the one exception a refused input raises
   safetensors_reader.py the safetensors format, every header field checked
   hf_folder.py          a Hugging Face folder: configs, weights (single or sharded,
-                        safetensors or pytorch_model.bin), tokenizer
+                        safetensors or pytorch_model.bin)
+  hf_tokenizer.py       the folder's tokenizer: sentencepiece tokenizer.model, tokenizer.json
+                        (checked), or GPT-2's vocab.json + merges.txt as a tokenizer.json
+  chat_template.py      the folder's chat template rendered into the prompt template
   llama2c.py            a llama2.c checkpoint as Hugging Face LLaMA weights
   llama2c_tokenizer.py  llama2.c's tokenizer.bin as a sentencepiece BPE model
   weight_loading.py     copies a weight source into a module, one tensor at a time
-  llama.py              LLaMA / Mistral language models
+  rope.py               rotary frequencies: plain, rope_scaling linear and llama3
+  llama.py              LLaMA / Mistral / Qwen2 language models
   clip_llava.py         LLaVA: CLIP vision tower + projector + LLaMA/Mistral
 
 The command is torchscript_models/import_checkpoint.py."""

@@ -1,10 +1,10 @@
 """A Hugging Face model folder: config.json (+ generation_config.json,
 tokenizer_config.json, special_tokens_map.json, preprocessor_config.json
-when present), the weights in one of the four published layouts, and the
-sentencepiece tokenizer.model.
+when present) and the weights in one of the four published layouts (the
+tokenizer: hf_tokenizer.py; the chat template: chat_template.py).
 
 Usage: folder = HfFolder(path); folder.config; folder.optional_json(name);
-       source = folder.weights(); tokenizer_bytes = folder.tokenizer(override)"""
+       source = folder.weights()"""
 import json
 import os
 
@@ -29,18 +29,6 @@ def read_json(path):
     if not isinstance(value, dict):
         raise CheckpointError("%s: expected a JSON object" % path)
     return value
-
-
-def check_sentencepiece(data, path):
-    """The bytes must load as a sentencepiece model (the contract's tokenizer)."""
-    import sentencepiece as spm
-    processor = spm.SentencePieceProcessor()
-    try:
-        processor.LoadFromSerializedProto(data)
-    except (RuntimeError, OSError, TypeError):
-        raise CheckpointError("%s: not a sentencepiece model (the contract needs one; tokenizer.json-only "
-                              "tokenizers, e.g. byte-level BPE, are not supported)" % path)
-    return processor
 
 
 class HfFolder:
@@ -85,22 +73,6 @@ class HfFolder:
                 raise CheckpointError("%s: missing shard %s (named by %s)"
                                       % (self.path, shard, os.path.basename(index_path)))
         return shards
-
-    def tokenizer(self, override=None):
-        """The sentencepiece model's bytes: --tokenizer, else tokenizer.model."""
-        path = override or os.path.join(self.path, "tokenizer.model")
-        if not os.path.isfile(path):
-            other = [n for n in ("tokenizer.json", "vocab.json") if os.path.isfile(os.path.join(self.path, n))]
-            if other and not override:
-                raise CheckpointError("%s: no tokenizer.model, only %s: the contract needs a sentencepiece "
-                                      "tokenizer (pass one with --tokenizer)" % (self.path, " and ".join(other)))
-            raise CheckpointError("%s: no tokenizer: expected a sentencepiece tokenizer.model "
-                                  "(or pass --tokenizer)" % path)
-        with open(path, "rb") as f:
-            data = f.read()
-        check_sentencepiece(data, path)
-        return data
-
 
 class SafetensorsSource:
     """Tensors of one or more safetensors files; every file's header is

@@ -1,11 +1,13 @@
-"""LLaMA-family language models (LlamaForCausalLM, MistralForCausalLM) as
-explainable models, from the published definitions: RMSNorm (the config's
-eps), SwiGLU MLP down(silu(gate x) * up x), rotary positions with rope_theta
-in Hugging Face's half-split layout (dimension i pairs with i + d_head/2),
-grouped-query attention, optional q/k/v/o and MLP biases, tied or untied LM
-head, and Mistral's sliding window (exact: the window's mask, like the causal
-mask, applies after the AtMan modification; the row minimum stays over all
-keys). Every layer's attention is atman_attention.manipulated_attention
+"""LLaMA-family language models (LlamaForCausalLM, MistralForCausalLM,
+Qwen2ForCausalLM) as explainable models, from the published definitions:
+RMSNorm (the config's eps), SwiGLU MLP down(silu(gate x) * up x), rotary
+positions with rope_theta in Hugging Face's half-split layout (dimension i
+pairs with i + d_head/2) and rope_scaling "linear" or "llama3" (rope.py),
+grouped-query attention, optional q/k/v/o and MLP biases (Qwen2: q/k/v
+biases, none on o), tied or untied LM head, and sliding windows (Mistral:
+every layer; Qwen2 with use_sliding_window: layers from max_window_layers
+on), exact: the window's mask, like the causal mask, applies after the AtMan
+modification; the row minimum stays over all keys. Every layer's attention is atman_attention.manipulated_attention
 (both controls); forward_lrp runs the same weights with AttnLRP's rules
 (lrp_rules.py, atman_attention.lrp_attention).
 
@@ -28,6 +30,7 @@ from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
 from lrp_rules import identity_rms_norm, identity_silu, uniform_product  # noqa: E402
 
 from .errors import CheckpointError  # noqa: E402
+from .rope import RopeScaling, inverse_frequencies, rotary_tables  # noqa: E402
 
 # Hugging Face's defaults for keys a config.json may leave out (LlamaConfig,
 # MistralConfig); a LLaVA text_config often holds only a few keys.
@@ -41,8 +44,14 @@ DEFAULTS = {
                     max_position_embeddings=4096 * 32, rms_norm_eps=1e-6, rope_theta=10000.0,
                     tie_word_embeddings=False, attention_bias=False, mlp_bias=False, sliding_window=4096,
                     bos_token_id=1, eos_token_id=2),
+    # Qwen2Config: q/k/v always carry biases (o none); a window only with use_sliding_window.
+    "qwen2": dict(vocab_size=151936, hidden_size=4096, intermediate_size=22016, num_hidden_layers=32,
+                  num_attention_heads=32, num_key_value_heads=32, hidden_act="silu", max_position_embeddings=32768,
+                  rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False, attention_bias=False,
+                  mlp_bias=False, use_sliding_window=False, sliding_window=4096, max_window_layers=28,
+                  bos_token_id=None, eos_token_id=None),
 }
-ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral"}
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2"}
 
 
 class LlamaSettings:
@@ -55,9 +64,7 @@ class LlamaSettings:
             raise CheckpointError("%s: language model type %r is not supported (supported: %s)"
                                   % (where, model_type, ", ".join(sorted(DEFAULTS))))
         c = dict(DEFAULTS[model_type], **{k: v for k, v in config.items() if v is not None or k == "sliding_window"})
-        if c.get("rope_scaling") is not None:
-            raise CheckpointError("%s: rope_scaling %s is not supported (supported: plain rotary positions "
-                                  "with rope_theta, rope_scaling null)" % (where, json_text(c["rope_scaling"])))
+        rope_scaling = RopeScaling.from_hf(c.get("rope_scaling"), where)
         if c["hidden_act"] != "silu":
             raise CheckpointError("%s: hidden_act %r is not supported for the language model (supported: silu)"
                                   % (where, c["hidden_act"]))
@@ -72,11 +79,18 @@ class LlamaSettings:
         s.head_dim = int(c.get("head_dim") or s.hidden_size // max(s.num_heads, 1))
         s.rms_norm_eps = float(c["rms_norm_eps"])
         s.rope_theta = float(c["rope_theta"])
+        s.rope_scaling = rope_scaling
         s.max_positions = int(c["max_position_embeddings"])
         s.tie_word_embeddings = bool(c["tie_word_embeddings"])
-        s.attention_bias = bool(c["attention_bias"])
+        s.qkv_bias = bool(c["attention_bias"]) or model_type == "qwen2"
+        s.o_bias = bool(c["attention_bias"])
         s.mlp_bias = bool(c["mlp_bias"])
-        s.sliding_window = int(c["sliding_window"] or 0) if model_type == "mistral" else 0
+        s.sliding_window, s.max_window_layers = 0, 0
+        if model_type == "mistral":
+            s.sliding_window = int(c["sliding_window"] or 0)
+        elif model_type == "qwen2" and c.get("use_sliding_window"):
+            s.sliding_window = int(c.get("sliding_window") or 0)
+            s.max_window_layers = int(c["max_window_layers"] or 0)
         s.bos_token_id, s.eos_token_id = c.get("bos_token_id"), c.get("eos_token_id")
         for key in ("vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
                     "head_dim", "max_positions"):
@@ -85,19 +99,20 @@ class LlamaSettings:
         if s.num_heads % s.num_kv_heads:
             raise CheckpointError("%s: num_attention_heads %d is not a multiple of num_key_value_heads %d"
                                   % (where, s.num_heads, s.num_kv_heads))
+        if s.sliding_window < 0:
+            raise CheckpointError("%s: sliding_window must be positive, got %d" % (where, s.sliding_window))
         if s.head_dim % 2:
             raise CheckpointError("%s: head dimension %d is odd; rotary positions need pairs" % (where, s.head_dim))
         return s
+
+    def layer_window(self, layer):
+        """The sliding window of layer `layer` (0: causal attention over all keys)."""
+        return self.sliding_window if layer >= self.max_window_layers else 0
 
     def ignorable(self, key):
         """Checkpoint tensors the model knowingly leaves out: old checkpoints'
         rotary frequency buffers, and a tied head's stored copy."""
         return key.endswith("rotary_emb.inv_freq") or (self.tie_word_embeddings and key == "lm_head.weight")
-
-
-def json_text(value):
-    import json
-    return json.dumps(value, sort_keys=True)
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -129,14 +144,14 @@ def linear(n_in: int, n_out: int, bias: bool, dtype: torch.dtype) -> nn.Linear:
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+    def __init__(self, s: LlamaSettings, layer: int, dtype: torch.dtype):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = s.num_heads, s.num_kv_heads, s.head_dim
-        self.sliding_window = s.sliding_window
-        self.q_proj = linear(s.hidden_size, s.num_heads * s.head_dim, s.attention_bias, dtype)
-        self.k_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.attention_bias, dtype)
-        self.v_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.attention_bias, dtype)
-        self.o_proj = linear(s.num_heads * s.head_dim, s.hidden_size, s.attention_bias, dtype)
+        self.sliding_window = s.layer_window(layer)
+        self.q_proj = linear(s.hidden_size, s.num_heads * s.head_dim, s.qkv_bias, dtype)
+        self.k_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.qkv_bias, dtype)
+        self.v_proj = linear(s.hidden_size, s.num_kv_heads * s.head_dim, s.qkv_bias, dtype)
+        self.o_proj = linear(s.num_heads * s.head_dim, s.hidden_size, s.o_bias, dtype)
 
     def forward(self, h: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
                 past_v: Tensor, log_additive: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -187,9 +202,9 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaDecoderLayer(nn.Module):
-    def __init__(self, s: LlamaSettings, dtype: torch.dtype):
+    def __init__(self, s: LlamaSettings, layer: int, dtype: torch.dtype):
         super().__init__()
-        self.self_attn = LlamaAttention(s, dtype)
+        self.self_attn = LlamaAttention(s, layer, dtype)
         self.mlp = LlamaMLP(s, dtype)
         self.input_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
         self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
@@ -211,7 +226,7 @@ class LlamaModel(nn.Module):
     def __init__(self, s: LlamaSettings, dtype: torch.dtype):
         super().__init__()
         self.embed_tokens = nn.Embedding(s.vocab_size, s.hidden_size, device="meta", dtype=dtype)
-        self.layers = nn.ModuleList([LlamaDecoderLayer(s, dtype) for _ in range(s.num_layers)])
+        self.layers = nn.ModuleList([LlamaDecoderLayer(s, i, dtype) for i in range(s.num_layers)])
         self.norm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
 
 
@@ -225,7 +240,7 @@ class LlamaForCausalLM(nn.Module):
         self.lm_head = linear(s.hidden_size, s.vocab_size, False, dtype)
         self.num_layers, self.kv_heads, self.head_dim = s.num_layers, s.num_kv_heads, s.head_dim
         self.max_positions = max_positions
-        self.rope_theta = s.rope_theta
+        self.rope_theta, self.rope_scaling = s.rope_theta, s.rope_scaling
         self.tie_word_embeddings = s.tie_word_embeddings
 
     def allocate(self):
@@ -236,12 +251,10 @@ class LlamaForCausalLM(nn.Module):
         self.to_empty(device="cpu")
         if self.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
-        dh = self.head_dim
-        inv = 1.0 / (self.rope_theta ** (torch.arange(0, dh, 2, dtype=torch.float64) / dh))
-        angles = torch.arange(self.max_positions, dtype=torch.float64)[:, None] * inv[None, :]
-        angles = torch.cat([angles, angles], dim=-1)
-        self.register_buffer("rot_cos", angles.cos().float(), persistent=False)
-        self.register_buffer("rot_sin", angles.sin().float(), persistent=False)
+        cos, sin = rotary_tables(inverse_frequencies(self.head_dim, self.rope_theta, self.rope_scaling),
+                                 self.max_positions)
+        self.register_buffer("rot_cos", cos.float(), persistent=False)
+        self.register_buffer("rot_sin", sin.float(), persistent=False)
 
     def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
             keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
