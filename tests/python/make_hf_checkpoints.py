@@ -18,9 +18,9 @@ reader so that the two check each other.
 Usage (library): write_llama_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32)
                  write_llava_folder(...); write_llama2c(path, dims, shared_classifier=True)
                  config, kind = bpe_folder_cases()["llama3"]; write_bpe_folder(folder, config, kind)
-Usage (command): make_hf_checkpoints.py --out-dir DIR [--params-m 100 --width 768 ...]
-                 writes one sharded LLaMA-shaped folder of about that many
-                 parameters, tensor by tensor (memory: one tensor)."""
+Usage (command): make_hf_checkpoints.py --out-dir DIR [--family llama|llama3|qwen2 --width 768 ...]
+                 writes one sharded LLaMA-family folder of that shape,
+                 tensor by tensor (memory: one tensor)."""
 import argparse
 import json
 import os
@@ -288,26 +288,61 @@ def write_llama2c(path, dim, hidden, layers, heads, kv_heads, vocab, seq_len, sh
 
 
 # ------------------------------------------------- large, low-memory folder ---
-def write_large_llama_folder(folder, width, layers, heads, kv_heads, mlp, vocab, shards, dtype, seed=0):
-    """A LLaMA folder written tensor by tensor (peak memory: one tensor), for
-    the importer's memory benchmark and `atman bench`. Returns parameters."""
+def large_config(family, width, layers, heads, kv_heads, mlp, vocab, dtype):
+    """config.json of a large folder: llama (LLaMA-2-like, untied, sentencepiece),
+    llama3 (Llama-3.2-like: rope_theta 500000, llama3 rope scaling, untied,
+    tokenizer.json), qwen2 (Qwen2.5-like: q/k/v biases, tied, tokenizer.json)."""
     config = dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=vocab, hidden_size=width,
                   intermediate_size=mlp, num_hidden_layers=layers, num_attention_heads=heads,
                   num_key_value_heads=kv_heads, max_position_embeddings=2048, rms_norm_eps=1e-5,
                   rope_theta=10000.0, tie_word_embeddings=False, hidden_act="silu", bos_token_id=1,
                   eos_token_id=2, torch_dtype=str(dtype).replace("torch.", ""))
+    if family == "llama3":
+        config.update(rope_theta=500000.0, max_position_embeddings=131072, bos_token_id=128000,
+                      eos_token_id=[128001, 128008, 128009],
+                      rope_scaling={"factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 8192, "rope_type": "llama3"})
+    elif family == "qwen2":
+        config.update(architectures=["Qwen2ForCausalLM"], model_type="qwen2", rope_theta=1000000.0,
+                      rms_norm_eps=1e-6, tie_word_embeddings=True, max_position_embeddings=32768,
+                      use_sliding_window=False, sliding_window=32768, max_window_layers=layers,
+                      bos_token_id=151643, eos_token_id=151643)
+    return config
+
+
+def write_large_llama_folder(folder, width, layers, heads, kv_heads, mlp, vocab, shards, dtype, seed=0,
+                             family="llama"):
+    """A LLaMA-family folder written tensor by tensor (peak memory: one
+    tensor), for the importer's memory benchmark and `atman bench`; family
+    llama (sentencepiece tokenizer.model), llama3 or qwen2 (a full-size
+    tokenizer.json of make_hf_tokenizers.large_tokenizer and the family's chat
+    template). Returns parameters."""
+    config = large_config(family, width, layers, heads, kv_heads, mlp, vocab, dtype)
     write_folder_files(folder, config, {})
+    if family != "llama":
+        import make_hf_tokenizers
+        os.remove(os.path.join(folder, "tokenizer.model"))
+        for name, text in make_hf_tokenizers.large_tokenizer(family, 128000 if family == "llama3" else 151643).items():
+            with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+                f.write(text)
     dh = width // heads
+    bias = family == "qwen2"
     shapes = [("model.embed_tokens.weight", (vocab, width))]
     for i in range(layers):
         p = "model.layers.%d." % i
-        shapes += [(p + "input_layernorm.weight", (width,)), (p + "self_attn.q_proj.weight", (width, width)),
+        shapes += [(p + "input_layernorm.weight", (width,)), (p + "self_attn.q_proj.weight", (heads * dh, width)),
                    (p + "self_attn.k_proj.weight", (kv_heads * dh, width)),
-                   (p + "self_attn.v_proj.weight", (kv_heads * dh, width)),
-                   (p + "self_attn.o_proj.weight", (width, width)), (p + "post_attention_layernorm.weight", (width,)),
+                   (p + "self_attn.v_proj.weight", (kv_heads * dh, width))]
+        if bias:
+            shapes += [(p + "self_attn.q_proj.bias", (heads * dh,)), (p + "self_attn.k_proj.bias", (kv_heads * dh,)),
+                       (p + "self_attn.v_proj.bias", (kv_heads * dh,))]
+        shapes += [(p + "self_attn.o_proj.weight", (width, heads * dh)),
+                   (p + "post_attention_layernorm.weight", (width,)),
                    (p + "mlp.gate_proj.weight", (mlp, width)), (p + "mlp.up_proj.weight", (mlp, width)),
                    (p + "mlp.down_proj.weight", (width, mlp))]
-    shapes += [("model.norm.weight", (width,)), ("lm_head.weight", (vocab, width))]
+    shapes += [("model.norm.weight", (width,))]
+    if not config["tie_word_embeddings"]:
+        shapes += [("lm_head.weight", (vocab, width))]
     gen = torch.Generator().manual_seed(seed)
     groups = shard_names([n for n, _ in shapes], shards)
     shape_of = dict(shapes)
@@ -348,9 +383,13 @@ def main():
     parser.add_argument("--shards", type=int, default=3, help="(default 3)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="bfloat16",
                         help="(default bfloat16)")
+    parser.add_argument("--family", choices=["llama", "llama3", "qwen2"], default="llama",
+                        help="llama: LLaMA-2-like with tokenizer.model; llama3: llama3 rope scaling, tokenizer.json "
+                             "of 128256 ids (--vocab 128256); qwen2: q/k/v biases, tied, tokenizer.json of 151665 "
+                             "ids (--vocab 151936) (default llama)")
     args = parser.parse_args()
     n = write_large_llama_folder(args.out_dir, args.width, args.layers, args.heads, args.kv_heads, args.mlp,
-                                 args.vocab, args.shards, getattr(torch, args.dtype))
+                                 args.vocab, args.shards, getattr(torch, args.dtype), family=args.family)
     print("wrote %s: %.1fM parameters" % (args.out_dir, n / 1e6))
 
 

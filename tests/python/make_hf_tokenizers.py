@@ -17,8 +17,14 @@ third), each with the tokenizer_config.json and chat template of its family:
              special_tokens_map.json and a SmolLM2-style ChatML template whose
              bos_token is <|im_start|>
 
+For the importer's measurements, large_tokenizer(kind, pieces) builds a
+full-size byte-level tokenizer of the same family (Llama-3: 128000 pieces +
+256 special tokens; Qwen2: 151643 + 22) whose merges each add one byte to a
+short piece (valid, not learned).
+
 Usage: files = make_tokenizer("llama3")   # {file name: text}; files["tokenizer.json"] etc.
-       write_tokenizer(folder, "qwen2")   # writes them into a model folder; returns the size (ids)"""
+       write_tokenizer(folder, "qwen2")   # writes them into a model folder; returns the size (ids)
+       files = large_tokenizer("llama3", 128000)"""
 import collections
 import json
 import os
@@ -196,6 +202,38 @@ def make_tokenizer(kind):
                 "special_tokens_map.json": json.dumps(special_map), "tokenizer_config.json": json.dumps(config),
                 "added_tokens.json": json.dumps({"<|im_start|>": n + 1, "<|im_end|>": n + 2})}
     raise ValueError(kind)
+
+
+def large_tokenizer(kind, pieces, seed=0):
+    """{file name: text}: make_tokenizer(kind)'s files with `pieces` BPE
+    pieces (256 bytes, then merges piece + byte) and the family's count of
+    special tokens after them (llama3: 256 <|...|> tokens, the first five
+    named as Llama-3's; qwen2: 22, the first three Qwen2's)."""
+    import random
+    rng = random.Random(seed)
+    files = make_tokenizer(kind)
+    spec = json.loads(files["tokenizer.json"])
+    base = [BYTE_CHAR[b] for b in range(256)]
+    vocab = {p: i for i, p in enumerate(base)}
+    short, merges = list(base), []
+    while len(vocab) < pieces:
+        a, b = rng.choice(short), rng.choice(base)
+        if a + b in vocab:
+            continue
+        vocab[a + b] = len(vocab)
+        merges.append([a, b])
+        if len(a) < 6:
+            short.append(a + b)
+    named = [t["content"] for t in spec["added_tokens"]]
+    count = 256 if kind == "llama3" else 22
+    names = named + ["<|reserved_special_token_%d|>" % k for k in range(count - len(named))]
+    spec["added_tokens"] = [added(c, pieces + k) for k, c in enumerate(names)]
+    spec["model"]["vocab"], spec["model"]["merges"] = vocab, merges
+    for processor in (spec.get("post_processor") or {}).get("processors", []):
+        if processor["type"] == "TemplateProcessing":
+            processor["special_tokens"]["<|begin_of_text|>"]["ids"] = [pieces]
+    files["tokenizer.json"] = json.dumps(spec, ensure_ascii=False)
+    return files
 
 
 def write_tokenizer(folder, kind):
