@@ -7,9 +7,12 @@ imports each with torchscript_models/import_checkpoint.py, as a user would
 (never into the repository: OUT_DIR is a build folder).
 
 Writes into OUT_DIR: llama_gqa.pt, mistral.pt, llava.pt (the models), and
-NAME.ref.pt (the checkpoint's weights in float64 and its Hugging Face config,
-for the independent float64 reference of tests/python/reference_llama.py);
-stories260K.pt with --stories.
+today's families with their tokenizer.json and chat template
+(make_hf_checkpoints.bpe_folder_cases): llama3.pt (llama3 rope scaling),
+qwen2.pt (q/k/v biases, tied, a window from layer 1) and smol.pt (GPT-2's
+vocab.json + merges.txt); NAME.ref.pt (the checkpoint's weights in float64
+and its Hugging Face config, for the independent float64 reference of
+tests/python/reference_llama.py); stories260K.pt with --stories.
 
 Usage: make_imported_models.py --out-dir build/imported [--stories DIR]
 Exit 1 with one line when an import fails or DIR lacks stories260K.bin or tok512.bin."""
@@ -81,13 +84,19 @@ def main():
         weights = mk.write_llama_folder(os.path.join(src, name), config, seed=21, **kw)
         torch.save({"weights": weights, "config": config}, os.path.join(out, name + ".ref.pt"))
         run_import([os.path.join(src, name), "--out", os.path.join(out, name + ".pt")])
+    bpe = mk.bpe_folder_cases()
+    for name in ("llama3", "qwen2", "smol"):
+        config, kind = bpe[name]
+        weights = mk.write_bpe_folder(os.path.join(src, name), config, kind, seed=23)
+        torch.save({"weights": weights, "config": config}, os.path.join(out, name + ".ref.pt"))
+        run_import([os.path.join(src, name), "--out", os.path.join(out, name + ".pt")])
     config = llava_config()
     weights = mk.write_llava_folder(os.path.join(src, "llava"), config, seed=22,
                                     extra_json={"preprocessor_config.json": PREPROCESSOR})
     torch.save({"weights": weights, "config": config}, os.path.join(out, "llava.ref.pt"))
     run_import([os.path.join(src, "llava"), "--out", os.path.join(out, "llava.pt")])
     shutil.rmtree(src)  # the imports are what the tests use
-    print("imported llama_gqa.pt, mistral.pt, llava.pt into " + out)
+    print("imported llama_gqa.pt, mistral.pt, llama3.pt, qwen2.pt, smol.pt, llava.pt into " + out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ gives the tokens of the full recompute (mistral.pt has its own head_dim);
 torch.classes.atman.Explainer loads an imported model. The model-contract
 extensions: `--control log-additive` against the reference's log-additive
 control (prefix reuse = full recompute), `--method attnlrp` against
-reference_attnlrp.py's rules and its conservation.
+reference_attnlrp.py's rules and its conservation. Today's families
+(llama3.pt, qwen2.pt, smol.pt: tokenizer.json and a chat template) are
+explained with `--question`, the reference encoding the rendered template
+with reference_tokenizer.py; their generation, answers and the op library
+too.
 
 Usage (ctest runs it): test_imported_models.py --atman build/atman
         --ops build/libatman_ops.so --models build/imported --work-dir DIR"""
@@ -35,10 +39,12 @@ from check_log import Checks  # noqa: E402
 import reference_atman  # noqa: E402
 import reference_attnlrp  # noqa: E402
 from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
+from reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 TOLERANCE = 1e-4
 PROMPT = "the cat and the cat saw the dog near the old red house"
 TARGET = " on the hill"
+QUESTION = "Where did the cat and the dog see the old red house?"
 
 
 class Float64Reference(reference_atman.Reference):
@@ -46,11 +52,15 @@ class Float64Reference(reference_atman.Reference):
     the imported model's own config and tokenizer (nothing from atman-cpp)."""
 
     def __init__(self, model_path, ref_path):
-        extra = {"atman/config.json": "", "atman/tokenizer.model": ""}
-        torch.jit.load(model_path, _extra_files=extra)
+        import zipfile
+        with zipfile.ZipFile(model_path) as z:  # the extra files the model carries
+            extra = {n.split("/extra/", 1)[1]: z.read(n) for n in z.namelist() if "/extra/atman/" in n}
         self.config = json.loads(extra["atman/config.json"])
-        self.sp = spm.SentencePieceProcessor()
-        self.sp.LoadFromSerializedProto(extra["atman/tokenizer.model"])
+        if "atman/tokenizer.json" in extra:
+            self.sp = ReferenceTokenizer(extra["atman/tokenizer.json"].decode("utf-8"))
+        else:
+            self.sp = spm.SentencePieceProcessor()
+            self.sp.LoadFromSerializedProto(extra["atman/tokenizer.model"])
         saved = torch.load(ref_path)
         if "vision_config" in saved["config"]:
             self.net = ReferenceLlava(saved["weights"], saved["config"])
@@ -88,14 +98,20 @@ def relative_error(got, want):
     return float(np.abs(r_got - r_want).max() / np.abs(r_want).max())
 
 
-def check_agreement(checks, binary, models, work, name, image=None, prompt=PROMPT, kappas=("off", "0.6")):
+def check_agreement(checks, binary, models, work, name, image=None, prompt=PROMPT, kappas=("off", "0.6"),
+                    question=None):
+    """With `question`, atman gets --question (the model's template) and the
+    reference the template filled in, encoded by its own tokenizer."""
     model = os.path.join(models, name + ".pt")
     ref = Float64Reference(model, os.path.join(models, name + ".ref.pt"))
+    source = ["--prompt", prompt]
+    if question is not None:
+        source, prompt = ["--question", question], ref.config["prompt_template"].replace("{question}", question)
     worst = 0.0
     for kappa in kappas:
         runs = {}
         for strategy in ("prefix-reuse", "full-logits"):
-            args = ["--model", model, "--prompt", prompt, "--target", TARGET, "--conceptual-threshold", kappa,
+            args = ["--model", model] + source + ["--target", TARGET, "--conceptual-threshold", kappa,
                     "--strategy", strategy, "--batch-size", "4"] + (["--image", image] if image else [])
             got, err = explain_json(binary, work, "%s_%s_%s" % (name, kappa, strategy), args)
             if got is None:
@@ -188,7 +204,8 @@ def check_llava_outputs(checks, binary, models, work, image):
 
 
 def check_answer(checks, binary, models, image):
-    for name, extra in (("llama_gqa", []), ("mistral", []), ("llava", ["--image", image])):
+    for name, extra in (("llama_gqa", []), ("mistral", []), ("llava", ["--image", image]), ("llama3", []),
+                        ("qwen2", [])):
         proc = atman(binary, "answer", "--model", os.path.join(models, name + ".pt"), "--prompt",
                      "USER: {image}\nthe cat saw ASSISTANT:" if extra else "the cat saw", "--max-tokens", "5",
                      *extra)
@@ -200,7 +217,7 @@ def check_generate(checks, binary, models, work):
     """`atman generate` with the KV cache (step_from_cache, the C++ side's empty
     cache of head_dim width) gives the tokens of the full recompute, with and
     without steering; mistral.pt has its own head_dim."""
-    for name in ("llama_gqa", "mistral"):
+    for name in ("llama_gqa", "mistral", "llama3", "qwen2"):
         runs = {}
         for label, extra in (("cache", []), ("recompute", ["--recompute"])):
             out = os.path.join(work, "generate_%s_%s.json" % (name, label))
@@ -271,6 +288,12 @@ def check_op_library(checks, ops, models, image):
     checks.check("llava: torch.classes.atman.Explainer loads and explains it", bool(ok),
                  "num_kv_heads %s, resize %s, %d units" % (config.get("num_kv_heads"),
                                                             config["image"].get("resize"), len(kinds)))
+    explainer = torch.classes.atman.Explainer(os.path.join(models, "qwen2.pt"))
+    config = json.loads(explainer.config())
+    out = explainer.explain(config["prompt_template"].replace("{question}", QUESTION), TARGET)
+    checks.check("qwen2 (tokenizer.json, chat template): the op library explains it",
+                 bool(torch.isfinite(out["relevance"]).all()) and len(out["relevance"]) > 20,
+                 "%d units" % len(out["relevance"]))
 
 
 def main():
@@ -293,9 +316,14 @@ def main():
              check_agreement(checks, args.atman, args.models, args.work_dir, "mistral", kappas=("off",)),
              check_agreement(checks, args.atman, args.models, args.work_dir, "llava", image=image,
                              prompt="USER: {image}\nWhat is the cat near? ASSISTANT:")]
+    for name, kappas in (("llama3", ("off", "0.6")), ("qwen2", ("off",)), ("smol", ("off",))):
+        worst.append(check_agreement(checks, args.atman, args.models, args.work_dir, name, kappas=kappas,
+                                     question=QUESTION))
     print("worst relative error vs the float64 reference: %s" % ", ".join("%.2e" % w for w in worst if w is not None))
     check_contract_extensions(checks, args.atman, args.models, args.work_dir, "llama_gqa")
     check_contract_extensions(checks, args.atman, args.models, args.work_dir, "mistral")
+    for name in ("llama3", "qwen2"):
+        check_contract_extensions(checks, args.atman, args.models, args.work_dir, name)
     check_contract_extensions(checks, args.atman, args.models, args.work_dir, "llava", image=image,
                               prompt="USER: {image}\nWhat is the cat near? ASSISTANT:")
     check_llava_outputs(checks, args.atman, args.models, args.work_dir, image)
