@@ -225,8 +225,8 @@ def import_hf_folder(args):
     else:
         text = LlamaSettings.from_hf(folder.config, where, ARCHITECTURES[architectures[0]])
         image, template, extra = None, TEXT_TEMPLATE, {}
-        if text.max_window_layers:
-            extra["max_window_layers"] = text.max_window_layers  # Qwen2: the window's first layer
+        if text.sliding_window and len(text.windowed_layers()) < text.num_layers:
+            extra["sliding_window_layers"] = text.windowed_layers()  # Qwen2: the layers with the window
         id_configs = [folder.config, generation]
     # The tokenizer and the template are checked before any weight is read.
     tokenizer.check_fits(text.vocab_size, args.src)

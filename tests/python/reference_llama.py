@@ -172,13 +172,16 @@ class ReferenceLlama:
         return self.hidden(emb, modifier, min_keys, control) @ self.head.T
 
     def window(self, layer):
-        """Mistral: every layer's; Qwen2 with use_sliding_window: layers
-        max_window_layers and later; otherwise none (0)."""
+        """Mistral: every layer's; Qwen2 with use_sliding_window: the layers
+        layer_types calls sliding_attention, else layers max_window_layers and
+        later; otherwise none (0)."""
         c = self.c
         if c.get("model_type") == "mistral":
             return c.get("sliding_window") or 0
-        if c.get("model_type") == "qwen2" and c.get("use_sliding_window") and layer >= c.get("max_window_layers", 28):
-            return c.get("sliding_window") or 0
+        if c.get("model_type") == "qwen2" and c.get("use_sliding_window"):
+            types = c.get("layer_types")  # newer configs name each layer's kind
+            windowed = types[layer] == "sliding_attention" if types else layer >= c.get("max_window_layers", 28)
+            return (c.get("sliding_window") or 0) if windowed else 0
         return 0
 
 

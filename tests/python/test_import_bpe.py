@@ -19,7 +19,9 @@ make_hf_tokenizers.py) are imported with the command and checked:
   reuse, attention maps, step_from_cache, and AtMan R[i,t] against
   reference_atman.py on the float64 network (the helpers of test_importer.py);
 - the chat-template options (--chat-template FILE and none, --system,
-  --prompt-template) and --help's rendered example;
+  --prompt-template), its forms (chat_template.jinja, chat_template.json, a
+  list of named templates, strftime_now, {"content": ...} tokens) and
+  --help's rendered example; Qwen2's layer_types;
 - a sentencepiece folder's chat template: its leading "<s>" becomes add_bos,
   other control-token text is refused;
 - refused input, one line and nothing written: a WordPiece or Unigram model,
@@ -193,6 +195,60 @@ def check_template_options(checks, cases, work):
                  and "--chat-template" in help_text and "--system" in help_text)
 
 
+def check_template_forms(checks, cases, work):
+    """A list of named templates ("default" is used), strftime_now, a
+    {"content": ...} eos_token, and chat_template.json."""
+    src = cases["qwen2"]["src"]
+    folder = os.path.join(work, "src", "qwen2_named")
+    shutil.copytree(src, folder)
+    path = os.path.join(folder, "tokenizer_config.json")
+    config = json.load(open(path))
+    config["chat_template"] = [{"name": "tool_use", "template": "{{ raise_exception('not this one') }}"},
+                               {"name": "default", "template": "{{ strftime_now('%Y') }} " + config["chat_template"]}]
+    config["eos_token"] = {"content": "<|im_end|>", "lstrip": False, "normalized": False, "rstrip": False,
+                           "single_word": False, "special": True}
+    json.dump(config, open(path, "w"))
+    out = os.path.join(work, "out", "qwen2_named.pt")
+    proc = ti.run_importer([folder, "--out", out])
+    got = load(out)[1] if proc.returncode == 0 else {}
+    year = time.strftime("%Y")
+    im_end = json.load(open(os.path.join(src, "tokenizer.json")))["added_tokens"][2]["id"]
+    checks.check("named templates: \"default\" rendered, strftime_now, {\"content\"} eos_token",
+                 got.get("prompt_template", "").startswith(year + " <|im_start|>system")
+                 and got.get("eos_id") == im_end,
+                 proc.stderr.strip() or json.dumps(got.get("prompt_template")))
+    del config["chat_template"]
+    json.dump(config, open(path, "w"))
+    json.dump({"chat_template": "{{ bos_token }}<|im_start|>{{ messages[-1]['content'] }}"},
+              open(os.path.join(folder, "chat_template.json"), "w"))
+    proc = ti.run_importer([folder, "--out", out])
+    got = load(out)[1] if proc.returncode == 0 else {}
+    checks.check("chat_template.json is read (and an absent bos_token renders empty)",
+                 got.get("prompt_template") == "<|im_start|>{question}", proc.stderr.strip())
+
+
+def check_layer_types(checks, cases, work):
+    """A newer Qwen2 config names each layer's attention (layer_types): the
+    window goes where it says (here layer 0, against max_window_layers' rule)."""
+    case = cases["qwen2"]
+    folder = os.path.join(work, "src", "qwen2_layer_types")
+    shutil.copytree(case["src"], folder)
+    config = dict(case["config"], layer_types=["sliding_attention", "full_attention"])
+    json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+    out = os.path.join(work, "out", "qwen2_layer_types.pt")
+    proc = ti.run_importer([folder, "--out", out])
+    if proc.returncode:
+        checks.check("qwen2 layer_types: import", False, proc.stderr.strip())
+        return
+    module, model_config, carried, _ = load(out)
+    other = dict(case, ref=ReferenceLlama(case["ref"].w, config))
+    ti.check_logits(checks, "qwen2 layer_types (window on layer 0 only)", other, module, model_config,
+                    ReferenceTokenizer(carried))
+    checks.check("qwen2 layer_types: the config lists the windowed layers",
+                 model_config.get("sliding_window_layers") == [0] and model_config.get("sliding_window") == 4,
+                 json.dumps(model_config.get("sliding_window_layers")))
+
+
 def check_sentencepiece_template(checks, work):
     """A LLaMA-2-style folder (tokenizer.model): a chat template that starts
     with "<s>" becomes add_bos and the rest; "</s>" inside is refused."""
@@ -323,6 +379,8 @@ def main():
             check_atman_tokenize(checks, args.atman, name, out, config, tok)
     check_bos_variants(checks, cases, work)
     check_template_options(checks, cases, work)
+    check_template_forms(checks, cases, work)
+    check_layer_types(checks, cases, work)
     llama2_folder = check_sentencepiece_template(checks, work)
     check_bad_inputs(checks, work, cases, llama2_folder)
     print("%d checks, %d failed, %.0f s" % (checks.count, len(checks.failed), time.time() - started))

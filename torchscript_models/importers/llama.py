@@ -5,11 +5,12 @@ positions with rope_theta in Hugging Face's half-split layout (dimension i
 pairs with i + d_head/2) and rope_scaling "linear" or "llama3" (rope.py),
 grouped-query attention, optional q/k/v/o and MLP biases (Qwen2: q/k/v
 biases, none on o), tied or untied LM head, and sliding windows (Mistral:
-every layer; Qwen2 with use_sliding_window: layers from max_window_layers
-on), exact: the window's mask, like the causal mask, applies after the AtMan
-modification; the row minimum stays over all keys. Every layer's attention is atman_attention.manipulated_attention
-(both controls); forward_lrp runs the same weights with AttnLRP's rules
-(lrp_rules.py, atman_attention.lrp_attention).
+every layer; Qwen2 with use_sliding_window: the layers layer_types names
+"sliding_attention", else those from max_window_layers on), exact: the
+window's mask, like the causal mask, applies after the AtMan modification;
+the row minimum stays over all keys. Every layer's attention is
+atman_attention.manipulated_attention (both controls); forward_lrp runs the
+same weights with AttnLRP's rules (lrp_rules.py, atman_attention.lrp_attention).
 
 Module names map one to one onto the checkpoint keys: `language_model.` +
 Hugging Face's key (model.layers.0.self_attn.q_proj.weight, lm_head.weight).
@@ -85,12 +86,13 @@ class LlamaSettings:
         s.qkv_bias = bool(c["attention_bias"]) or model_type == "qwen2"
         s.o_bias = bool(c["attention_bias"])
         s.mlp_bias = bool(c["mlp_bias"])
-        s.sliding_window, s.max_window_layers = 0, 0
+        s.sliding_window, s.windowed = 0, [False] * s.num_layers
         if model_type == "mistral":
             s.sliding_window = int(c["sliding_window"] or 0)
-        elif model_type == "qwen2" and c.get("use_sliding_window"):
-            s.sliding_window = int(c.get("sliding_window") or 0)
-            s.max_window_layers = int(c["max_window_layers"] or 0)
+            s.windowed = [True] * s.num_layers
+        elif model_type == "qwen2" and c.get("use_sliding_window") and c.get("sliding_window"):
+            s.sliding_window = int(c["sliding_window"])
+            s.windowed = qwen2_windowed_layers(c, s.num_layers, where)
         s.bos_token_id, s.eos_token_id = c.get("bos_token_id"), c.get("eos_token_id")
         for key in ("vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
                     "head_dim", "max_positions"):
@@ -107,12 +109,28 @@ class LlamaSettings:
 
     def layer_window(self, layer):
         """The sliding window of layer `layer` (0: causal attention over all keys)."""
-        return self.sliding_window if layer >= self.max_window_layers else 0
+        return self.sliding_window if self.windowed[layer] else 0
+
+    def windowed_layers(self):
+        return [i for i, w in enumerate(self.windowed) if w and self.sliding_window]
 
     def ignorable(self, key):
         """Checkpoint tensors the model knowingly leaves out: old checkpoints'
         rotary frequency buffers, and a tied head's stored copy."""
         return key.endswith("rotary_emb.inv_freq") or (self.tie_word_embeddings and key == "lm_head.weight")
+
+
+def qwen2_windowed_layers(c, layers, where):
+    """Qwen2's rule: the layers that layer_types (newer configs) names
+    "sliding_attention", else layers max_window_layers and later."""
+    types = c.get("layer_types")
+    if types is None:
+        return [i >= int(c["max_window_layers"] or 0) for i in range(layers)]
+    if not isinstance(types, list) or len(types) != layers or \
+            any(t not in ("full_attention", "sliding_attention") for t in types):
+        raise CheckpointError("%s: layer_types must list full_attention or sliding_attention for each of the %d "
+                              "layers, got %s" % (where, layers, str(types)[:200]))
+    return [t == "sliding_attention" for t in types]
 
 
 def rotate_half(x: Tensor) -> Tensor:
