@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
       add_eval_command(app),
       add_bench_command(app),
       add_generate_command(app),
+      add_tokenize_command(app),
   };
 
   try {

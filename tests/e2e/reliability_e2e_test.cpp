@@ -161,6 +161,8 @@ void write_table_files(const TempDir& tmp) {
                                                         "\x01\x22\x00\x02\x11\x01\x03\x11\x01\xff\xd9",
                                                         24));
   testing::write_file(tmp.path("damaged.png"), std::string("\x89PNG\r\n\x1a\n", 8));
+  // `atman tokenize --jsonl`: a number on line 2 where a JSON string belongs.
+  testing::write_file(tmp.path("numbers.jsonl"), "\"fine\"\n42\n");
   testing::write_file(tmp.path("scan.dcm"), std::string(128, '\0') + "DICM" + std::string(64, '\x02'));
   cv::Mat f(8, 8, CV_32FC3, cv::Scalar(0.2, 0.4, 0.6));
   cv::imencode(".exr", f, buf);
