@@ -212,7 +212,7 @@ TEST(ModelTest, RefusesBadModelsWithOneLineNamingFileAndProblem) {
       {"random_bytes.pt", "not a TorchScript model"},
       {"zip_not_torchscript.pt", "not a TorchScript model (a zip archive without TorchScript's records)"},
       {"no_extra_files.pt", "not an explainable model: the extra file atman/config.json is missing or empty"},
-      {"no_tokenizer.pt", "not an explainable model: the extra file atman/tokenizer.model is missing or empty"},
+      {"no_tokenizer.pt", "not an explainable model: the extra file atman/tokenizer.model (or atman/tokenizer.json) is missing or empty"},
       {"not_contract.pt", "not an explainable model: it has no method embed_text(ids)"},
       {"config_not_json.pt", "atman/config.json is not valid JSON"},
       {"config_wrong_type.pt", "atman/config.json: \"hidden_size\" must be an integer, got \"16\""},

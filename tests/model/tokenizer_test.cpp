@@ -28,6 +28,7 @@ TEST(TokenizerTest, EncodesDecodesAndKeepsPieces) {
   EXPECT_EQ(joined, "\xe2\x96\x81What\xe2\x96\x81" "color\xe2\x96\x81is\xe2\x96\x81the\xe2\x96\x81" "circle?");
   EXPECT_TRUE(tok.is_special(1));  // <s>
   EXPECT_FALSE(tok.is_special(ids[0]));
+  for (int64_t id : ids) EXPECT_EQ(tok.vocab_piece(id), tok.piece(id));  // sentencepiece: the same
 }
 
 TEST(TokenizerTest, RejectsInvalidUtf8AndBadIds) {

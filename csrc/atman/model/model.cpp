@@ -278,17 +278,34 @@ const std::string& required_extra(const std::unordered_map<std::string, std::str
 
 std::shared_ptr<Model> Model::load(const std::string& path) {
   check_model_path(path);
-  std::unordered_map<std::string, std::string> extra{{"atman/config.json", ""}, {"atman/tokenizer.model", ""}};
+  std::unordered_map<std::string, std::string> extra{
+      {"atman/config.json", ""}, {"atman/tokenizer.model", ""}, {"atman/tokenizer.json", ""}};
   std::unique_ptr<torch::jit::Module> module = load_module(path, extra);
 
   std::shared_ptr<Model> model(new Model());
   model->path_ = path;
   const std::string& config_text = required_extra(extra, "atman/config.json", path);
-  const std::string& tokenizer_bytes = required_extra(extra, "atman/tokenizer.model", path);
+  // Exactly one tokenizer: sentencepiece (atman/tokenizer.model) or Hugging Face (atman/tokenizer.json).
+  const std::string& sentencepiece_bytes = extra.at("atman/tokenizer.model");
+  const std::string& hf_json = extra.at("atman/tokenizer.json");
+  if (!sentencepiece_bytes.empty() && !hf_json.empty()) {
+    throw std::runtime_error(fmt::format(
+        "{}: the extra files atman/tokenizer.model and atman/tokenizer.json are both present; a model carries "
+        "exactly one tokenizer (docs/contract.md)",
+        path));
+  }
+  if (sentencepiece_bytes.empty() && hf_json.empty()) {
+    throw std::runtime_error(fmt::format(
+        "{}: not an explainable model: the extra file atman/tokenizer.model (or atman/tokenizer.json) is missing or "
+        "empty (docs/contract.md)",
+        path));
+  }
+  const char* tokenizer_file = hf_json.empty() ? "atman/tokenizer.model" : "atman/tokenizer.json";
   model->config_ = parse_model_config(config_text, path);
-  model->tokenizer_ = Tokenizer::from_serialized(tokenizer_bytes, path);
+  model->tokenizer_ = hf_json.empty() ? Tokenizer::from_serialized(sentencepiece_bytes, path)
+                                      : Tokenizer::from_hf_json(hf_json, path);
   if (model->tokenizer_.vocab_size() > model->config_.vocab_size) {
-    throw std::runtime_error(fmt::format("{}: atman/tokenizer.model has {} pieces, more than vocab_size {}", path,
+    throw std::runtime_error(fmt::format("{}: {} has {} pieces, more than vocab_size {}", path, tokenizer_file,
                                          model->tokenizer_.vocab_size(), model->config_.vocab_size));
   }
   if (model->config_.bos_id >= model->tokenizer_.vocab_size()) {

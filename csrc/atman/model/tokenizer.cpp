@@ -2,76 +2,73 @@
 
 #include <stdexcept>
 
-#include <sentencepiece_processor.h>
 #include <utf8.h>
+
+#include "atman/model/hf_tokenizer/hf_tokenizer.h"
+#include "atman/model/sentencepiece_backend.h"
+#include "atman/model/tokenizer_backend.h"
 
 namespace atman {
 
 bool is_valid_utf8(const std::string& text) { return utf8::is_valid(text.begin(), text.end()); }
 
+std::vector<int64_t> detail::TokenizerBackend::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  for (const TokenSpan& span : encode_with_offsets(text)) ids.push_back(span.id);
+  return ids;
+}
+
 Tokenizer Tokenizer::from_serialized(const std::string& serialized_model, const std::string& origin) {
-  if (serialized_model.empty()) {
-    throw std::runtime_error(origin + ": atman/tokenizer.model is empty");
-  }
-  auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->LoadFromSerializedProto(serialized_model);
-  if (!status.ok()) {
-    throw std::runtime_error(origin + ": atman/tokenizer.model is not a valid sentencepiece model");
-  }
-  if (processor->GetPieceSize() <= 0) {
-    throw std::runtime_error(origin + ": atman/tokenizer.model has no pieces");
-  }
   Tokenizer tokenizer;
-  tokenizer.processor_ = std::move(processor);
-  tokenizer.origin_ = origin;
+  tokenizer.backend_ = detail::make_sentencepiece_backend(serialized_model, origin);
   return tokenizer;
 }
 
+Tokenizer Tokenizer::from_hf_json(const std::string& json_text, const std::string& origin) {
+  Tokenizer tokenizer;
+  tokenizer.backend_ = detail::make_hf_backend(json_text, origin);
+  return tokenizer;
+}
+
+const detail::TokenizerBackend& Tokenizer::backend() const {
+  if (backend_ == nullptr) throw std::logic_error("Tokenizer: used before from_serialized or from_hf_json");
+  return *backend_;
+}
+
+void Tokenizer::check_id(int64_t id) const {
+  const int64_t size = backend().vocab_size();
+  if (id < 0 || id >= size) {
+    throw std::out_of_range("token id " + std::to_string(id) + " is outside the tokenizer's " +
+                            std::to_string(size) + " pieces");
+  }
+}
+
 namespace {
-void check_loaded(const void* processor) {
-  if (processor == nullptr) throw std::logic_error("Tokenizer: used before from_serialized");
+void check_utf8(const std::string& text) {
+  if (!is_valid_utf8(text)) throw std::invalid_argument("text is not valid UTF-8");
 }
 }  // namespace
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
-  check_loaded(processor_.get());
-  if (!is_valid_utf8(text)) {
-    throw std::invalid_argument("text is not valid UTF-8");
-  }
-  std::vector<int> ids;
-  const auto status = processor_->Encode(text, &ids);
-  if (!status.ok()) {
-    throw std::runtime_error(origin_ + ": sentencepiece could not encode the text (" + status.ToString() + ")");
-  }
-  return std::vector<int64_t>(ids.begin(), ids.end());
+  const detail::TokenizerBackend& b = backend();
+  check_utf8(text);
+  return b.encode(text);
 }
 
 std::vector<TokenSpan> Tokenizer::encode_with_offsets(const std::string& text) const {
-  check_loaded(processor_.get());
-  if (!is_valid_utf8(text)) {
-    throw std::invalid_argument("text is not valid UTF-8");
-  }
-  sentencepiece::ImmutableSentencePieceText spt;
-  const auto status = processor_->Encode(text, spt.mutable_proto());
-  if (!status.ok()) {
-    throw std::runtime_error(origin_ + ": sentencepiece could not encode the text (" + status.ToString() + ")");
-  }
-  std::vector<TokenSpan> out;
-  out.reserve(spt.pieces_size());
-  for (const auto& piece : spt.pieces()) {
-    out.push_back({static_cast<int64_t>(piece.id()), static_cast<int64_t>(piece.begin()),
-                   static_cast<int64_t>(piece.end())});
-  }
-  return out;
+  const detail::TokenizerBackend& b = backend();
+  check_utf8(text);
+  return b.encode_with_offsets(text);
 }
 
 std::string Tokenizer::piece(int64_t id) const {
-  check_loaded(processor_.get());
-  if (id < 0 || id >= vocab_size()) {
-    throw std::out_of_range("token id " + std::to_string(id) + " is outside the tokenizer's " +
-                            std::to_string(vocab_size()) + " pieces");
-  }
-  return processor_->IdToPiece(static_cast<int>(id));
+  check_id(id);
+  return backend_->piece(id);
+}
+
+std::string Tokenizer::vocab_piece(int64_t id) const {
+  check_id(id);
+  return backend_->vocab_piece(id);
 }
 
 std::vector<std::string> Tokenizer::pieces(const std::vector<int64_t>& ids) const {
@@ -82,29 +79,15 @@ std::vector<std::string> Tokenizer::pieces(const std::vector<int64_t>& ids) cons
 }
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
-  std::vector<int> narrow;
-  narrow.reserve(ids.size());
-  for (int64_t id : ids) {
-    piece(id);  // range check
-    narrow.push_back(static_cast<int>(id));
-  }
-  std::string text;
-  const auto status = processor_->Decode(narrow, &text);
-  if (!status.ok()) {
-    throw std::runtime_error(origin_ + ": sentencepiece could not decode ids (" + status.ToString() + ")");
-  }
-  return text;
+  for (int64_t id : ids) check_id(id);
+  return backend().decode(ids);
 }
 
-int64_t Tokenizer::vocab_size() const {
-  check_loaded(processor_.get());
-  return processor_->GetPieceSize();
-}
+int64_t Tokenizer::vocab_size() const { return backend().vocab_size(); }
 
 bool Tokenizer::is_special(int64_t id) const {
-  piece(id);
-  const int narrow = static_cast<int>(id);
-  return processor_->IsControl(narrow) || processor_->IsUnknown(narrow) || processor_->IsUnused(narrow);
+  check_id(id);
+  return backend_->is_special(id);
 }
 
 }  // namespace atman
