@@ -10,6 +10,13 @@
 namespace atman::hf {
 namespace {
 
+// Oniguruma's API: creating or freeing regex objects must not happen in
+// several threads at once (even for different objects); searching may.
+std::mutex& lifetime_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 void initialize_oniguruma() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -29,6 +36,7 @@ Regex::Regex(const std::string& pattern) {
   regex_t* compiled = nullptr;
   OnigErrorInfo info{};
   const auto* begin = reinterpret_cast<const OnigUChar*>(pattern.data());
+  std::lock_guard<std::mutex> lock(lifetime_mutex());
   const int rc = onig_new(&compiled, begin, begin + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
                           ONIG_SYNTAX_DEFAULT, &info);
   if (rc != ONIG_NORMAL) {
@@ -40,6 +48,7 @@ Regex::Regex(const std::string& pattern) {
 }
 
 Regex::~Regex() {
+  std::lock_guard<std::mutex> lock(lifetime_mutex());
   if (regex_ != nullptr) onig_free(static_cast<regex_t*>(regex_));
 }
 

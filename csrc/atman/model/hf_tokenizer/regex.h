@@ -13,7 +13,8 @@ namespace atman::hf {
 /// Usage:
 ///   Regex re("\\p{L}+");                          // std::invalid_argument on a bad pattern
 ///   for (auto [b, e] : re.find_all("ab 12 cd")) {} // [0,2), [6,8)
-/// Immutable; find_all may be called from several threads.
+/// Immutable; find_all may be called from several threads (creating and
+/// freeing are serialised: Oniguruma requires it).
 class Regex {
  public:
   explicit Regex(const std::string& pattern);
