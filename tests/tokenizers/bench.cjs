@@ -2,13 +2,20 @@
 // (@huggingface/tokenizers) on the same text as tokenizer_bench.cpp; run by
 // tests/tokenizers/bench.sh. CommonJS: Node 18 and 20.
 //
-// Usage: node bench.cjs NODE_PREFIX TEXT_FILE REPEATS NAME...   (NAME: llama3, qwen3, gemma3)
+// Usage: node bench.cjs [--ids DIR] NODE_PREFIX TEXT_FILE REPEATS NAME...   (NAME: llama3, qwen3, gemma3)
+//   --ids DIR   also writes DIR/NAME.js.ids (one id a line)
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { createRequire } = require('module');
 
-const [prefix, textPath, repeatsArg, ...names] = process.argv.slice(2);
+const args = process.argv.slice(2);
+let idsDir = null;
+if (args[0] === '--ids') {
+  idsDir = args[1];
+  args.splice(0, 2);
+}
+const [prefix, textPath, repeatsArg, ...names] = args;
 const requireFrom = createRequire(path.join(path.resolve(prefix), 'package.json'));
 const { Tokenizer } = requireFrom('@huggingface/tokenizers');
 const text = fs.readFileSync(textPath, 'utf8');
@@ -21,8 +28,10 @@ for (const name of names) {
     JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')));
   const loadS = Number(process.hrtime.bigint() - start) / 1e9;
   start = process.hrtime.bigint();
-  const tokens = tokenizer.encode(text, { add_special_tokens: false }).ids.length;
+  const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
   const firstS = Number(process.hrtime.bigint() - start) / 1e9;
+  const tokens = ids.length;
+  if (idsDir) fs.writeFileSync(path.join(idsDir, `${name}.js.ids`), ids.join('\n') + '\n');
   let bestS = firstS;
   for (let r = 0; r < repeats; r++) {
     start = process.hrtime.bigint();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tokenizer throughput, atman (C++) against Hugging Face's JavaScript
 # tokenizers, in the same run on the same ~1 MB mixed text (English prose and
-# Markdown from docs/, C++ from csrc/, the multilingual test strings).
+# Markdown from docs/, C++ from csrc/, the multilingual test strings, so it
+# follows the tree), and checks that both give the same ids for all of it.
 #
 # Usage: tests/tokenizers/bench.sh [BUILD_DIR] [REPEATS]
 # Needs the build (atman_tokenizer_bench) and the tokenizer_references fixture:
@@ -26,5 +27,17 @@ data = text.encode()[:1_000_000].decode("utf-8", "ignore")
 open(out, "w", encoding="utf-8").write(data)
 PY
 echo "bench: $(wc -c <"$text") bytes, $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
-"$build/tests/atman_tokenizer_bench" "$text" "$repeats" "llama3=$refs/llama3.tokenizer.json" "qwen3=$refs/qwen3.tokenizer.json"
-node "$root/tests/tokenizers/bench.cjs" "$refs/node" "$text" "$repeats" llama3 qwen3
+ids=$build/tokenizer_bench_ids
+mkdir -p "$ids"
+"$build/tests/atman_tokenizer_bench" --ids "$ids" "$text" "$repeats" "llama3=$refs/llama3.tokenizer.json" \
+  "qwen3=$refs/qwen3.tokenizer.json"
+node "$root/tests/tokenizers/bench.cjs" --ids "$ids" "$refs/node" "$text" "$repeats" llama3 qwen3
+# The same text, the same ids: the whole megabyte agrees too.
+for name in llama3 qwen3; do
+  if cmp -s "$ids/$name.cpp.ids" "$ids/$name.js.ids"; then
+    echo "bench: $name: C++ and JavaScript ids identical ($(wc -l <"$ids/$name.cpp.ids") tokens)"
+  else
+    echo "bench: $name: C++ and JavaScript ids DIFFER ($ids/$name.*.ids)" >&2
+    exit 1
+  fi
+done

@@ -3,7 +3,8 @@
 // empty word cache, and the best of the repeats after it). Not a test: run by
 // tests/tokenizers/bench.sh beside the JavaScript reference (bench.cjs).
 //
-// Usage: atman_tokenizer_bench TEXT_FILE REPEATS NAME=TOKENIZER_JSON...
+// Usage: atman_tokenizer_bench [--ids DIR] TEXT_FILE REPEATS NAME=TOKENIZER_JSON...
+//   --ids DIR   also writes DIR/NAME.cpp.ids (one id a line) to compare with bench.cjs's
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "atman/model/tokenizer.h"
 
@@ -31,8 +33,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string ids_dir;
+  if (argc > 2 && std::string(argv[1]) == "--ids") {
+    ids_dir = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 4) {
-    std::cerr << "usage: atman_tokenizer_bench TEXT_FILE REPEATS NAME=TOKENIZER_JSON...\n";
+    std::cerr << "usage: atman_tokenizer_bench [--ids DIR] TEXT_FILE REPEATS NAME=TOKENIZER_JSON...\n";
     return 2;
   }
   try {
@@ -47,8 +55,13 @@ int main(int argc, char** argv) {
       const atman::Tokenizer tok = atman::Tokenizer::from_hf_json(slurp(arg.substr(eq + 1)), name);
       const double load_s = seconds_since(start);
       start = std::chrono::steady_clock::now();
-      const size_t tokens = tok.encode(text).size();
+      const std::vector<int64_t> ids = tok.encode(text);
       const double first_s = seconds_since(start);
+      const size_t tokens = ids.size();
+      if (!ids_dir.empty()) {
+        std::ofstream out(ids_dir + "/" + name + ".cpp.ids");
+        for (int64_t id : ids) out << id << "\n";
+      }
       double best_s = first_s;
       for (int r = 0; r < repeats; ++r) {
         start = std::chrono::steady_clock::now();
