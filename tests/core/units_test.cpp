@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "atman/core/coarse_to_fine.h"
@@ -60,6 +61,40 @@ TEST(UnitsTest, ParagraphsEndAtBlankLines) {
   const Sequence one = build_sequence(*model, "One two.\nThree", " x", 0);
   EXPECT_EQ(group_text(one, explained_groups(one, Granularity::kParagraph, model->tokenizer())),
             (std::vector<std::string>{"<s>", u + "One" + u + "two." + u + "Three", u}));
+}
+
+// A byte-level BPE (tokenizer.json) with one token per byte and no merges:
+// a newline is a piece of its own and the word after it has no word mark.
+TEST(UnitsTest, WordsStartAfterANewlinePieceOfAByteLevelTokenizer) {
+  nlohmann::json vocab = nlohmann::json::object();
+  int shifted = 0;
+  for (int b = 0; b < 256; ++b) {
+    // GPT-2's byte table: printable Latin-1 bytes stand for themselves, the rest from U+0100 on.
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+    const int code = printable ? b : 256 + shifted++;
+    std::string text;
+    if (code < 0x80) {
+      text = std::string(1, static_cast<char>(code));
+    } else {
+      text = {static_cast<char>(0xC0 | (code >> 6)), static_cast<char>(0x80 | (code & 0x3F))};
+    }
+    vocab[text] = b;
+  }
+  const nlohmann::json config = {
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"added_tokens", nlohmann::json::array()}};
+  const Tokenizer tok = Tokenizer::from_hf_json(config.dump(), "bytes.pt");
+  ModelConfig c;
+  c.name = "bytes";
+  c.vocab_size = 256;
+  c.max_positions = 64;
+  c.add_bos = false;
+  c.prompt_template = "{question}";
+  const Sequence s = build_sequence(c, tok, "Hi\n\nBob lives", " x", 0);
+  EXPECT_EQ(group_text(s, explained_groups(s, Granularity::kWord, tok)),
+            (std::vector<std::string>{"Hi\n\n", "Bob", u + "lives", u}));
 }
 
 TEST(UnitsTest, DelimitedUnitsEndWithTheirDelimiter) {

@@ -1,5 +1,7 @@
 #include "atman/core/units.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -14,6 +16,14 @@ namespace atman {
 namespace {
 
 const char kWordStart[] = "\xe2\x96\x81";  // U+2581, sentencepiece's space marker
+
+bool ends_with_space(const std::string& piece) {
+  return !piece.empty() && std::isspace(static_cast<unsigned char>(piece.back()));
+}
+
+bool only_space(const std::string& piece) {
+  return std::all_of(piece.begin(), piece.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+}
 
 bool ends_sentence(const std::string& piece) {
   return !piece.empty() && (piece.back() == '.' || piece.back() == '?' || piece.back() == '!');
@@ -58,10 +68,14 @@ std::vector<char> text_breaks(const Sequence& sequence, const Tokenizer& tokeniz
   return breaks;
 }
 
-bool starts_unit(Granularity granularity, const std::string& piece, bool previous_ends_sentence, char text_break) {
+// A word starts at a piece beginning with the word mark, or after a piece
+// ending in whitespace (byte-level BPE keeps a newline in its own piece, and
+// the word after it has no mark); whitespace-only pieces end the word before.
+bool starts_unit(Granularity granularity, const std::string& piece, bool previous_ends_sentence,
+                 bool previous_ends_space, char text_break) {
   switch (granularity) {
     case Granularity::kToken: return true;
-    case Granularity::kWord: return piece.rfind(kWordStart, 0) == 0;
+    case Granularity::kWord: return piece.rfind(kWordStart, 0) == 0 || (previous_ends_space && !only_space(piece));
     case Granularity::kSentence: return previous_ends_sentence;
     case Granularity::kParagraph:
     case Granularity::kDelimiter: return text_break != 0;
@@ -97,10 +111,12 @@ std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Gra
     }
     bool open = false;      // is groups.back() a group we may extend?
     bool prev_ends = true;  // previous piece ended a sentence / was special
+    bool prev_space = false;  // previous piece ended in whitespace
     for (int64_t p = begin; p < end; ++p) {
       const bool special = tokenizer.is_special(sequence.token_id_at(p));
       const std::string& piece = sequence.piece_at(p);
-      const bool starts_new = !open || special || starts_unit(granularity, piece, prev_ends, breaks.empty() ? 0 : breaks[p]);
+      const bool starts_new =
+          !open || special || starts_unit(granularity, piece, prev_ends, prev_space, breaks.empty() ? 0 : breaks[p]);
       if (starts_new) {
         groups.push_back({p});
       } else {
@@ -108,6 +124,7 @@ std::vector<std::vector<int64_t>> explained_groups(const Sequence& sequence, Gra
       }
       open = !special;
       prev_ends = ends_sentence(piece);
+      prev_space = ends_with_space(piece);
     }
   }
   return groups;

@@ -19,7 +19,8 @@ namespace atman {
 /// last) text positions grouped by `granularity`. Groups never cross the
 /// image or the prompt/target boundary; control
 /// tokens (BOS) are their own group. A word starts at a piece beginning with
-/// "▁"; a sentence ends after a piece ending in '.', '?' or '!'; a paragraph
+/// "▁", or after a piece ending in whitespace (a newline piece of a byte-level
+/// BPE; whitespace-only pieces end the word before them); a sentence ends after a piece ending in '.', '?' or '!'; a paragraph
 /// ends with a run of whitespace holding two line breaks; a delimited unit
 /// ends with each occurrence of `delimiter` (kDelimiter only). A unit boundary
 /// in the text falls before the first token whose characters (leading
