@@ -316,6 +316,7 @@ TEST(HfTokenizerTest, RefusesUnsupportedTokenizersWithOneLine) {
   };
   expect_error([] { Tokenizer::from_hf_json("", "m.pt"); }, {p + " is empty"});
   expect_error([] { Tokenizer::from_hf_json("{nope", "m.pt"); }, {p + " is not valid JSON ("});
+  expect_error([] { Tokenizer::from_hf_json("1e999", "m.pt"); }, {p + " is not valid JSON (", "number overflow"});
   refuse(json::array(), p + ": the top level must be an object");
   refuse(json::object(), p + ": \"model\" is missing");
   refuse({{"model", {{"type", "WordPiece"}, {"vocab", json::object()}}}},

@@ -182,7 +182,7 @@ std::shared_ptr<const TokenizerBackend> make_hf_backend(const std::string& json_
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw std::runtime_error(where + " is not valid JSON (" + e.what() + ")");
   }
   try {
