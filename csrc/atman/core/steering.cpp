@@ -18,6 +18,7 @@
 #include "atman/core/units.h"
 #include "atman/io/error_text.h"
 #include "atman/io/image.h"
+#include "atman/model/answer.h"
 #include "atman/model/sequence.h"
 
 namespace atman {
@@ -468,8 +469,9 @@ GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embed
     }
     const auto step_start = Clock::now();
     const at::Tensor logits = decoder.next_logits();
+    const at::Tensor choices = writable_logits(model, logits);
     const int64_t next =
-        options.sample ? sample_token(logits, options.temperature, rng) : logits.argmax(0).item<int64_t>();
+        options.sample ? sample_token(choices, options.temperature, rng) : choices.argmax(0).item<int64_t>();
     if (options.keep_logits) kept.push_back(logits.clone());
     if (options.stop_at_eos && config.eos_id && next == *config.eos_id) {
       out.stop = "eos";

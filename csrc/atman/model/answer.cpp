@@ -1,5 +1,6 @@
 #include "atman/model/answer.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -19,6 +20,11 @@ std::string trim(const std::string& text) {
 }
 
 }  // namespace
+
+at::Tensor writable_logits(const Model& model, const at::Tensor& logits) {
+  const int64_t writable = std::min(model.tokenizer().vocab_size(), logits.size(-1));
+  return logits.narrow(-1, 0, writable);
+}
 
 GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const cv::Mat& image_rgb,
                            int64_t max_tokens) {
@@ -57,7 +63,7 @@ GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const 
     const at::Tensor last_logits = target_row_logits(model, embeddings, {embeddings.size(1) - 1}).select(1, 0);
     if (!at::isfinite(last_logits).all().item<bool>())
       throw std::runtime_error("model " + model.path() + " returned non-finite logits (NaN or Inf)");
-    const int64_t next = last_logits.argmax(-1).item<int64_t>();
+    const int64_t next = writable_logits(model, last_logits).argmax(-1).item<int64_t>();
     if (config.eos_id && next == *config.eos_id) break;
     answer.ids.push_back(next);
     embeddings = at::cat({embeddings, model.embed_text(at::tensor({next}, at::kLong).unsqueeze(0))}, 1);

@@ -6,11 +6,18 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
 #include <opencv2/core.hpp>
 
 #include "atman/model/model.h"
 
 namespace atman {
+
+/// The logits [..., V] of the ids the tokenizer can write: the first
+/// tokenizer().vocab_size() of them. Checkpoints pad the embedding beyond the
+/// tokenizer (Qwen2: 151936 rows, 151665 ids); those rows have no text and
+/// are never generated.
+at::Tensor writable_logits(const Model& model, const at::Tensor& logits);
 
 struct GreedyAnswer {
   std::vector<int64_t> ids;  // generated tokens, without the end token
