@@ -7,7 +7,8 @@
 #                e2e) under them; the python label is skipped (/usr/bin/python3 cannot load
 #                ASan-instrumented code), and so is the slow label (the multi-process
 #                distributed runs: many ASan processes at once cost more CI time than they
-#                find; they run in the plain build). Without ctest arguments and without --sanitize, a short
+#                find; the tokenizers' agreement with the npm references, whose code the
+#                fuzzers run under ASan; all run in the plain build). Without ctest arguments and without --sanitize, a short
 #                run of each libFuzzer target follows (tools/fuzz.sh; skipped without clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
