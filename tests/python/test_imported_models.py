@@ -258,14 +258,20 @@ def write_eval_sets(work, image):
 
 def check_eval(checks, binary, models, work, image):
     sets = write_eval_sets(work, image)
-    for name, data in (("llava", os.path.join(sets, "images_set")), ("llama_gqa", os.path.join(sets, "text_set"))):
+    # qwen2: a tokenizer.json model (its evidence spans come from the byte offsets of its byte-level BPE).
+    for name, data in (("llava", os.path.join(sets, "images_set")), ("llama_gqa", os.path.join(sets, "text_set")),
+                       ("qwen2", os.path.join(sets, "text_set"))):
         out = os.path.join(work, "eval_" + name)
         shutil.rmtree(out, ignore_errors=True)  # a rerun imports the models anew: no stale rows
         proc = atman(binary, "eval", "--model", os.path.join(models, name + ".pt"), "--data", data, "--methods",
                      "atman,ixg", "--out", out, "--no-plots", "--quiet", "--threads", "1")
         detail = proc.stderr.strip()[:200]
         ok = proc.returncode == 0 and os.path.isdir(out)
-        checks.check("%s: atman eval on a tiny set" % name, ok, detail if not ok else "")
+        if ok:  # every row found its ground truth (the evidence sentence's tokens, or the mask's patches)
+            rows = [json.loads(line) for line in open(os.path.join(out, "rows.jsonl"))]
+            ok = bool(rows) and all(0 < r["truth_positions"] < r["positions"] for r in rows)
+            detail = "%d rows, truth positions %s" % (len(rows), sorted({r["truth_positions"] for r in rows}))
+        checks.check("%s: atman eval on a tiny set" % name, ok, detail)
 
 
 def check_bench(checks, binary, models):
