@@ -7,8 +7,9 @@
 #                e2e) under them; the python label is skipped (/usr/bin/python3 cannot load
 #                ASan-instrumented code), and so is the slow label (the multi-process
 #                distributed runs: many ASan processes at once cost more CI time than they
-#                find; the tokenizers' agreement with the npm references, whose code the
-#                fuzzers run under ASan; all run in the plain build). Without ctest arguments and without --sanitize, a short
+#                find; they run in the plain build). The tokenizers' agreement with the npm
+#                references is not built into the sanitized tests (the fuzzers run that code
+#                under ASan). Without ctest arguments and without --sanitize, a short
 #                run of each libFuzzer target follows (tools/fuzz.sh; skipped without clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
