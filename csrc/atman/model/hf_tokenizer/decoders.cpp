@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/model/hf_tokenizer/byte_level.h"
+#include "atman/model/hf_tokenizer/component_type.h"
 #include "atman/model/hf_tokenizer/normalized_text.h"
 #include "atman/model/hf_tokenizer/pattern.h"
 
@@ -234,9 +235,7 @@ class Sequence final : public Decoder {
 
 std::unique_ptr<Decoder> make_decoder(const json& config) {
   if (config.is_null()) return nullptr;
-  const std::string type = config.is_object() && config.contains("type") && config["type"].is_string()
-                               ? config["type"].get<std::string>()
-                               : std::string();
+  const std::string type = component_type(config);
   try {
     if (type == "ByteLevel") return std::make_unique<ByteLevel>();
     if (type == "Replace") return std::make_unique<Replace>(config);
@@ -246,11 +245,9 @@ std::unique_ptr<Decoder> make_decoder(const json& config) {
     if (type == "Metaspace") return std::make_unique<Metaspace>(config);
     if (type == "Sequence") return std::make_unique<Sequence>(config);
   } catch (const json::exception& e) {
-    throw std::invalid_argument("decoder " + type + " is malformed (" + e.what() + ")");
+    throw malformed_component("decoder", type, e);
   }
-  throw std::invalid_argument("decoder type " + json(type.empty() ? config.dump().substr(0, 40) : type).dump() +
-                              " is not supported (supported: ByteLevel, Replace, ByteFallback, Fuse, Strip, "
-                              "Metaspace, Sequence)");
+  throw unsupported_component("decoder", config, "ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence");
 }
 
 std::string decode_tokens(const Decoder* decoder, std::vector<std::string> tokens) {

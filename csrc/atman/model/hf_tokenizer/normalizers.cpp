@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
 
+#include "atman/model/hf_tokenizer/component_type.h"
 #include "atman/model/hf_tokenizer/pattern.h"
 
 namespace atman::hf {
@@ -134,19 +135,16 @@ std::string nfc(const std::string& text) { return nfc_bytes(text); }
 
 std::unique_ptr<Normalizer> make_normalizer(const json& config) {
   if (config.is_null()) return nullptr;
-  const std::string type = config.is_object() && config.contains("type") && config["type"].is_string()
-                               ? config["type"].get<std::string>()
-                               : std::string();
+  const std::string type = component_type(config);
   try {
     if (type == "NFC") return std::make_unique<Nfc>();
     if (type == "Replace") return std::make_unique<Replace>(config);
     if (type == "Prepend") return std::make_unique<Prepend>(config);
     if (type == "Sequence") return std::make_unique<Sequence>(config);
   } catch (const json::exception& e) {
-    throw std::invalid_argument("normalizer " + type + " is malformed (" + e.what() + ")");
+    throw malformed_component("normalizer", type, e);
   }
-  throw std::invalid_argument("normalizer type " + json(type.empty() ? config.dump().substr(0, 40) : type).dump() +
-                              " is not supported (supported: NFC, Replace, Prepend, Sequence)");
+  throw unsupported_component("normalizer", config, "NFC, Replace, Prepend, Sequence");
 }
 
 }  // namespace atman::hf

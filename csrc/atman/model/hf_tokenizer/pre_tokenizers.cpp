@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/model/hf_tokenizer/byte_level.h"
+#include "atman/model/hf_tokenizer/component_type.h"
 #include "atman/model/hf_tokenizer/pattern.h"
 
 namespace atman::hf {
@@ -241,19 +242,16 @@ class Sequence final : public PreTokenizer {
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& config) {
   if (config.is_null()) return nullptr;
-  const std::string type = config.is_object() && config.contains("type") && config["type"].is_string()
-                               ? config["type"].get<std::string>()
-                               : std::string();
+  const std::string type = component_type(config);
   try {
     if (type == "Split") return std::make_unique<Split>(config);
     if (type == "ByteLevel") return std::make_unique<ByteLevel>(config);
     if (type == "Metaspace") return std::make_unique<Metaspace>(config);
     if (type == "Sequence") return std::make_unique<Sequence>(config);
   } catch (const json::exception& e) {
-    throw std::invalid_argument("pre_tokenizer " + type + " is malformed (" + e.what() + ")");
+    throw malformed_component("pre_tokenizer", type, e);
   }
-  throw std::invalid_argument("pre_tokenizer type " + json(type.empty() ? config.dump().substr(0, 40) : type).dump() +
-                              " is not supported (supported: Split, ByteLevel, Metaspace, Sequence)");
+  throw unsupported_component("pre_tokenizer", config, "Split, ByteLevel, Metaspace, Sequence");
 }
 
 }  // namespace atman::hf
