@@ -25,6 +25,7 @@ from importers.clip_llava import LlavaExplainableModel, LlavaSettings  # noqa: E
 from importers.errors import CheckpointError  # noqa: E402
 from importers.chat_template import find_chat_template, render_chat_template  # noqa: E402
 from importers.hf_folder import HfFolder  # noqa: E402
+from importers.gpt_family import GPT_FAMILY  # noqa: E402
 from importers.hf_tokenizer import (SentencepieceTokenizer, check_sentencepiece, find_tokenizer,  # noqa: E402
                                     special_tokens)
 from importers.llama import ARCHITECTURES, LlamaSettings, TextExplainableModel  # noqa: E402
@@ -32,7 +33,7 @@ from importers.llama2c import Llama2cCheckpoint  # noqa: E402
 from importers.llama2c_tokenizer import convert_llama2c_tokenizer  # noqa: E402
 from importers.weight_loading import load_weights  # noqa: E402
 
-SUPPORTED = sorted(ARCHITECTURES) + ["LlavaForConditionalGeneration"]
+SUPPORTED = sorted(ARCHITECTURES) + sorted(GPT_FAMILY) + ["LlavaForConditionalGeneration"]
 TEXT_TEMPLATE = "{question}"
 LLAVA_TEMPLATE = "USER: {image}\n{question} ASSISTANT:"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -225,6 +226,10 @@ def import_hf_folder(args):
                                       os.path.join(args.src, "preprocessor_config.json"))
         template, extra = LLAVA_TEMPLATE, {"image_token_index": settings.image_token_index}
         id_configs = [folder.config, folder.config.get("text_config") or {}, generation]
+    elif architectures[0] in GPT_FAMILY:
+        text = GPT_FAMILY[architectures[0]].settings(folder.config, where)
+        image, template, extra = None, TEXT_TEMPLATE, {}
+        id_configs = [folder.config, generation]
     else:
         text = LlamaSettings.from_hf(folder.config, where, ARCHITECTURES[architectures[0]])
         image, template, extra = None, TEXT_TEMPLATE, {}
@@ -238,6 +243,8 @@ def import_hf_folder(args):
     if llava:
         model = LlavaExplainableModel(settings, max_positions, dtype)
         load_weights(model, folder.weights(), ignorable=settings.ignorable)
+    elif architectures[0] in GPT_FAMILY:
+        model = GPT_FAMILY[architectures[0]].build(text, max_positions, dtype, folder.weights(), where)
     else:
         model = TextExplainableModel(text, max_positions, dtype)
         load_weights(model, folder.weights(), prefix="language_model.", ignorable=text.ignorable)

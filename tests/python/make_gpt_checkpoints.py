@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Writes random-weight Hugging Face folders of the GPT-style architectures
+in their published layouts (transformers 4.4x key names and shapes), for
+tests/python/test_import_gpt.py and the benchmarks:
+
+  GPT2LMHeadModel   transformer.wte/wpe, h.N.{ln_1, attn.c_attn, attn.c_proj,
+                    ln_2, mlp.c_fc, mlp.c_proj} as Conv1D ([in, out]), ln_f;
+                    base_prefix=False writes GPT-2's own layout (GPT2Model keys
+                    without "transformer.", with the attn.bias/masked_bias
+                    buffers and no lm_head)
+
+with GPT-2's tokenizer files (vocab.json + merges.txt learned on a short
+text by make_hf_tokenizers.py, <|endoftext|> as BOS, EOS and UNK, no chat
+template). Each writer returns the weights as stored, as float64, for the
+reference (reference_gpt.py).
+
+Usage: config = gpt2_config(n_layer=2); weights = write_gpt2_folder(folder, config, layout="bin")"""
+import json
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_hf_checkpoints as mk  # noqa: E402
+from make_hf_tokenizers import byte_level_vocab  # noqa: E402
+from reference_tokenizer import GPT2_PATTERN  # noqa: E402
+
+
+def gpt2_eot_id():
+    """<|endoftext|>'s id in write_gpt2_tokenizer's files: the last one, as in GPT-2's 50256."""
+    return len(byte_level_vocab(GPT2_PATTERN, 200)[0])
+
+
+def gpt2_config(**over):
+    eot = gpt2_eot_id()
+    c = dict(architectures=["GPT2LMHeadModel"], model_type="gpt2", vocab_size=320, n_positions=96, n_embd=32,
+             n_layer=2, n_head=4, n_inner=None, activation_function="gelu_new", layer_norm_epsilon=1e-5,
+             scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False,
+             bos_token_id=eot, eos_token_id=eot)
+    c.update(over)
+    return c
+
+
+def gpt2_state(config, gen, base_prefix=True):
+    d, v = config["n_embd"], config["vocab_size"]
+    f = config.get("n_inner") or 4 * d
+    p0 = "transformer." if base_prefix else ""
+    state = {p0 + "wte.weight": torch.randn(v, d, generator=gen),
+             p0 + "wpe.weight": 0.5 * torch.randn(config["n_positions"], d, generator=gen)}
+    for i in range(config["n_layer"]):
+        p = "%sh.%d." % (p0, i)
+        for name, n in (("ln_1", d), ("ln_2", d)):
+            state[p + name + ".weight"] = 1 + 0.1 * torch.randn(n, generator=gen)
+            state[p + name + ".bias"] = 0.1 * torch.randn(n, generator=gen)
+        # Conv1D: [in, out]; c_attn's columns are q | k | v.
+        for name, n_in, n_out, scale in (("attn.c_attn", d, 3 * d, 2.0), ("attn.c_proj", d, d, 1.0),
+                                         ("mlp.c_fc", d, f, 1.0), ("mlp.c_proj", f, d, 1.0)):
+            state[p + name + ".weight"] = mk.random_matrix(gen, n_out, n_in, scale).T.contiguous()
+            state[p + name + ".bias"] = 0.1 * torch.randn(n_out, generator=gen)
+        if not base_prefix:  # GPT-2's own files keep the causal-mask buffers
+            n = config["n_positions"]
+            state[p + "attn.bias"] = torch.tril(torch.ones(n, n)).view(1, 1, n, n)
+            state[p + "attn.masked_bias"] = torch.tensor(-1e4)
+    state[p0 + "ln_f.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+    state[p0 + "ln_f.bias"] = 0.1 * torch.randn(d, generator=gen)
+    if not config.get("tie_word_embeddings", True):
+        state["lm_head.weight"] = mk.random_matrix(gen, v, d, 2.0)
+    return state
+
+
+def write_gpt2_tokenizer(folder):
+    """GPT-2's vocab.json + merges.txt layout; returns the ids' count."""
+    vocab, merges = byte_level_vocab(GPT2_PATTERN, 200)
+    eot = len(vocab)
+    vocab["<|endoftext|>"] = eot
+    files = {"vocab.json": json.dumps(vocab, ensure_ascii=False),
+             "merges.txt": "#version: 0.2\n" + "".join("%s %s\n" % m for m in merges),
+             "special_tokens_map.json": json.dumps({"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+                                                    "unk_token": "<|endoftext|>"}),
+             "tokenizer_config.json": json.dumps({"add_prefix_space": False, "tokenizer_class": "GPT2Tokenizer",
+                                                  "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+                                                  "unk_token": "<|endoftext|>", "model_max_length": 1024})}
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    return eot + 1
+
+
+def write_gpt2_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32, seed=0,
+                      base_prefix=True):
+    """A GPT2LMHeadModel folder with GPT-2's tokenizer files; returns the
+    weights as stored, float64, under "transformer." names."""
+    mk.write_folder_files(folder, config, {})
+    os.remove(os.path.join(folder, "tokenizer.model"))
+    ids = write_gpt2_tokenizer(folder)
+    assert ids <= config["vocab_size"], "the tokenizer has %d ids" % ids
+    state = gpt2_state(config, torch.Generator().manual_seed(seed), base_prefix)
+    cast, exact = mk.stored(state, dtype)
+    mk.write_weights(folder, cast, layout, shards)
+    if not base_prefix:
+        exact = {("transformer." + k if k != "lm_head.weight" else k): v for k, v in exact.items()}
+    return exact

@@ -1,0 +1,31 @@
+"""The GPT-style text architectures beside the LLaMA family (llama.py):
+one entry per Hugging Face class, naming its settings reader, its module and
+the base model's key prefix (a folder saved from the base model lacks it).
+
+Usage: arch = GPT_FAMILY["GPT2LMHeadModel"]
+       settings = arch.settings(config, "config.json")
+       model = arch.build(settings, max_positions, dtype, folder.weights(), where)"""
+from .gpt2 import Gpt2ExplainableModel, Gpt2Settings
+from .prefixed_source import with_base_prefix
+from .weight_loading import load_weights
+
+
+class Architecture:
+    def __init__(self, read_settings, model_class, base_prefix):
+        self.read_settings, self.model_class, self.base_prefix = read_settings, model_class, base_prefix
+
+    def settings(self, config, where):
+        return self.read_settings(config, where)
+
+    def build(self, settings, max_positions, dtype, source, where):
+        """The module with the checkpoint's weights loaded."""
+        settings.check_max_positions(max_positions, where)
+        model = self.model_class(settings, max_positions, dtype)
+        load_weights(model, with_base_prefix(source, self.base_prefix), prefix="language_model.",
+                     ignorable=settings.ignorable)
+        return model
+
+
+GPT_FAMILY = {
+    "GPT2LMHeadModel": Architecture(Gpt2Settings.from_hf, Gpt2ExplainableModel, "transformer."),
+}
