@@ -334,5 +334,8 @@ def find_tokenizer(folder, tokenizer_config, special_tokens_map, override=None):
     if os.path.isfile(vocab) and os.path.isfile(merges):
         return JsonTokenizer(gpt2_tokenizer_json(folder, tokenizer_config, special_tokens_map),
                              os.path.join(folder, "vocab.json + merges.txt"), "vocab.json + merges.txt")
+    if os.path.isfile(vocab):
+        raise CheckpointError("%s: vocab.json without merges.txt (GPT-2's BPE needs both; or pass --tokenizer)"
+                              % folder)
     raise CheckpointError("%s: no tokenizer: expected tokenizer.model (sentencepiece), tokenizer.json, or "
                           "vocab.json with merges.txt (or pass --tokenizer)" % folder)
