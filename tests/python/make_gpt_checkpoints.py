@@ -9,12 +9,20 @@ tests/python/test_import_gpt.py and the benchmarks:
                     without "transformer.", with the attn.bias/masked_bias
                     buffers and no lm_head)
 
+  GPTNeoXForCausalLM  gpt_neox.embed_in, layers.N.{input_layernorm,
+                    post_attention_layernorm, attention.query_key_value (per head
+                    [q | k | v]), attention.dense, mlp.dense_h_to_4h,
+                    mlp.dense_4h_to_h}, final_layer_norm, embed_out
+  GPTJForCausalLM   transformer.wte, h.N.{ln_1, attn.q/k/v/out_proj (no bias),
+                    mlp.fc_in, mlp.fc_out}, ln_f, lm_head with its bias
+
 with GPT-2's tokenizer files (vocab.json + merges.txt learned on a short
 text by make_hf_tokenizers.py, <|endoftext|> as BOS, EOS and UNK, no chat
 template). Each writer returns the weights as stored, as float64, for the
 reference (reference_gpt.py).
 
-Usage: config = gpt2_config(n_layer=2); weights = write_gpt2_folder(folder, config, layout="bin")"""
+Usage: config = gpt2_config(n_layer=2); weights = write_gpt2_folder(folder, config, layout="bin")
+       weights = write_gpt_folder(folder, neox_config(), neox_state)   (gptj_config, gptj_state)"""
 import json
 import os
 import sys
@@ -90,7 +98,14 @@ def write_gpt2_tokenizer(folder):
 
 def write_gpt2_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32, seed=0,
                       base_prefix=True):
-    """A GPT2LMHeadModel folder with GPT-2's tokenizer files; returns the
+    """A GPT2LMHeadModel folder   GPTNeoXForCausalLM  gpt_neox.embed_in, layers.N.{input_layernorm,
+                    post_attention_layernorm, attention.query_key_value (per head
+                    [q | k | v]), attention.dense, mlp.dense_h_to_4h,
+                    mlp.dense_4h_to_h}, final_layer_norm, embed_out
+  GPTJForCausalLM   transformer.wte, h.N.{ln_1, attn.q/k/v/out_proj (no bias),
+                    mlp.fc_in, mlp.fc_out}, ln_f, lm_head with its bias
+
+with GPT-2's tokenizer files; returns the
     weights as stored, float64, under "transformer." names."""
     mk.write_folder_files(folder, config, {})
     os.remove(os.path.join(folder, "tokenizer.model"))
@@ -101,4 +116,88 @@ def write_gpt2_folder(folder, config, layout="safetensors", shards=1, dtype=torc
     mk.write_weights(folder, cast, layout, shards)
     if not base_prefix:
         exact = {("transformer." + k if k != "lm_head.weight" else k): v for k, v in exact.items()}
+    return exact
+
+
+def neox_config(**over):
+    eot = gpt2_eot_id()
+    c = dict(architectures=["GPTNeoXForCausalLM"], model_type="gpt_neox", vocab_size=320, hidden_size=32,
+             num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, hidden_act="gelu", rotary_pct=0.5,
+             rotary_emb_base=10000, max_position_embeddings=96, layer_norm_eps=1e-5, use_parallel_residual=True,
+             tie_word_embeddings=False, bos_token_id=eot, eos_token_id=eot)
+    c.update(over)
+    return c
+
+
+def neox_state(config, gen):
+    d, f, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    bias = config.get("attention_bias", True)
+    state = {"gpt_neox.embed_in.weight": torch.randn(v, d, generator=gen)}
+    for i in range(config["num_hidden_layers"]):
+        p = "gpt_neox.layers.%d." % i
+        for name in ("input_layernorm", "post_attention_layernorm"):
+            state[p + name + ".weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+            state[p + name + ".bias"] = 0.1 * torch.randn(d, generator=gen)
+        for name, n_in, n_out, scale, biased in (("attention.query_key_value", d, 3 * d, 2.0, bias),
+                                                 ("attention.dense", d, d, 1.0, bias),
+                                                 ("mlp.dense_h_to_4h", d, f, 1.0, True),
+                                                 ("mlp.dense_4h_to_h", f, d, 1.0, True)):
+            state[p + name + ".weight"] = mk.random_matrix(gen, n_out, n_in, scale)
+            if biased:
+                state[p + name + ".bias"] = 0.1 * torch.randn(n_out, generator=gen)
+        state[p + "attention.rotary_emb.inv_freq"] = torch.ones(4)  # old checkpoints' buffer, ignored
+    state["gpt_neox.final_layer_norm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+    state["gpt_neox.final_layer_norm.bias"] = 0.1 * torch.randn(d, generator=gen)
+    if not config.get("tie_word_embeddings"):
+        state["embed_out.weight"] = mk.random_matrix(gen, v, d, 2.0)
+    return state
+
+
+def gptj_config(**over):
+    eot = gpt2_eot_id()
+    c = dict(architectures=["GPTJForCausalLM"], model_type="gptj", vocab_size=320, n_positions=96, n_embd=32,
+             n_layer=2, n_head=2, rotary_dim=6, n_inner=None, activation_function="gelu_new",
+             layer_norm_epsilon=1e-5, tie_word_embeddings=False, bos_token_id=eot, eos_token_id=eot)
+    c.update(over)
+    return c
+
+
+def gptj_state(config, gen):
+    d, v = config["n_embd"], config["vocab_size"]
+    f = config.get("n_inner") or 4 * d
+    state = {"transformer.wte.weight": torch.randn(v, d, generator=gen)}
+    for i in range(config["n_layer"]):
+        p = "transformer.h.%d." % i
+        state[p + "ln_1.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+        state[p + "ln_1.bias"] = 0.1 * torch.randn(d, generator=gen)
+        for name, scale in (("q_proj", 2.0), ("k_proj", 2.0), ("v_proj", 1.0), ("out_proj", 1.0)):
+            state[p + "attn." + name + ".weight"] = mk.random_matrix(gen, d, d, scale)
+        state[p + "mlp.fc_in.weight"] = mk.random_matrix(gen, f, d)
+        state[p + "mlp.fc_in.bias"] = 0.1 * torch.randn(f, generator=gen)
+        state[p + "mlp.fc_out.weight"] = mk.random_matrix(gen, d, f)
+        state[p + "mlp.fc_out.bias"] = 0.1 * torch.randn(d, generator=gen)
+        n = config["n_positions"]
+        state[p + "attn.bias"] = torch.tril(torch.ones(n, n, dtype=torch.bool)).view(1, 1, n, n).float()
+        state[p + "attn.masked_bias"] = torch.tensor(-1e9)
+    state["transformer.ln_f.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+    state["transformer.ln_f.bias"] = 0.1 * torch.randn(d, generator=gen)
+    state["lm_head.weight"] = mk.random_matrix(gen, v, d, 2.0)
+    state["lm_head.bias"] = 0.1 * torch.randn(v, generator=gen)
+    return state
+
+
+def write_gpt_folder(folder, config, make_state, layout="safetensors", shards=1, dtype=torch.float32, seed=0,
+                     extra_json=None):
+    """A GPT-NeoX or GPT-J folder (make_state: neox_state, gptj_state) with
+    GPT-2's tokenizer files (and extra_json, e.g. GPT-J's added_tokens.json);
+    returns the weights as stored, float64."""
+    mk.write_folder_files(folder, config, {})
+    os.remove(os.path.join(folder, "tokenizer.model"))
+    ids = write_gpt2_tokenizer(folder)
+    for name, value in (extra_json or {}).items():
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(value, f)
+    assert ids <= config["vocab_size"], "the tokenizer has %d ids" % ids
+    cast, exact = mk.stored(make_state(config, torch.Generator().manual_seed(seed)), dtype)
+    mk.write_weights(folder, cast, layout, shards)
     return exact

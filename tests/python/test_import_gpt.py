@@ -27,6 +27,8 @@ and `atman tokenize` against tiktoken's ids on the fixture's strings.
 
 Usage: test_import_gpt.py --work-dir DIR [--atman build/atman] [--tokenizer-references DIR]"""
 import argparse
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -44,27 +46,49 @@ from check_log import Checks  # noqa: E402
 import make_gpt_checkpoints as mg  # noqa: E402
 import reference_atman  # noqa: E402
 import test_importer as ti  # noqa: E402
-from reference_gpt import ReferenceGpt2  # noqa: E402
+from reference_gpt import ReferenceGpt2, ReferenceGptj, ReferenceNeox  # noqa: E402
 from reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 PROMPT = "the cat and the cat saw the dog near the old red house"
 TARGET = " on the hill"
 
 
+GPTJ_ADDED = {"<|extratoken_%d|>" % (n + 1): 310 + n for n in range(8)}  # GPT-J's added_tokens.json, shortened
+
+
 def make_cases(work):
-    """name -> dict(src, ref, config, relevance: also check AtMan's R in Python)."""
+    """name -> dict(src, ref, config, family, relevance: also explain it (Python and the binary))."""
     cases = {}
 
-    def gpt2(name, config, relevance=False, **kw):
+    def add(name, family, config, write, ref, relevance=False, **kw):
         folder = os.path.join(work, "src", name)
-        weights = mg.write_gpt2_folder(folder, config, **kw)
-        cases[name] = dict(src=folder, ref=ReferenceGpt2(weights, config), config=config, image=False,
-                           relevance=relevance, family="gpt2")
+        weights = write(folder, config, **kw)
+        cases[name] = dict(src=folder, ref=ref(weights, config), config=config, image=False, relevance=relevance,
+                           family=family)
 
-    gpt2("gpt2", mg.gpt2_config(), relevance=True, seed=31)
-    gpt2("gpt2_own_layout_f16_relu", mg.gpt2_config(activation_function="relu", n_inner=40, layer_norm_epsilon=1e-4),
-         layout="bin", dtype=torch.float16, base_prefix=False, seed=32)
+    add("gpt2", "gpt2", mg.gpt2_config(), mg.write_gpt2_folder, ReferenceGpt2, relevance=True, seed=31)
+    add("gpt2_own_layout_f16_relu", "gpt2", mg.gpt2_config(activation_function="relu", n_inner=40,
+                                                           layer_norm_epsilon=1e-4),
+        mg.write_gpt2_folder, ReferenceGpt2, layout="bin", dtype=torch.float16, base_prefix=False, seed=32)
+    neox = lambda folder, config, **kw: mg.write_gpt_folder(folder, config, mg.neox_state, **kw)  # noqa: E731
+    add("neox_parallel", "neox", mg.neox_config(), neox, ReferenceNeox, relevance=True, seed=34)
+    add("neox_sequential_bf16_tied", "neox", mg.neox_config(use_parallel_residual=False, rotary_pct=0.25,
+                                                            rotary_emb_base=500, tie_word_embeddings=True,
+                                                            hidden_act="gelu_new"),
+        neox, ReferenceNeox, layout="bin", shards=2, dtype=torch.bfloat16, seed=35)
+    gptj = lambda folder, config, **kw: mg.write_gpt_folder(folder, config, mg.gptj_state, **kw)  # noqa: E731
+    add("gptj", "gptj", mg.gptj_config(), gptj, ReferenceGptj, relevance=True, seed=36,
+        extra_json={"added_tokens.json": GPTJ_ADDED})
+    add("gptj_whole_head_sharded", "gptj", mg.gptj_config(rotary_dim=None, n_head=4, n_inner=48), gptj,
+        ReferenceGptj, shards=3, dtype=torch.float16, seed=37)
     return cases
+
+
+SHAPE_KEYS = {  # family: config.json's keys for (layers, heads, width, positions)
+    "gpt2": ("n_layer", "n_head", "n_embd", "n_positions"),
+    "gptj": ("n_layer", "n_head", "n_embd", "n_positions"),
+    "neox": ("num_hidden_layers", "num_attention_heads", "hidden_size", "max_position_embeddings"),
+}
 
 
 def load(path):
@@ -78,8 +102,9 @@ def load(path):
 
 def check_config(checks, name, case, config):
     c = case["config"]
-    want = dict(num_layers=c["n_layer"], num_heads=c["n_head"], num_kv_heads=c["n_head"],
-                head_dim=c["n_embd"] // c["n_head"], max_positions=c["n_positions"], add_bos=False,
+    layers, heads, width, positions = (c[k] for k in SHAPE_KEYS[case["family"]])
+    want = dict(num_layers=layers, num_heads=heads, num_kv_heads=heads, head_dim=width // heads,
+                max_positions=positions, add_bos=False,
                 bos_id=c["bos_token_id"], eos_id=c["eos_token_id"], prompt_template="{question}", image=None)
     bad = {k: (config.get(k), v) for k, v in want.items() if config.get(k) != v}
     checks.check("%s: config (heads, head_dim, max_positions, no BOS added, bos/eos <|endoftext|>)" % name, not bad,
@@ -111,6 +136,10 @@ def check_model(checks, name, case, work):
     module, config, carried = load(out)
     tok = ReferenceTokenizer(carried)
     check_config(checks, name, case, config)
+    if name == "gptj":
+        ids = tok.encode("a cat<|extratoken_3|> saw")
+        checks.check("gptj: GPT-2's BPE plus GPT-J's added tokens (added_tokens.json)",
+                     GPTJ_ADDED["<|extratoken_3|>"] in ids and len(json.loads(carried)["added_tokens"]) == 9, str(ids))
     emb, modifiers = ti.check_logits(checks, name, case, module, config, tok)
     cache = ti.check_prefix_reuse(checks, name, module, emb)
     ti.check_cache_shape(checks, name, cache, config, emb)
@@ -173,6 +202,31 @@ def bad_inputs(work, cases):
     mg.mk.write_weights(d, state, "safetensors", 1)
     out.append(("gpt2 fused c_attn of the wrong shape", [d],
                 "tensor transformer.h.1.attn.c_attn.weight has shape [32, 64], the config implies [32, 96]"))
+    d = copy("neox_parallel", "qkv_shape")
+    state = mg.neox_state(cases["neox_parallel"]["config"], torch.Generator().manual_seed(1))
+    state["gpt_neox.layers.0.attention.query_key_value.weight"] = torch.zeros(64, 32)
+    os.remove(os.path.join(d, "model.safetensors"))
+    mg.mk.write_weights(d, state, "safetensors", 1)
+    out.append(("neox fused query_key_value of the wrong shape", [d],
+                "tensor gpt_neox.layers.0.attention.query_key_value.weight has shape [64, 32], the config implies "
+                "[96, 32]"))
+    out += [("neox rotary_pct giving an odd count", [edit_config(copy("neox_parallel", "odd_rotary"), rotary_pct=0.375)],
+             "rotary_pct 0.375 gives 3 rotary dimensions of 8"),
+            ("neox rope_scaling dynamic", [edit_config(copy("neox_parallel", "dynamic"),
+                                                       rope_scaling={"type": "dynamic", "factor": 2.0})],
+             "rope_scaling type \"dynamic\" is not supported"),
+            ("neox hidden_act silu", [edit_config(copy("neox_parallel", "silu"), hidden_act="silu")],
+             "hidden_act 'silu' is not supported"),
+            ("gptj rotary_dim beyond the head", [edit_config(copy("gptj", "rotary_wide"), rotary_dim=18)],
+             "rotary_dim 18 must be even and within the head's 16 dimensions"),
+            ("gptj activation gelu_fast", [edit_config(copy("gptj", "gptj_gelu_fast"), activation_function="gelu_fast")],
+             "activation_function 'gelu_fast' is not supported")]
+    d = copy("gptj", "gptj_no_bias")
+    state = mg.gptj_state(cases["gptj"]["config"], torch.Generator().manual_seed(1))
+    del state["lm_head.bias"]
+    os.remove(os.path.join(d, "model.safetensors"))
+    mg.mk.write_weights(d, state, "safetensors", 1)
+    out.append(("gptj head without its bias", [d], "checkpoint lacks tensor lm_head.bias"))
     d = copy("gpt2", "no_merges")
     os.remove(os.path.join(d, "merges.txt"))
     out.append(("gpt2 vocab.json without merges.txt", [d], "vocab.json without merges.txt"))
@@ -184,11 +238,22 @@ def check_bad_inputs(checks, work, cases):
     os.makedirs(out_dir, exist_ok=True)
     for n, (label, args, expected) in enumerate(bad_inputs(work, cases)):
         out = os.path.join(out_dir, "model%d.pt" % n)
-        proc = ti.run_importer(args[:1] + ["--out", out] + args[1:])
-        lines = proc.stderr.strip().splitlines()
-        ok = (proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("import_checkpoint: ")
+        code, stderr = import_in_process(args[:1] + ["--out", out] + args[1:])
+        lines = stderr.strip().splitlines()
+        ok = (code == 1 and len(lines) == 1 and lines[0].startswith("import_checkpoint: ")
               and expected in lines[0] and not os.path.exists(out))
-        checks.check("refused: " + label, ok, "exit %d: %s" % (proc.returncode, proc.stderr.strip()[:300]))
+        checks.check("refused: " + label, ok, "exit %d: %s" % (code, stderr.strip()[:300]))
+
+
+def import_in_process(argv):
+    """(exit status, stderr) of import_checkpoint.main: the command's own
+    code path without a Python start per refused input."""
+    sys.path.insert(0, os.path.dirname(ti.IMPORTER))
+    import import_checkpoint
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = import_checkpoint.main(argv)
+    return code, err.getvalue()
 
 
 # ------------------------------------------------------------ the binary ---

@@ -6,6 +6,8 @@ Usage: arch = GPT_FAMILY["GPT2LMHeadModel"]
        settings = arch.settings(config, "config.json")
        model = arch.build(settings, max_positions, dtype, folder.weights(), where)"""
 from .gpt2 import Gpt2ExplainableModel, Gpt2Settings
+from .gpt_neox import NeoxExplainableModel, NeoxSettings
+from .gptj import GptjExplainableModel, GptjSettings
 from .prefixed_source import with_base_prefix
 from .weight_loading import load_weights
 
@@ -28,4 +30,6 @@ class Architecture:
 
 GPT_FAMILY = {
     "GPT2LMHeadModel": Architecture(Gpt2Settings.from_hf, Gpt2ExplainableModel, "transformer."),
+    "GPTJForCausalLM": Architecture(GptjSettings.from_hf, GptjExplainableModel, "transformer."),
+    "GPTNeoXForCausalLM": Architecture(NeoxSettings.from_hf, NeoxExplainableModel, "gpt_neox."),
 }

@@ -1,0 +1,239 @@
+"""GPTNeoXForCausalLM (Pythia, GPT-NeoX-20B) as an explainable model, from
+the published definition (Black et al. 2022; Hugging Face's GPTNeoXConfig
+keys): LayerNorm blocks, parallel (x + attn(ln1 x) + mlp(ln2 x),
+use_parallel_residual true) or sequential (x + attn(ln1 x), then
++ mlp(ln2 x)); query_key_value fused per head (its output viewed
+[S, H, 3 * dh]: each head's q, k, v side by side); rotary positions in the
+half-split layout on the first int(dh * rotary_pct) dimensions of each head
+with base rotary_emb_base (rope_theta in newer configs; rope_scaling as
+rope.py reads it); gelu; an untied head embed_out (tied with
+tie_word_embeddings).
+
+AtMan: every layer calls atman_attention.manipulated_attention on
+H = QK^T / sqrt(dh) after rotary, the modification before the causal mask.
+Checkpoint keys map one to one: `language_model.` + the key; old
+checkpoints' buffers (attention.bias, masked_bias, rotary_emb.inv_freq) are
+ignored.
+
+Usage: s = NeoxSettings.from_hf(config, "config.json")
+       model = NeoxExplainableModel(s, max_positions, dtype)"""
+import os
+import sys
+from typing import List, Tuple
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+
+from .errors import CheckpointError  # noqa: E402
+from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,  # noqa: E402
+                         meta_linear)
+from .partial_rotary import rotary_tables_for, rotate_half_split  # noqa: E402
+from .rope import RopeScaling, inverse_frequencies  # noqa: E402
+
+# GPTNeoXConfig's defaults for keys a config.json may leave out.
+DEFAULTS = dict(vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64,
+                intermediate_size=24576, hidden_act="gelu", rotary_pct=0.25, max_position_embeddings=2048,
+                layer_norm_eps=1e-5, use_parallel_residual=True, attention_bias=True, tie_word_embeddings=False,
+                bos_token_id=0, eos_token_id=2)
+
+
+class NeoxSettings:
+    @staticmethod
+    def from_hf(config, where):
+        c = dict(DEFAULTS, **{k: v for k, v in config.items() if v is not None})
+        s = NeoxSettings()
+        s.activation = c["hidden_act"]
+        activation(s.activation, where, "hidden_act")
+        s.vocab_size = int(c["vocab_size"])
+        s.hidden_size = int(c["hidden_size"])
+        s.num_layers = int(c["num_hidden_layers"])
+        s.num_heads = int(c["num_attention_heads"])
+        s.num_kv_heads = s.num_heads
+        s.intermediate_size = int(c["intermediate_size"])
+        s.max_positions = int(c["max_position_embeddings"])
+        s.eps = float(c["layer_norm_eps"])
+        s.parallel = bool(c["use_parallel_residual"])
+        s.bias = bool(c["attention_bias"])
+        s.tie_word_embeddings = bool(c["tie_word_embeddings"])
+        s.rope_theta = float(c.get("rope_theta", c.get("rotary_emb_base", 10000.0)))
+        s.rope_scaling = RopeScaling.from_hf(c.get("rope_scaling"), where)
+        s.bos_token_id, s.eos_token_id = c.get("bos_token_id"), c.get("eos_token_id")
+        s.sliding_window = 0
+        check_positive(s, ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
+                           "max_positions"), where)
+        if s.hidden_size % s.num_heads:
+            raise CheckpointError("%s: hidden_size %d is not a multiple of num_attention_heads %d"
+                                  % (where, s.hidden_size, s.num_heads))
+        s.head_dim = s.hidden_size // s.num_heads
+        pct = c.get("rotary_pct", c.get("partial_rotary_factor"))
+        if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 1:
+            raise CheckpointError("%s: rotary_pct must be a number in (0, 1], got %r" % (where, pct))
+        s.rotary_dims = int(s.head_dim * pct)
+        if s.rotary_dims % 2 or s.rotary_dims == 0:
+            raise CheckpointError("%s: rotary_pct %g gives %d rotary dimensions of %d; rotary positions need pairs"
+                                  % (where, pct, s.rotary_dims, s.head_dim))
+        return s
+
+    def check_max_positions(self, max_positions, where):
+        pass  # rotary positions extend to any length
+
+    def windowed_layers(self):
+        return []
+
+    def ignorable(self, key):
+        return key.endswith(".attention.bias") or key.endswith(".attention.masked_bias") or \
+            key.endswith("rotary_emb.inv_freq") or (self.tie_word_embeddings and key == "embed_out.weight")
+
+
+class NeoxAttention(nn.Module):
+    def __init__(self, s: NeoxSettings, dtype: torch.dtype):
+        super().__init__()
+        self.heads, self.head_dim = s.num_heads, s.head_dim
+        self.query_key_value = meta_linear(s.hidden_size, 3 * s.hidden_size, s.bias, dtype)
+        self.dense = meta_linear(s.hidden_size, s.hidden_size, s.bias, dtype)
+
+    def forward(self, h: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor, past_v: Tensor,
+                log_additive: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        q, k, v = self.project_qkv(h, cos, sin)
+        attended, probs = manipulated_attention(q, torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2),
+                                                modifier, past_k.size(2), 0, log_additive)
+        return self.dense(merge_heads(attended)), k, v, probs
+
+    @torch.jit.export
+    def forward_lrp(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        q, k, v = self.project_qkv(h, cos, sin)
+        return self.dense(merge_heads(lrp_attention(q, k, v)))
+
+    def project_qkv(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        b, s = h.size(0), h.size(1)
+        fused = self.query_key_value(h).view(b, s, self.heads, 3 * self.head_dim).transpose(1, 2)
+        q = fused[..., :self.head_dim]
+        k = fused[..., self.head_dim:2 * self.head_dim]
+        v = fused[..., 2 * self.head_dim:]
+        return rotate_half_split(q, cos, sin), rotate_half_split(k, cos, sin), v.contiguous()
+
+
+class NeoxMLP(nn.Module):
+    def __init__(self, s: NeoxSettings, dtype: torch.dtype):
+        super().__init__()
+        self.dense_h_to_4h = meta_linear(s.hidden_size, s.intermediate_size, True, dtype)
+        self.dense_4h_to_h = meta_linear(s.intermediate_size, s.hidden_size, True, dtype)
+        self.act = activation(s.activation, "config.json", "hidden_act")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
+
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor) -> Tensor:
+        return self.dense_4h_to_h(self.act.forward_lrp(self.dense_h_to_4h(x)))
+
+
+class NeoxLayer(nn.Module):
+    def __init__(self, s: NeoxSettings, dtype: torch.dtype):
+        super().__init__()
+        self.input_layernorm = LayerNorm(s.hidden_size, s.eps, dtype)
+        self.post_attention_layernorm = LayerNorm(s.hidden_size, s.eps, dtype)
+        self.attention = NeoxAttention(s, dtype)
+        self.mlp = NeoxMLP(s, dtype)
+        self.parallel = s.parallel
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor, past_v: Tensor,
+                log_additive: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        attended, k, v, probs = self.attention(self.input_layernorm(x), cos, sin, modifier, past_k, past_v,
+                                               log_additive)
+        if self.parallel:
+            return x + attended + self.mlp(self.post_attention_layernorm(x)), k, v, probs
+        x = x + attended
+        return x + self.mlp(self.post_attention_layernorm(x)), k, v, probs
+
+    @torch.jit.export
+    def forward_lrp(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        attended = self.attention.forward_lrp(self.input_layernorm.forward_lrp(x), cos, sin)
+        if self.parallel:
+            return x + attended + self.mlp.forward_lrp(self.post_attention_layernorm.forward_lrp(x))
+        x = x + attended
+        return x + self.mlp.forward_lrp(self.post_attention_layernorm.forward_lrp(x))
+
+
+class NeoxModel(nn.Module):
+    def __init__(self, s: NeoxSettings, dtype: torch.dtype):
+        super().__init__()
+        self.embed_in = nn.Embedding(s.vocab_size, s.hidden_size, device="meta", dtype=dtype)
+        self.layers = nn.ModuleList([NeoxLayer(s, dtype) for _ in range(s.num_layers)])
+        self.final_layer_norm = LayerNorm(s.hidden_size, s.eps, dtype)
+
+
+class NeoxForCausalLM(nn.Module):
+    """The network, Hugging Face's module tree; `run` is every pass the
+    contract methods need (llama.ContractMethods)."""
+
+    def __init__(self, s: NeoxSettings, max_positions: int, dtype: torch.dtype):
+        super().__init__()
+        self.gpt_neox = NeoxModel(s, dtype)
+        self.embed_out = meta_linear(s.hidden_size, s.vocab_size, False, dtype)
+        self.num_layers, self.heads, self.head_dim = s.num_layers, s.num_heads, s.head_dim
+        self.max_positions = max_positions
+        self.settings = (s.rotary_dims, s.rope_theta, s.rope_scaling, s.tie_word_embeddings)
+
+    def allocate(self):
+        rotary_dims, theta, scaling, tied = self.settings
+        del self.settings
+        self.to_empty(device="cpu")
+        if tied:
+            self.embed_out.weight = self.gpt_neox.embed_in.weight
+        cos, sin = rotary_tables_for(inverse_frequencies(rotary_dims, theta, scaling), self.max_positions,
+                                     "half_split")
+        self.register_buffer("rot_cos", cos.float(), persistent=False)
+        self.register_buffer("rot_sin", sin.float(), persistent=False)
+
+    @torch.jit.export
+    def embed_tokens(self, ids: Tensor) -> Tensor:
+        return self.gpt_neox.embed_in(ids)
+
+    @torch.jit.export
+    def lm_head(self, hidden: Tensor) -> Tensor:
+        return self.embed_out(hidden)
+
+    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
+        if start + length > self.max_positions:
+            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
+                               + " exceed the model's max_positions " + str(self.max_positions))
+        dtype = self.gpt_neox.embed_in.weight.dtype
+        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
+
+    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
+            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
+        """As llama.LlamaForCausalLM.run: x [B,S,D] of positions P..P+S-1 over cache [L,2,H,P,dh]."""
+        b = x.size(0)
+        cos, sin = self.rotary(cache.size(3), x.size(1))
+        modifier = modifier.to(x.dtype)
+        kvs: List[Tensor] = []
+        maps: List[Tensor] = []
+        for i, layer in enumerate(self.gpt_neox.layers):
+            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
+            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
+            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
+            if keep_kv:
+                kvs.append(torch.stack([k, v]))
+            if keep_probs:
+                maps.append(probs)
+        return self.gpt_neox.final_layer_norm(x), kvs, maps
+
+    def run_lrp(self, x: Tensor) -> Tensor:
+        cos, sin = self.rotary(0, x.size(1))
+        for layer in self.gpt_neox.layers:
+            x = layer.forward_lrp(x, cos, sin)
+        return self.gpt_neox.final_layer_norm.forward_lrp(x)
+
+    def empty_cache(self, like: Tensor) -> Tensor:
+        return like.new_zeros(self.num_layers, 2, self.heads, 0, self.head_dim)
+
+
+class NeoxExplainableModel(TextOnlyContract):
+    def __init__(self, s: NeoxSettings, max_positions: int, dtype: torch.dtype):
+        super().__init__()
+        self.language_model = NeoxForCausalLM(s, max_positions, dtype)
+        self.language_model.allocate()
