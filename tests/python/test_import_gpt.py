@@ -7,16 +7,22 @@ independent float64 networks of reference_gpt.py:
 - logits within 1e-4 of the largest |logit| (modifiers 1, 0.1, 0.3/2.0),
   prefix reuse = recompute, the prefix cache's shape, attention maps,
   step_from_cache (the KV cache) against the reference, forward_lrp and
-  forward_additive (bias 0) = forward, the log-additive control against the
-  reference's, AtMan R[i,t] against reference_atman.py on the float64 network
+  forward_additive (bias 0) = forward, Input x Gradient through forward_lrp
+  against AttnLRP's rules propagated in float64 (reference_gpt_attnlrp.py),
+  the log-additive control against the reference's, AtMan R[i,t] against reference_atman.py on the float64 network
   (single-token and conceptual), a sequence past max_positions refused;
 - GPT-2: transformers' layout (safetensors, float32) and GPT-2's own
-  (pytorch_model.bin of GPT2Model keys with the attn.bias buffers, float16),
-  the vocab.json + merges.txt tokenizer (<|endoftext|> as BOS and EOS, no BOS
-  added);
-- refused input, one line and nothing written: each unsupported flag, a
-  fused c_attn of the wrong shape, a missing merges.txt, --max-positions
-  beyond GPT-2's learned positions.
+  (pytorch_model.bin of GPT2Model keys with the attn.bias buffers, float16,
+  relu), the vocab.json + merges.txt tokenizer (<|endoftext|> as BOS and
+  EOS, no BOS added);
+- GPT-NeoX: parallel residual with half-split rotary on half of each head,
+  and sequential with a quarter, rotary_emb_base 500, a tied head, bf16
+  sharded .bin; GPT-J: rotary_dim 6 of 16 interleaved, GPT-J's added tokens,
+  and rotary_dim null (the whole head) in float16 shards;
+- refused input, one line and nothing written: each unsupported flag, the
+  fused c_attn and query_key_value of the wrong shape, a GPT-J head without
+  its bias, a missing merges.txt, --max-positions beyond GPT-2's learned
+  positions.
 With --atman: `atman explain` (prefix reuse and full recompute, kappa off and
 0.6, the log-additive control) against the float64 reference, `atman
 generate` with the KV cache = recompute, `atman answer`, `atman eval` on a
@@ -47,6 +53,7 @@ import make_gpt_checkpoints as mg  # noqa: E402
 import reference_atman  # noqa: E402
 import test_importer as ti  # noqa: E402
 from reference_gpt import ReferenceGpt2, ReferenceGptj, ReferenceNeox  # noqa: E402
+from reference_gpt_attnlrp import GptAttnLrp  # noqa: E402
 from reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 PROMPT = "the cat and the cat saw the dog near the old red house"
@@ -152,6 +159,7 @@ def check_model(checks, name, case, work):
     checks.within("%s: forward_lrp and forward_additive (bias 0) = forward" % name,
                   max(ti.rel_err(lrp, plain), ti.rel_err(additive, plain)), 1e-5)
     check_additive(checks, name, case, module, emb)
+    check_lrp(checks, name, case, module, emb)
     if case["relevance"]:
         ti.check_relevance(checks, name, case, module, config, tok, None)
     try:
@@ -162,6 +170,27 @@ def check_model(checks, name, case, work):
         refused = str(e)
     checks.check("%s: a sequence past max_positions is refused clearly" % name,
                  "exceed the model's max_positions %d" % config["max_positions"] in refused)
+
+
+def check_lrp(checks, name, case, module, emb):
+    """Input x Gradient through forward_lrp against AttnLRP's rules
+    propagated explicitly in float64 (reference_gpt_attnlrp.py), for the
+    last three rows' argmax tokens; and the reference's conservation."""
+    lrp = GptAttnLrp(case["ref"], case["family"])
+    emb64 = emb[0].double()
+    worst, leak = 0.0, 0.0
+    for row in range(emb.shape[1] - 3, emb.shape[1]):
+        x = emb.detach().clone().requires_grad_(True)
+        logits = module.forward_lrp(x)
+        token = int(logits[0, row].argmax())
+        logits[0, row, token].backward()
+        got = (x.grad[0] * x[0]).sum(-1).detach().double()
+        r, logit, ledger = lrp.relevance(emb64, row, token)
+        want = r.sum(-1)
+        worst = max(worst, float((got - want).abs().max() / want.abs().max()))
+        leak = max(leak, abs(float(want.sum()) - (logit - ledger.bias - ledger.softmax)) / abs(logit))
+    checks.within("%s: forward_lrp Input x Gradient vs AttnLRP's rules in float64 (3 rows)" % name, worst)
+    checks.within("%s: the rules' reference conserves: sum R = logit - bias - softmax" % name, leak, 1e-9)
 
 
 # ------------------------------------------------------------ bad inputs ---
