@@ -2,6 +2,7 @@
 """Imports a published checkpoint as an explainable model (docs/contract.md,
 docs/optional_methods.md): a Hugging Face folder (LlamaForCausalLM with
 Llama-3's rope scaling, MistralForCausalLM, Qwen2ForCausalLM,
+GPT2LMHeadModel, GPTJForCausalLM, GPTNeoXForCausalLM,
 LlavaForConditionalGeneration) with its sentencepiece tokenizer.model,
 tokenizer.json or GPT-2 vocab.json + merges.txt and its chat template, or a
 llama2.c .bin with its tokenizer.bin.

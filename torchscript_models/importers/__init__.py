@@ -14,5 +14,12 @@ contract (docs/contract.md). One file per job:
   rope.py               rotary frequencies: plain, rope_scaling linear and llama3
   llama.py              LLaMA / Mistral / Qwen2 language models
   clip_llava.py         LLaVA: CLIP vision tower + projector + LLaMA/Mistral
+  gpt_family.py         the GPT-style architectures by Hugging Face class:
+    gpt2.py             GPT-2 (learned positions, Conv1D, fused c_attn)
+    gptj.py             GPT-J (interleaved partial rotary, parallel block)
+    gpt_neox.py         GPT-NeoX / Pythia (fused per-head qkv, partial rotary)
+    gpt_blocks.py       their LayerNorm, Conv1D, activations, text-only contract shell
+    partial_rotary.py   rotary positions on part of each head, half-split or interleaved
+    prefixed_source.py  base-model checkpoints (keys without "transformer.")
 
 The command is torchscript_models/import_checkpoint.py."""
