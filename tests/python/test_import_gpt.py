@@ -24,7 +24,7 @@ independent float64 networks of reference_gpt.py:
   its bias, a missing merges.txt, --max-positions beyond GPT-2's learned
   positions.
 With --atman: `atman explain` (prefix reuse and full recompute, kappa off and
-0.6, the log-additive control) against the float64 reference, `atman
+0.6, the log-additive control, --method attnlrp) against the float64 reference, `atman
 generate` with the KV cache = recompute, `atman answer`, `atman eval` on a
 tiny text set. With --tokenizer-references DIR (the tokenizer_references
 fixture's folder): GPT-2's real 50257-id BPE (tiktoken's gpt2 ranks, as
@@ -331,6 +331,22 @@ def check_explain(checks, binary, name, case, work):
                       relative_error(runs["prefix-reuse"], runs["full-logits"]), 1e-5)
 
 
+def check_explain_attnlrp(checks, binary, name, case, work):
+    """`atman explain --method attnlrp` against AttnLRP's rules in float64."""
+    import reference_attnlrp
+    model = os.path.join(work, "out", name + ".pt")
+    _, config, carried = load(model)
+    ref = ti.ReferenceAdapter(case["ref"], config, ReferenceTokenizer(carried))
+    got, err = explain(binary, work, name + "_attnlrp", ["--model", model, "--prompt", PROMPT, "--target", TARGET,
+                                                          "--method", "attnlrp"])
+    if got is None:
+        checks.check("%s: atman explain --method attnlrp" % name, False, err)
+        return
+    want = reference_attnlrp.explain(ref, PROMPT, TARGET, lrp=GptAttnLrp(case["ref"], case["family"]))
+    checks.within("%s: atman explain --method attnlrp vs AttnLRP's rules in float64" % name,
+                  relative_error(got, want))
+
+
 def check_generate_answer_eval(checks, binary, name, work):
     model = os.path.join(work, "out", name + ".pt")
     runs = {}
@@ -431,6 +447,7 @@ def main():
         check_model(checks, name, case, work)
         if args.atman and case["relevance"]:
             check_explain(checks, args.atman, name, case, work)
+            check_explain_attnlrp(checks, args.atman, name, case, work)
             check_generate_answer_eval(checks, args.atman, name, work)
     check_bad_inputs(checks, work, cases)
     if args.tokenizer_references:
