@@ -13,12 +13,13 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from lrp_rules import uniform_matmul
+from lrp_rules import identity_softcap, uniform_matmul
 
 
 def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
                           query_offset: int, sliding_window: int = 0,
-                          log_additive: bool = False) -> Tuple[Tensor, Tensor]:
+                          log_additive: bool = False, scale: float = 0.0,
+                          softcap: float = 0.0) -> Tuple[Tensor, Tensor]:
     """AtMan attention. q [B,H,Sq,dh] are the queries of positions
     query_offset .. query_offset+Sq-1; k, v [B,Hkv,Sk,dh] are the keys and
     values of positions 0 .. Sk-1, Hkv dividing H (grouped-query attention:
@@ -32,10 +33,14 @@ def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
     output. Then the causal mask and, when sliding_window > 0, the window's
     mask (a query sees the sliding_window keys up to and including itself,
     as Hugging Face's eager Mistral attention); then softmax.
+    The raw scores H are QK^T * scale (scale 0: 1/sqrt(dh)), soft-capped to
+    softcap * tanh(H / softcap) when softcap > 0 (Gemma-2): the modification
+    acts on the scores that enter the softmax, after the cap.
     Returns (output [B,H,Sq,dh], probabilities [B,H,Sq,Sk])."""
     b, heads, sq, dh = q.size(0), q.size(1), q.size(2), q.size(3)
     kv_heads, sk = k.size(1), k.size(2)
-    scale = 1.0 / math.sqrt(dh)
+    if scale <= 0.0:
+        scale = 1.0 / math.sqrt(dh)
     group = heads // kv_heads
     if group == 1:
         scores = torch.matmul(q, k.transpose(-1, -2)) * scale
@@ -44,6 +49,8 @@ def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
         # the keys are never copied H / Hkv times.
         grouped = q.reshape(b, kv_heads, group * sq, dh)
         scores = (torch.matmul(grouped, k.transpose(-1, -2)) * scale).view(b, heads, sq, sk)
+    if softcap > 0.0:
+        scores = torch.tanh(scores / softcap) * softcap
     if log_additive:
         scores = scores + modifier[:, None, None, :]
     else:
@@ -59,18 +66,25 @@ def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,
     return out, probs
 
 
-def lrp_attention(q: Tensor, k: Tensor, v: Tensor, sliding_window: int = 0) -> Tensor:
+def lrp_attention(q: Tensor, k: Tensor, v: Tensor, sliding_window: int = 0, scale: float = 0.0,
+                  softcap: float = 0.0) -> Tensor:
     """The plain causal attention of positions 0..S-1 (no AtMan
     modification) written for AttnLRP (arXiv 2402.05602): the two matrix
     products follow the uniform rule (each factor gets half the relevance),
     the softmax is left as it is (Input x Gradient through a softmax is the
-    paper's softmax rule). q [B,H,S,dh], k, v [B,Hkv,S,dh]. Returns [B,H,S,dh]."""
+    paper's softmax rule); a soft-cap (Gemma-2) is an element-wise
+    activation: the identity rule. q [B,H,S,dh], k, v [B,Hkv,S,dh]; scale
+    and softcap as manipulated_attention's. Returns [B,H,S,dh]."""
     b, heads, s, dh = q.size(0), q.size(1), q.size(2), q.size(3)
     kv_heads = k.size(1)
     group = heads // kv_heads
+    if scale <= 0.0:
+        scale = 1.0 / math.sqrt(dh)
     scores = uniform_matmul(q.reshape(b, kv_heads, group * s, dh), k.transpose(-1, -2)).view(b, heads, s, s)
-    scores = (scores * (1.0 / math.sqrt(dh))).masked_fill(hidden_keys(s, s, 0, sliding_window, q.device),
-                                                          float("-inf"))
+    scores = scores * scale
+    if softcap > 0.0:
+        scores = identity_softcap(scores, softcap)
+    scores = scores.masked_fill(hidden_keys(s, s, 0, sliding_window, q.device), float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     return uniform_matmul(probs.view(b, kv_heads, group * s, s), v).view(b, heads, s, dh)
 

@@ -230,6 +230,8 @@ def import_hf_folder(args):
     elif architectures[0] in GPT_FAMILY:
         text = GPT_FAMILY[architectures[0]].settings(folder.config, where)
         image, template, extra = None, TEXT_TEMPLATE, {}
+        if text.sliding_window and len(text.windowed_layers()) < text.num_layers:
+            extra["sliding_window_layers"] = text.windowed_layers()  # Gemma-2: alternate layers
         id_configs = [folder.config, generation]
     else:
         text = LlamaSettings.from_hf(folder.config, where, ARCHITECTURES[architectures[0]])

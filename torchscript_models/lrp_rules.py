@@ -35,6 +35,13 @@ def identity_gelu(x: Tensor) -> Tensor:
     return x * (0.5 * (1.0 + torch.erf(x * (1.0 / math.sqrt(2.0))))).detach()
 
 
+def identity_softcap(x: Tensor, cap: float) -> Tensor:
+    """cap * tanh(x / cap) (Gemma-2's soft-capping), the ratio to x detached."""
+    capped = torch.tanh(x / cap) * cap
+    ratio = torch.where(x == 0, torch.ones_like(x), capped / torch.where(x == 0, torch.ones_like(x), x))
+    return x * ratio.detach()
+
+
 def identity_silu(x: Tensor) -> Tensor:
     """silu(x) = x * sigmoid(x), the sigmoid detached."""
     return x * torch.sigmoid(x).detach()

@@ -1,10 +1,12 @@
-"""The GPT-style text architectures beside the LLaMA family (llama.py):
+"""The text architectures beside the LLaMA family (llama.py): GPT-2,
+GPT-J, GPT-NeoX and Gemma-2,
 one entry per Hugging Face class, naming its settings reader, its module and
 the base model's key prefix (a folder saved from the base model lacks it).
 
 Usage: arch = GPT_FAMILY["GPT2LMHeadModel"]
        settings = arch.settings(config, "config.json")
        model = arch.build(settings, max_positions, dtype, folder.weights(), where)"""
+from .gemma2 import Gemma2ExplainableModel, Gemma2Settings
 from .gpt2 import Gpt2ExplainableModel, Gpt2Settings
 from .gpt_neox import NeoxExplainableModel, NeoxSettings
 from .gptj import GptjExplainableModel, GptjSettings
@@ -32,4 +34,5 @@ GPT_FAMILY = {
     "GPT2LMHeadModel": Architecture(Gpt2Settings.from_hf, Gpt2ExplainableModel, "transformer."),
     "GPTJForCausalLM": Architecture(GptjSettings.from_hf, GptjExplainableModel, "transformer."),
     "GPTNeoXForCausalLM": Architecture(NeoxSettings.from_hf, NeoxExplainableModel, "gpt_neox."),
+    "Gemma2ForCausalLM": Architecture(Gemma2Settings.from_hf, Gemma2ExplainableModel, "model."),
 }

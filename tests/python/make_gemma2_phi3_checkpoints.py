@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Writes random-weight Hugging Face folders of Gemma2ForCausalLM and
+Phi3ForCausalLM in their published layouts (transformers 4.4x key names),
+with the repository's sentencepiece tokenizer.model (as Gemma-2 and Phi-3
+ship theirs), for tests/python/test_import_gemma2_phi3.py:
+
+  Gemma2ForCausalLM  model.embed_tokens, layers.N.{input_layernorm,
+                     post_attention_layernorm, pre_feedforward_layernorm,
+                     post_feedforward_layernorm (weights near 0: the norm
+                     scales by 1 + w), self_attn.q/k/v/o_proj, mlp.gate/up/down_proj},
+                     model.norm; the head tied (no lm_head.weight)
+  Phi3ForCausalLM    model.embed_tokens, layers.N.{input_layernorm,
+                     post_attention_layernorm, self_attn.qkv_proj ([q | k | v]
+                     rows), self_attn.o_proj, mlp.gate_up_proj ([gate | up]
+                     rows), mlp.down_proj}, model.norm, lm_head
+
+Each writer returns the weights as stored, as float64, for the references.
+
+Usage: weights = write_folder(folder, gemma2_config(), gemma2_state, dtype=torch.bfloat16)"""
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_hf_checkpoints as mk  # noqa: E402
+
+
+def gemma2_config(**over):
+    """Small: 3 layers (windows on 0 and 2), 4 query / 2 key-value heads of 12
+    (head_dim not hidden/heads), soft-caps low enough to bite."""
+    c = dict(architectures=["Gemma2ForCausalLM"], model_type="gemma2", vocab_size=256, hidden_size=32,
+             intermediate_size=48, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+             hidden_activation="gelu_pytorch_tanh", hidden_act="gelu_pytorch_tanh", max_position_embeddings=96,
+             rms_norm_eps=1e-6, rope_theta=10000.0, attention_bias=False, query_pre_attn_scalar=16,
+             sliding_window=4, final_logit_softcapping=3.0, attn_logit_softcapping=2.5, tie_word_embeddings=True,
+             bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    c.update(over)
+    return c
+
+
+def gemma2_state(config, gen):
+    d, f, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    heads, kv, dh = config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]
+    state = {"model.embed_tokens.weight": torch.randn(v, d, generator=gen) / d ** 0.5}
+    for i in range(config["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        state[p + "self_attn.q_proj.weight"] = mk.random_matrix(gen, heads * dh, d, 3.0)
+        state[p + "self_attn.k_proj.weight"] = mk.random_matrix(gen, kv * dh, d, 3.0)
+        state[p + "self_attn.v_proj.weight"] = mk.random_matrix(gen, kv * dh, d)
+        state[p + "self_attn.o_proj.weight"] = mk.random_matrix(gen, d, heads * dh)
+        state[p + "mlp.gate_proj.weight"] = mk.random_matrix(gen, f, d)
+        state[p + "mlp.up_proj.weight"] = mk.random_matrix(gen, f, d)
+        state[p + "mlp.down_proj.weight"] = mk.random_matrix(gen, d, f)
+        for name in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                     "post_feedforward_layernorm"):
+            state[p + name + ".weight"] = 0.1 * torch.randn(d, generator=gen)
+    state["model.norm.weight"] = 0.1 * torch.randn(d, generator=gen)
+    if not config.get("tie_word_embeddings", True):
+        state["lm_head.weight"] = mk.random_matrix(gen, v, d, 2.0)
+    return state
+
+
+def write_folder(folder, config, make_state, layout="safetensors", shards=1, dtype=torch.float32, seed=0):
+    mk.write_folder_files(folder, config, {})
+    cast, exact = mk.stored(make_state(config, torch.Generator().manual_seed(seed)), dtype)
+    mk.write_weights(folder, cast, layout, shards)
+    return exact

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""Tests the Gemma-2 importer (docs/importing.md) end to end with the checks
+of test_import_gpt.py: random folders in Hugging Face's layout
+(make_gemma2_phi3_checkpoints.py: sliding windows on alternate layers,
+grouped-query heads with their own head_dim, query_pre_attn_scalar,
+soft-caps that bite, tied and untied heads, bfloat16 shards) imported with
+the command and compared with the independent float64 network of
+reference_gemma2.py: logits, prefix reuse, attention maps, the KV cache, the
+log-additive control, AtMan R[i,t] single-token and conceptual; the
+placement of the modification is observable (the float64 network with the
+modification before the soft-cap, or without the caps, differs by far more
+than the tolerance); refused input (hidden_activation, layer_types, a fused
+shape). With --atman: `atman explain` (both strategies and controls),
+`generate` (KV cache = recompute), `answer` and `eval`.
+
+Usage: test_import_gemma2_phi3.py --work-dir DIR [--atman build/atman]"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from check_log import Checks  # noqa: E402
+import make_gemma2_phi3_checkpoints as mg  # noqa: E402
+import reference_gemma2  # noqa: E402
+import test_import_gpt as tg  # noqa: E402
+import test_importer as ti  # noqa: E402
+from reference_gemma2 import ReferenceGemma2  # noqa: E402
+
+
+def make_cases(work):
+    cases = {}
+
+    def add(name, family, config, make_state, ref, expect, relevance=False, **kw):
+        folder = os.path.join(work, "src", name)
+        weights = mg.write_folder(folder, config, make_state, **kw)
+        cases[name] = dict(src=folder, ref=ref(weights, config), config=config, image=False, relevance=relevance,
+                           family=family, expect=expect, lrp=False)
+
+    gemma = dict(add_bos=True, num_kv_heads=2, head_dim=12, sliding_window=4, sliding_window_layers=[0, 2])
+    add("gemma2", "gemma2", mg.gemma2_config(), mg.gemma2_state, ReferenceGemma2, gemma, relevance=True, seed=41)
+    add("gemma2_untied_bf16_sharded_types", "gemma2",
+        mg.gemma2_config(tie_word_embeddings=False, layer_types=["full_attention", "sliding_attention",
+                                                                 "full_attention"]),
+        mg.gemma2_state, ReferenceGemma2, dict(gemma, sliding_window_layers=[1]), dtype=torch.bfloat16, shards=2,
+        seed=42)
+    return cases
+
+
+def check_placement(checks, name, case, module):
+    """The tolerance can tell where the modification sits: against the
+    float64 network that modifies before the soft-cap, and one without caps."""
+    ids = [1, 70, 33, 101, 7, 9, 250, 40, 41, 42, 43, 44]
+    modifier = torch.ones(len(ids), dtype=torch.float64)
+    modifier[2], modifier[6] = 0.1, 3.0
+    with torch.no_grad():
+        got = module(module.embed_text(torch.tensor([ids])), modifier.float()[None])[0]
+    ref = case["ref"]
+    emb = ref.embed_text(ids)
+    right = ti.rel_err(got, ref.logits(emb, modifier))
+    original = reference_gemma2.capped_atman_attention
+
+    def before_cap(q, k, v, m, scale, cap, window, min_keys=None, log_additive=False):
+        # the modification on the raw scores, then the cap: what DESIGN section 1 rules out
+        heads, s, _ = q.shape
+        group = heads // k.shape[0]
+        out = torch.empty_like(q)
+        hidden = torch.arange(s)[None, :] > torch.arange(s)[:, None]
+        if window:
+            hidden = hidden | (torch.arange(s)[None, :] <= torch.arange(s)[:, None] - window)
+        for h in range(heads):
+            raw = q[h] @ k[h // group].T * scale
+            shifted = (raw - raw.min(dim=-1, keepdim=True).values) * m[None, :]
+            scores = (cap * torch.tanh(shifted / cap)).masked_fill(hidden, float("-inf"))
+            out[h] = torch.softmax(scores, dim=-1) @ v[h // group]
+        return out
+    try:
+        reference_gemma2.capped_atman_attention = before_cap
+        wrong_place = ti.rel_err(got, ref.logits(emb, modifier))
+    finally:
+        reference_gemma2.capped_atman_attention = original
+    uncapped = ReferenceGemma2(ref.w, dict(ref.c, attn_logit_softcapping=None, final_logit_softcapping=None))
+    no_caps = ti.rel_err(got, uncapped.logits(emb, modifier))
+    checks.check("%s: the modification after the soft-cap, before the mask (1e-4), observably" % name,
+                 right <= 1e-4 and wrong_place > 1e-2 and no_caps > 1e-2,
+                 "err %.1e; modifying before the cap %.1e; without caps %.1e" % (right, wrong_place, no_caps))
+
+
+def bad_inputs(work, cases):
+    copy, edit = tg.bad_copier(work, cases)
+    out = [("gemma2 hidden_activation silu", [edit(copy("gemma2", "silu"), hidden_activation="silu")],
+            "hidden_activation 'silu' is not supported"),
+           ("gemma2 layer_types of the wrong length", [edit(copy("gemma2", "types"),
+                                                            layer_types=["sliding_attention"])],
+            "layer_types must list full_attention or sliding_attention for each of the 3 layers"),
+           ("gemma2 rope_scaling dynamic", [edit(copy("gemma2", "dynamic"),
+                                                 rope_scaling={"type": "dynamic", "factor": 2.0})],
+            "rope_scaling type \"dynamic\" is not supported"),
+           ("gemma2 q_proj for another head_dim", [edit(copy("gemma2", "head_dim"), head_dim=16)],
+            "tensor model.layers.0.self_attn.q_proj.weight has shape [48, 32], the config implies [64, 32]")]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--atman", help="the atman binary: also explain, generate, answer and evaluate the imports")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    started = time.time()
+    work = os.path.abspath(args.work_dir)
+    os.makedirs(os.path.join(work, "out"), exist_ok=True)
+    checks = Checks()
+    cases = make_cases(work)
+    for name, case in cases.items():
+        module = tg.check_model(checks, name, case, work)
+        if module is not None and case["family"] == "gemma2":
+            check_placement(checks, name, case, module)
+        if args.atman and case["relevance"]:
+            tg.check_explain(checks, args.atman, name, case, work)
+            tg.check_generate_answer_eval(checks, args.atman, name, work)
+    tg.run_bad_inputs(checks, work, bad_inputs(work, cases))
+    print("%d checks, %d failed, %.0f s" % (checks.count, len(checks.failed), time.time() - started))
+    for name in checks.failed:
+        print("FAILED: " + name)
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
