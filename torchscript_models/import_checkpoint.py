@@ -71,7 +71,9 @@ def parse_args(argv):
                              "(default: float32)")
     parser.add_argument("--max-positions", type=int, metavar="N",
                         help="longest sequence (rotary table length) (default: the checkpoint's "
-                             "max_position_embeddings; llama2.c: seq_len)")
+                             "max_position_embeddings; GPT-2's n_positions at most; Phi-3 with longrope: "
+                             "original_max_position_embeddings, a longer N switches to whole-sequence passes; "
+                             "llama2.c: seq_len)")
     parser.add_argument("--prompt-template", metavar="T",
                         help="config prompt_template, used as given (default: \"%s\", or the rendered chat "
                              "template where a text model's folder has one; \"%s\" for LLaVA)"
@@ -242,7 +244,9 @@ def import_hf_folder(args):
     # The tokenizer and the template are checked before any weight is read.
     tokenizer.check_fits(text.vocab_size, args.src)
     prompt = decide_prompt(args, folder, tokenizer, id_configs, template)
-    max_positions = args.max_positions or text.max_positions
+    # Phi-3's longrope: by default the original context, where its short factors hold.
+    default_positions = getattr(text, "default_max_positions", lambda: text.max_positions)()
+    max_positions = args.max_positions or default_positions
     if llava:
         model = LlavaExplainableModel(settings, max_positions, dtype)
         load_weights(model, folder.weights(), ignorable=settings.ignorable)

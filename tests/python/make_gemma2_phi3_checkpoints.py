@@ -67,3 +67,43 @@ def write_folder(folder, config, make_state, layout="safetensors", shards=1, dty
     cast, exact = mk.stored(make_state(config, torch.Generator().manual_seed(seed)), dtype)
     mk.write_weights(folder, cast, layout, shards)
     return exact
+
+
+def phi3_config(**over):
+    """Small: 4 query / 2 key-value heads of 8, no rope scaling."""
+    c = dict(architectures=["Phi3ForCausalLM"], model_type="phi3", vocab_size=256, hidden_size=32,
+             intermediate_size=40, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+             hidden_act="silu", max_position_embeddings=96, original_max_position_embeddings=96, rms_norm_eps=1e-5,
+             rope_theta=10000.0, rope_scaling=None, sliding_window=None, tie_word_embeddings=False, bos_token_id=1,
+             eos_token_id=2)
+    c.update(over)
+    return c
+
+
+def longrope_scaling(pairs, gen=None):
+    """rope_scaling "longrope" with short factors near 1 and long ones up to 8 (as Phi-3-128k's rise)."""
+    return {"type": "longrope", "short_factor": [1.0 + 0.05 * j for j in range(pairs)],
+            "long_factor": [1.0 + 7.0 * j / max(pairs - 1, 1) for j in range(pairs)]}
+
+
+def phi3_state(config, gen):
+    d, f, v = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    heads = config["num_attention_heads"]
+    kv = config.get("num_key_value_heads") or heads
+    dh = d // heads
+    state = {"model.embed_tokens.weight": torch.randn(v, d, generator=gen)}
+    for i in range(config["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        # qkv_proj rows: q (heads * dh), k (kv * dh), v (kv * dh).
+        state[p + "self_attn.qkv_proj.weight"] = torch.cat([mk.random_matrix(gen, heads * dh, d, 2.0),
+                                                           mk.random_matrix(gen, kv * dh, d, 2.0),
+                                                           mk.random_matrix(gen, kv * dh, d)])
+        state[p + "self_attn.o_proj.weight"] = mk.random_matrix(gen, d, heads * dh)
+        state[p + "mlp.gate_up_proj.weight"] = mk.random_matrix(gen, 2 * f, d)  # rows: gate, then up
+        state[p + "mlp.down_proj.weight"] = mk.random_matrix(gen, d, f)
+        state[p + "input_layernorm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+        state[p + "post_attention_layernorm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+    state["model.norm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+    if not config.get("tie_word_embeddings"):
+        state["lm_head.weight"] = mk.random_matrix(gen, v, d, 2.0)
+    return state

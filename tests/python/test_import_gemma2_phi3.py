@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Tests the Gemma-2 importer (docs/importing.md) end to end with the checks
-of test_import_gpt.py: random folders in Hugging Face's layout
+"""Tests the Gemma-2 and Phi-3 importers (docs/importing.md) end to end with
+the checks of test_import_gpt.py. Gemma-2: random folders in Hugging Face's layout
 (make_gemma2_phi3_checkpoints.py: sliding windows on alternate layers,
 grouped-query heads with their own head_dim, query_pre_attn_scalar,
 soft-caps that bite, tied and untied heads, bfloat16 shards) imported with
@@ -9,8 +9,14 @@ reference_gemma2.py: logits, prefix reuse, attention maps, the KV cache, the
 log-additive control, AtMan R[i,t] single-token and conceptual; the
 placement of the modification is observable (the float64 network with the
 modification before the soft-cap, or without the caps, differs by far more
-than the tolerance); refused input (hidden_activation, layer_types, a fused
-shape). With --atman: `atman explain` (both strategies and controls),
+than the tolerance). Phi-3 against reference_phi3.py: fused qkv_proj and
+gate_up_proj, grouped-query heads, a sliding window on every layer; longrope
+imported by default at its original context (short factors, every optional
+method), and with a longer --max-positions (factors chosen per pass by its
+length, as Hugging Face chooses them: short at 40 positions, long at 90,
+observably; no cache methods). Refused input: hidden_activation,
+layer_types, head_dim, rope_scaling types, factor lists, fused qkv_proj and
+gate_up_proj of the wrong shape, hidden_act. With --atman: `atman explain` (both strategies and controls),
 `generate` (KV cache = recompute), `answer` and `eval`.
 
 Usage: test_import_gemma2_phi3.py --work-dir DIR [--atman build/atman]"""
@@ -29,6 +35,7 @@ import reference_gemma2  # noqa: E402
 import test_import_gpt as tg  # noqa: E402
 import test_importer as ti  # noqa: E402
 from reference_gemma2 import ReferenceGemma2  # noqa: E402
+from reference_phi3 import ReferencePhi3  # noqa: E402
 
 
 def make_cases(work):
@@ -47,6 +54,12 @@ def make_cases(work):
                                                                  "full_attention"]),
         mg.gemma2_state, ReferenceGemma2, dict(gemma, sliding_window_layers=[1]), dtype=torch.bfloat16, shards=2,
         seed=42)
+    phi3 = dict(add_bos=True, num_kv_heads=2, head_dim=8)
+    add("phi3_window", "phi3", mg.phi3_config(sliding_window=5), mg.phi3_state, ReferencePhi3,
+        dict(phi3, sliding_window=5), relevance=True, seed=43)
+    add("phi3_longrope_bf16", "phi3", mg.phi3_config(max_position_embeddings=256, original_max_position_embeddings=64,
+                                                     rope_scaling=mg.longrope_scaling(4), tie_word_embeddings=True),
+        mg.phi3_state, ReferencePhi3, dict(phi3, max_positions=64), dtype=torch.bfloat16, layout="bin", seed=44)
     return cases
 
 
@@ -89,6 +102,41 @@ def check_placement(checks, name, case, module):
                  "err %.1e; modifying before the cap %.1e; without caps %.1e" % (right, wrong_place, no_caps))
 
 
+def check_longrope_whole_sequence(checks, case, work):
+    """--max-positions past the original context: the factors are chosen per
+    pass by its length (short for 40 positions, long for 90), and the model
+    offers no cache method."""
+    out = os.path.join(work, "out", "phi3_longrope_whole.pt")
+    proc = ti.run_importer([case["src"], "--out", out, "--max-positions", "200"])
+    checks.check("phi3 longrope --max-positions 200: import", proc.returncode == 0, proc.stderr.strip()[-300:])
+    if proc.returncode:
+        return
+    module = torch.jit.load(out)
+    ref, gen = case["ref"], torch.Generator().manual_seed(3)
+    worst = {}
+    for length in (40, 90):
+        ids = torch.randint(3, 250, (length,), generator=gen).tolist()
+        modifier = torch.ones(length, dtype=torch.float64)
+        modifier[length // 3] = 0.1
+        with torch.no_grad():
+            got = module(module.embed_text(torch.tensor([ids])), modifier.float()[None])[0]
+            additive = module.forward_additive(module.embed_text(torch.tensor([ids])),
+                                               torch.log(modifier).float()[None])[0]
+        emb = ref.embed_text(ids)
+        worst[length] = max(ti.rel_err(got, ref.logits(emb, modifier)),
+                            ti.rel_err(additive, ref.logits(emb, modifier, control="log-additive")))
+    # The same 90 positions on the short factors would differ: the switch is observable.
+    short = ReferencePhi3(ref.w, dict(ref.c, rope_scaling=dict(ref.c["rope_scaling"],
+                                                               long_factor=ref.c["rope_scaling"]["short_factor"])))
+    other = ti.rel_err(got, short.logits(emb, modifier))
+    methods = [m for m in ("prefix_cache", "hidden_states_from_cache", "step_from_cache",
+                           "hidden_states_from_cache_additive") if hasattr(module, m)]
+    checks.check("phi3 longrope past the original context: short factors at 40, long at 90, no cache methods",
+                 max(worst.values()) <= 1e-4 and other > 1e-2 and not methods,
+                 "err %.1e (40), %.1e (90); short factors at 90 would give %.1e; cache methods %s"
+                 % (worst[40], worst[90], other, methods))
+
+
 def bad_inputs(work, cases):
     copy, edit = tg.bad_copier(work, cases)
     out = [("gemma2 hidden_activation silu", [edit(copy("gemma2", "silu"), hidden_activation="silu")],
@@ -100,7 +148,19 @@ def bad_inputs(work, cases):
                                                  rope_scaling={"type": "dynamic", "factor": 2.0})],
             "rope_scaling type \"dynamic\" is not supported"),
            ("gemma2 q_proj for another head_dim", [edit(copy("gemma2", "head_dim"), head_dim=16)],
-            "tensor model.layers.0.self_attn.q_proj.weight has shape [48, 32], the config implies [64, 32]")]
+            "tensor model.layers.0.self_attn.q_proj.weight has shape [48, 32], the config implies [64, 32]"),
+           ("phi3 rope_scaling yarn", [edit(copy("phi3_window", "yarn"), rope_scaling={"type": "yarn", "factor": 2.0})],
+            "rope_scaling type \"yarn\" is not supported for Phi-3 (supported: longrope, su, or none)"),
+           ("phi3 long_factor of the wrong length",
+            [edit(copy("phi3_window", "short_list"), rope_scaling={"type": "su", "short_factor": [1.0] * 4,
+                                                                   "long_factor": [1.0] * 3})],
+            "rope_scaling long_factor must list 4 positive numbers (one per rotary pair)"),
+           ("phi3 fused qkv_proj of the wrong shape", [edit(copy("phi3_window", "kv_heads"), num_key_value_heads=4)],
+            "tensor model.layers.0.self_attn.qkv_proj.weight has shape [64, 32], the config implies [96, 32]"),
+           ("phi3 fused gate_up_proj of the wrong shape", [edit(copy("phi3_window", "mlp"), intermediate_size=48)],
+            "tensor model.layers.0.mlp.gate_up_proj.weight has shape [80, 32], the config implies [96, 32]"),
+           ("phi3 hidden_act gelu", [edit(copy("phi3_window", "gelu"), hidden_act="gelu")],
+            "hidden_act 'gelu' is not supported (supported: silu)")]
     return out
 
 
@@ -119,6 +179,8 @@ def main():
         module = tg.check_model(checks, name, case, work)
         if module is not None and case["family"] == "gemma2":
             check_placement(checks, name, case, module)
+        if name == "phi3_longrope_bf16":
+            check_longrope_whole_sequence(checks, case, work)
         if args.atman and case["relevance"]:
             tg.check_explain(checks, args.atman, name, case, work)
             tg.check_generate_answer_eval(checks, args.atman, name, work)

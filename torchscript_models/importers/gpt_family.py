@@ -1,5 +1,5 @@
 """The text architectures beside the LLaMA family (llama.py): GPT-2,
-GPT-J, GPT-NeoX and Gemma-2,
+GPT-J, GPT-NeoX, Gemma-2 and Phi-3,
 one entry per Hugging Face class, naming its settings reader, its module and
 the base model's key prefix (a folder saved from the base model lacks it).
 
@@ -10,6 +10,7 @@ from .gemma2 import Gemma2ExplainableModel, Gemma2Settings
 from .gpt2 import Gpt2ExplainableModel, Gpt2Settings
 from .gpt_neox import NeoxExplainableModel, NeoxSettings
 from .gptj import GptjExplainableModel, GptjSettings
+from .phi3 import Phi3Settings, phi3_model
 from .prefixed_source import with_base_prefix
 from .weight_loading import load_weights
 
@@ -35,4 +36,5 @@ GPT_FAMILY = {
     "GPTJForCausalLM": Architecture(GptjSettings.from_hf, GptjExplainableModel, "transformer."),
     "GPTNeoXForCausalLM": Architecture(NeoxSettings.from_hf, NeoxExplainableModel, "gpt_neox."),
     "Gemma2ForCausalLM": Architecture(Gemma2Settings.from_hf, Gemma2ExplainableModel, "model."),
+    "Phi3ForCausalLM": Architecture(Phi3Settings.from_hf, phi3_model, "model."),
 }
