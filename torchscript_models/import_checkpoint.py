@@ -184,7 +184,7 @@ def decide_prompt(args, folder, tokenizer, id_configs, default_template):
             if bos_text and template.startswith(bos_text):
                 # sentencepiece never reads "<s>" as BOS: the template's BOS becomes add_bos.
                 template, add_bos = template[len(bos_text):], True
-            for control in tokenizer.control_texts():
+            for control in tokenizer.control_texts() + added_texts_beyond(folder, tokenizer):
                 if control in template:
                     tokenizer_json = os.path.join(folder.path, "tokenizer.json")
                     raise CheckpointError("%s: the chat template holds %s, which the sentencepiece tokenizer "
@@ -206,6 +206,16 @@ def decide_prompt(args, folder, tokenizer, id_configs, default_template):
     return Prompt(template, add_bos, bos, eos, source)
 
 
+def added_texts_beyond(folder, tokenizer):
+    """Added tokens (added_tokens.json, tokenizer_config.json's
+    added_tokens_decoder) that the sentencepiece model lacks, e.g. Phi-3's
+    <|user|>: sentencepiece would split their text into pieces."""
+    texts = list(folder.optional_json("added_tokens.json"))
+    decoder = folder.optional_json("tokenizer_config.json").get("added_tokens_decoder") or {}
+    texts += [t.get("content") for t in decoder.values() if isinstance(t, dict)]
+    return [t for t in texts if isinstance(t, str) and t and tokenizer.token_id(t) is None]
+
+
 def json_text(value):
     return json.dumps(value, ensure_ascii=False)
 
@@ -217,8 +227,13 @@ def import_hf_folder(args):
     if len(architectures) != 1 or architectures[0] not in SUPPORTED:
         raise CheckpointError("%s: architecture %s is not supported (supported: %s)"
                               % (where, "/".join(map(str, architectures)) or "(none)", ", ".join(SUPPORTED)))
+    tokenizer_path = args.tokenizer
+    tokenizer_json = os.path.join(args.src, "tokenizer.json")
+    if tokenizer_path is None and architectures[0] in GPT_FAMILY and \
+            GPT_FAMILY[architectures[0]].prefers_tokenizer_json and os.path.isfile(tokenizer_json):
+        tokenizer_path = tokenizer_json  # Phi-3: its tokens from 32000 on are added tokens only tokenizer.json holds
     tokenizer = find_tokenizer(args.src, folder.optional_json("tokenizer_config.json"),
-                               folder.optional_json("special_tokens_map.json"), args.tokenizer)
+                               folder.optional_json("special_tokens_map.json"), tokenizer_path)
     dtype = DTYPES[args.dtype]
     generation = folder.optional_json("generation_config.json")
     llava = architectures[0] == "LlavaForConditionalGeneration"

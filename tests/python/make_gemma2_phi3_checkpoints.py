@@ -107,3 +107,33 @@ def phi3_state(config, gen):
     if not config.get("tie_word_embeddings"):
         state["lm_head.weight"] = mk.random_matrix(gen, v, d, 2.0)
     return state
+
+
+# Phi-3-mini-instruct's chat template (its tokens <|user|>, <|end|>, <|assistant|> are added tokens).
+PHI3_TEMPLATE = ("{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + "
+                 "message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + "
+                 "message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + "
+                 "message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}"
+                 "{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}")
+PHI3_ADDED = ["<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"]
+
+
+def write_phi3_instruct_tokenizer(folder):
+    """Phi-3-instruct's tokenizer layout beside the folder's tokenizer.model: a
+    byte-fallback tokenizer.json (make_hf_tokenizers' "fallback") whose added
+    tokens continue the vocabulary, added_tokens.json, and a tokenizer_config
+    with the chat template and added_tokens_decoder. Returns {token: id}."""
+    import json
+    import make_hf_tokenizers
+    files = make_hf_tokenizers.make_tokenizer("fallback")
+    spec = json.loads(files["tokenizer.json"])
+    first = max(spec["model"]["vocab"].values()) + 1
+    ids = {t: first + k for k, t in enumerate(PHI3_ADDED)}
+    spec["added_tokens"] += [make_hf_tokenizers.added(t, i) for t, i in ids.items()]
+    config = json.loads(files["tokenizer_config.json"])
+    config.update(chat_template=PHI3_TEMPLATE, eos_token="<|endoftext|>",
+                  added_tokens_decoder={str(i): {"content": t, "special": True} for t, i in ids.items()})
+    for name, value in (("tokenizer.json", spec), ("tokenizer_config.json", config), ("added_tokens.json", ids)):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            json.dump(value, f, ensure_ascii=False)
+    return ids

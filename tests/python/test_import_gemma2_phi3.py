@@ -21,6 +21,7 @@ gate_up_proj of the wrong shape, hidden_act. With --atman: `atman explain` (both
 
 Usage: test_import_gemma2_phi3.py --work-dir DIR [--atman build/atman]"""
 import argparse
+import json
 import os
 import sys
 import time
@@ -137,6 +138,36 @@ def check_longrope_whole_sequence(checks, case, work):
                  % (worst[40], worst[90], other, methods))
 
 
+def check_phi3_chat_tokenizer(checks, work):
+    """A Phi-3-instruct-style folder (tokenizer.model and tokenizer.json,
+    the chat template's tokens added ones): tokenizer.json is read, the
+    template's <|user|> is one id; with tokenizer.model alone that template
+    is refused (sentencepiece would split <|user|> into pieces)."""
+    folder = os.path.join(work, "src", "phi3_instruct")
+    config = mg.phi3_config(vocab_size=512, eos_token_id=None, bos_token_id=None)
+    weights = mg.write_folder(folder, config, mg.phi3_state, seed=45)
+    ids = mg.write_phi3_instruct_tokenizer(folder)
+    out = os.path.join(work, "out", "phi3_instruct.pt")
+    proc = ti.run_importer([folder, "--out", out])
+    checks.check("phi3 instruct: import", proc.returncode == 0, proc.stderr.strip()[-300:])
+    if proc.returncode:
+        return
+    module, got, carried = tg.load(out)
+    tok = tg.text_tokenizer(carried)
+    prompt = tg.text_tokenizer(carried).encode(got["prompt_template"].replace("{question}", "Hi?"))
+    checks.check("phi3 instruct: tokenizer.json read, template rendered, <|user|> one id, eos <|endoftext|>",
+                 isinstance(carried, str) and got["prompt_template"] == "<|user|>\n{question}<|end|>\n<|assistant|>\n"
+                 and prompt[0] == ids["<|user|>"] and ids["<|end|>"] in prompt and got["eos_id"] == ids["<|endoftext|>"],
+                 "%s, first ids %s" % (json.dumps(got["prompt_template"]), prompt[:4]))
+    case = dict(ref=ReferencePhi3(weights, config), image=False)
+    ti.check_logits(checks, "phi3 instruct", case, module, got, tok)
+    os.remove(os.path.join(folder, "tokenizer.json"))
+    code, stderr = tg.import_in_process([folder, "--out", out + ".sp.pt"])
+    checks.check("phi3 instruct with tokenizer.model alone: the template's added tokens refused in one line",
+                 code == 1 and len(stderr.strip().splitlines()) == 1 and "|>\", which the sentencepiece tokenizer cannot"
+                 in stderr, stderr.strip()[:300])
+
+
 def bad_inputs(work, cases):
     copy, edit = tg.bad_copier(work, cases)
     out = [("gemma2 hidden_activation silu", [edit(copy("gemma2", "silu"), hidden_activation="silu")],
@@ -184,6 +215,7 @@ def main():
         if args.atman and case["relevance"]:
             tg.check_explain(checks, args.atman, name, case, work)
             tg.check_generate_answer_eval(checks, args.atman, name, work)
+    check_phi3_chat_tokenizer(checks, work)
     tg.run_bad_inputs(checks, work, bad_inputs(work, cases))
     print("%d checks, %d failed, %.0f s" % (checks.count, len(checks.failed), time.time() - started))
     for name in checks.failed:

@@ -16,8 +16,11 @@ from .weight_loading import load_weights
 
 
 class Architecture:
-    def __init__(self, read_settings, model_class, base_prefix):
+    def __init__(self, read_settings, model_class, base_prefix, prefers_tokenizer_json=False):
         self.read_settings, self.model_class, self.base_prefix = read_settings, model_class, base_prefix
+        # Read the folder's tokenizer.json before its tokenizer.model (Phi-3: the chat
+        # template's tokens are added tokens, which only tokenizer.json holds).
+        self.prefers_tokenizer_json = prefers_tokenizer_json
 
     def settings(self, config, where):
         return self.read_settings(config, where)
@@ -36,5 +39,5 @@ GPT_FAMILY = {
     "GPTJForCausalLM": Architecture(GptjSettings.from_hf, GptjExplainableModel, "transformer."),
     "GPTNeoXForCausalLM": Architecture(NeoxSettings.from_hf, NeoxExplainableModel, "gpt_neox."),
     "Gemma2ForCausalLM": Architecture(Gemma2Settings.from_hf, Gemma2ExplainableModel, "model."),
-    "Phi3ForCausalLM": Architecture(Phi3Settings.from_hf, phi3_model, "model."),
+    "Phi3ForCausalLM": Architecture(Phi3Settings.from_hf, phi3_model, "model.", prefers_tokenizer_json=True),
 }
