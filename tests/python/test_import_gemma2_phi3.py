@@ -13,8 +13,11 @@ than the tolerance). Phi-3 against reference_phi3.py: fused qkv_proj and
 gate_up_proj, grouped-query heads, a sliding window on every layer; longrope
 imported by default at its original context (short factors, every optional
 method), and with a longer --max-positions (factors chosen per pass by its
-length, as Hugging Face chooses them: short at 40 positions, long at 90,
-observably; no cache methods). Refused input: hidden_activation,
+length, as Hugging Face chooses them: short at 24 positions, long at 60,
+observably; no cache methods; `atman explain` and `generate` on it).
+A Phi-3-instruct-style folder: tokenizer.json read before tokenizer.model,
+its chat template's added tokens one id each (refused with tokenizer.model
+alone). Refused input: hidden_activation,
 layer_types, head_dim, rope_scaling types, factor lists, fused qkv_proj and
 gate_up_proj of the wrong shape, hidden_act. With --atman: `atman explain` (both strategies and controls),
 `generate` (KV cache = recompute), `answer` and `eval`.
@@ -39,6 +42,9 @@ from reference_gemma2 import ReferenceGemma2  # noqa: E402
 from reference_phi3 import ReferencePhi3  # noqa: E402
 
 
+SHORT_PROMPT = "the cat saw the dog near the house"  # 28 positions with the 256-piece sentencepiece model
+
+
 def make_cases(work):
     cases = {}
 
@@ -58,9 +64,9 @@ def make_cases(work):
     phi3 = dict(add_bos=True, num_kv_heads=2, head_dim=8)
     add("phi3_window", "phi3", mg.phi3_config(sliding_window=5), mg.phi3_state, ReferencePhi3,
         dict(phi3, sliding_window=5), relevance=True, seed=43)
-    add("phi3_longrope_bf16", "phi3", mg.phi3_config(max_position_embeddings=256, original_max_position_embeddings=64,
+    add("phi3_longrope_bf16", "phi3", mg.phi3_config(max_position_embeddings=128, original_max_position_embeddings=32,
                                                      rope_scaling=mg.longrope_scaling(4), tie_word_embeddings=True),
-        mg.phi3_state, ReferencePhi3, dict(phi3, max_positions=64), dtype=torch.bfloat16, layout="bin", seed=44)
+        mg.phi3_state, ReferencePhi3, dict(phi3, max_positions=32), dtype=torch.bfloat16, layout="bin", seed=44)
     return cases
 
 
@@ -103,19 +109,19 @@ def check_placement(checks, name, case, module):
                  "err %.1e; modifying before the cap %.1e; without caps %.1e" % (right, wrong_place, no_caps))
 
 
-def check_longrope_whole_sequence(checks, case, work):
+def check_longrope_whole_sequence(checks, case, work, binary):
     """--max-positions past the original context: the factors are chosen per
-    pass by its length (short for 40 positions, long for 90), and the model
+    pass by its length (short for 24 positions, long for 60), and the model
     offers no cache method."""
     out = os.path.join(work, "out", "phi3_longrope_whole.pt")
-    proc = ti.run_importer([case["src"], "--out", out, "--max-positions", "200"])
-    checks.check("phi3 longrope --max-positions 200: import", proc.returncode == 0, proc.stderr.strip()[-300:])
+    proc = ti.run_importer([case["src"], "--out", out, "--max-positions", "100"])
+    checks.check("phi3 longrope --max-positions 100: import", proc.returncode == 0, proc.stderr.strip()[-300:])
     if proc.returncode:
         return
     module = torch.jit.load(out)
     ref, gen = case["ref"], torch.Generator().manual_seed(3)
     worst = {}
-    for length in (40, 90):
+    for length in (24, 60):
         ids = torch.randint(3, 250, (length,), generator=gen).tolist()
         modifier = torch.ones(length, dtype=torch.float64)
         modifier[length // 3] = 0.1
@@ -126,16 +132,34 @@ def check_longrope_whole_sequence(checks, case, work):
         emb = ref.embed_text(ids)
         worst[length] = max(ti.rel_err(got, ref.logits(emb, modifier)),
                             ti.rel_err(additive, ref.logits(emb, modifier, control="log-additive")))
-    # The same 90 positions on the short factors would differ: the switch is observable.
+    # The same 60 positions on the short factors would differ: the switch is observable.
     short = ReferencePhi3(ref.w, dict(ref.c, rope_scaling=dict(ref.c["rope_scaling"],
                                                                long_factor=ref.c["rope_scaling"]["short_factor"])))
     other = ti.rel_err(got, short.logits(emb, modifier))
     methods = [m for m in ("prefix_cache", "hidden_states_from_cache", "step_from_cache",
                            "hidden_states_from_cache_additive") if hasattr(module, m)]
-    checks.check("phi3 longrope past the original context: short factors at 40, long at 90, no cache methods",
+    checks.check("phi3 longrope past the original context: short factors at 24, long at 60, no cache methods",
                  max(worst.values()) <= 1e-4 and other > 1e-2 and not methods,
-                 "err %.1e (40), %.1e (90); short factors at 90 would give %.1e; cache methods %s"
-                 % (worst[40], worst[90], other, methods))
+                 "err %.1e (24), %.1e (60); short factors at 60 would give %.1e; cache methods %s"
+                 % (worst[24], worst[60], other, methods))
+    if not binary:
+        return
+    import reference_atman
+    _, config, carried = tg.load(out)
+    ref = tg.Float64Adapter(case["ref"], config, tg.text_tokenizer(carried))
+    prompt = tg.PROMPT  # 48 positions, past the original 32: the long factors
+    got, err = tg.explain(binary, work, "phi3_whole", ["--model", out, "--prompt", prompt, "--target", tg.TARGET,
+                                                      "--conceptual-threshold", "off"])
+    if got is None:
+        checks.check("phi3 longrope whole-sequence: atman explain", False, err)
+        return
+    want = reference_atman.explain(ref, prompt, tg.TARGET, None, 0.1, None)
+    checks.within("phi3 longrope whole-sequence: atman explain (%d units) vs float64 reference"
+                  % len(want["positions"]), tg.relative_error(got, want))
+    proc = tg.atman(binary, "generate", "--model", out, "--prompt", prompt, "--suppress", "cat", "--max-tokens", "4",
+                    "--json", os.path.join(work, "out", "phi3_whole_generate.json"))
+    checks.check("phi3 longrope whole-sequence: atman generate (recomputing each step)", proc.returncode == 0,
+                 proc.stderr.strip()[:200])
 
 
 def check_phi3_chat_tokenizer(checks, work):
@@ -207,13 +231,13 @@ def main():
     checks = Checks()
     cases = make_cases(work)
     for name, case in cases.items():
-        module = tg.check_model(checks, name, case, work)
+        module = tg.check_model(checks, name, case, work, args.atman)
         if module is not None and case["family"] == "gemma2":
             check_placement(checks, name, case, module)
         if name == "phi3_longrope_bf16":
-            check_longrope_whole_sequence(checks, case, work)
+            check_longrope_whole_sequence(checks, case, work, args.atman)
         if args.atman and case["relevance"]:
-            tg.check_explain(checks, args.atman, name, case, work)
+            tg.check_explain(checks, args.atman, name, case, work, prompt=SHORT_PROMPT)
             tg.check_generate_answer_eval(checks, args.atman, name, work)
     check_phi3_chat_tokenizer(checks, work)
     tg.run_bad_inputs(checks, work, bad_inputs(work, cases))
