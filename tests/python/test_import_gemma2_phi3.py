@@ -48,11 +48,11 @@ SHORT_PROMPT = "the cat saw the dog near the house"  # 28 positions with the 256
 def make_cases(work):
     cases = {}
 
-    def add(name, family, config, make_state, ref, expect, relevance=False, **kw):
+    def add(name, family, config, make_state, ref, expect, relevance=False, lrp=False, **kw):
         folder = os.path.join(work, "src", name)
         weights = mg.write_folder(folder, config, make_state, **kw)
         cases[name] = dict(src=folder, ref=ref(weights, config), config=config, image=False, relevance=relevance,
-                           family=family, expect=expect, lrp=False)
+                           family=family, expect=expect, lrp=lrp)
 
     gemma = dict(add_bos=True, num_kv_heads=2, head_dim=12, sliding_window=4, sliding_window_layers=[0, 2])
     add("gemma2", "gemma2", mg.gemma2_config(), mg.gemma2_state, ReferenceGemma2, gemma, relevance=True, seed=41)
@@ -63,11 +63,37 @@ def make_cases(work):
         seed=42)
     phi3 = dict(add_bos=True, num_kv_heads=2, head_dim=8)
     add("phi3_window", "phi3", mg.phi3_config(sliding_window=5), mg.phi3_state, ReferencePhi3,
-        dict(phi3, sliding_window=5), relevance=True, seed=43)
+        dict(phi3, sliding_window=5), relevance=True, lrp=phi3_as_llama_lrp, seed=43)
     add("phi3_longrope_bf16", "phi3", mg.phi3_config(max_position_embeddings=128, original_max_position_embeddings=32,
                                                      rope_scaling=mg.longrope_scaling(4), tie_word_embeddings=True),
         mg.phi3_state, ReferencePhi3, dict(phi3, max_positions=32), dtype=torch.bfloat16, layout="bin", seed=44)
     return cases
+
+
+def phi3_as_llama_lrp(ref):
+    """AttnLRP's rules in float64 for a Phi-3 without rope scaling: its fused
+    qkv_proj and gate_up_proj cut into LLaMA's separate weights (rows
+    [q | k | v], [gate | up]) for reference_attnlrp.LlamaAttnLrp, the window
+    as Mistral's."""
+    from reference_attnlrp import LlamaAttnLrp
+    from reference_llama import ReferenceLlama
+    c = ref.c
+    heads, kv = c["num_attention_heads"], c.get("num_key_value_heads") or c["num_attention_heads"]
+    dh, f = c["hidden_size"] // heads, c["intermediate_size"]
+    weights = {}
+    for key, t in ref.w.items():
+        if key.endswith("qkv_proj.weight"):
+            base = key[:-len("qkv_proj.weight")]
+            weights[base + "q_proj.weight"] = t[:heads * dh]
+            weights[base + "k_proj.weight"] = t[heads * dh:(heads + kv) * dh]
+            weights[base + "v_proj.weight"] = t[(heads + kv) * dh:]
+        elif key.endswith("gate_up_proj.weight"):
+            base = key[:-len("gate_up_proj.weight")]
+            weights[base + "gate_proj.weight"], weights[base + "up_proj.weight"] = t[:f], t[f:]
+        else:
+            weights[key] = t
+    llama = dict(c, model_type="mistral" if c.get("sliding_window") else "llama")
+    return LlamaAttnLrp(ReferenceLlama(weights, llama))
 
 
 def check_placement(checks, name, case, module):
@@ -238,6 +264,8 @@ def main():
             check_longrope_whole_sequence(checks, case, work, args.atman)
         if args.atman and case["relevance"]:
             tg.check_explain(checks, args.atman, name, case, work, prompt=SHORT_PROMPT)
+            if case["lrp"]:
+                tg.check_explain_attnlrp(checks, args.atman, name, case, work)
             tg.check_generate_answer_eval(checks, args.atman, name, work)
     check_phi3_chat_tokenizer(checks, work)
     tg.run_bad_inputs(checks, work, bad_inputs(work, cases))
