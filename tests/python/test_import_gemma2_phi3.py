@@ -6,7 +6,9 @@ grouped-query heads with their own head_dim, query_pre_attn_scalar,
 soft-caps that bite, tied and untied heads, bfloat16 shards) imported with
 the command and compared with the independent float64 network of
 reference_gemma2.py: logits, prefix reuse, attention maps, the KV cache, the
-log-additive control, AtMan R[i,t] single-token and conceptual; the
+log-additive control, AtMan R[i,t] single-token and conceptual, Input x
+Gradient through forward_lrp against AttnLRP's rules in float64
+(reference_gemma2_attnlrp.py: the caps by the identity rule); the
 placement of the modification is observable (the float64 network with the
 modification before the soft-cap, or without the caps, differs by far more
 than the tolerance). Phi-3 against reference_phi3.py: fused qkv_proj and
@@ -39,6 +41,7 @@ import reference_gemma2  # noqa: E402
 import test_import_gpt as tg  # noqa: E402
 import test_importer as ti  # noqa: E402
 from reference_gemma2 import ReferenceGemma2  # noqa: E402
+from reference_gemma2_attnlrp import Gemma2AttnLrp  # noqa: E402
 from reference_phi3 import ReferencePhi3  # noqa: E402
 
 
@@ -55,12 +58,13 @@ def make_cases(work):
                            family=family, expect=expect, lrp=lrp)
 
     gemma = dict(add_bos=True, num_kv_heads=2, head_dim=12, sliding_window=4, sliding_window_layers=[0, 2])
-    add("gemma2", "gemma2", mg.gemma2_config(), mg.gemma2_state, ReferenceGemma2, gemma, relevance=True, seed=41)
+    add("gemma2", "gemma2", mg.gemma2_config(), mg.gemma2_state, ReferenceGemma2, gemma, relevance=True,
+        lrp=Gemma2AttnLrp, seed=41)
     add("gemma2_untied_bf16_sharded_types", "gemma2",
         mg.gemma2_config(tie_word_embeddings=False, layer_types=["full_attention", "sliding_attention",
                                                                  "full_attention"]),
         mg.gemma2_state, ReferenceGemma2, dict(gemma, sliding_window_layers=[1]), dtype=torch.bfloat16, shards=2,
-        seed=42)
+        lrp=Gemma2AttnLrp, seed=42)
     phi3 = dict(add_bos=True, num_kv_heads=2, head_dim=8)
     add("phi3_window", "phi3", mg.phi3_config(sliding_window=5), mg.phi3_state, ReferencePhi3,
         dict(phi3, sliding_window=5), relevance=True, lrp=phi3_as_llama_lrp, seed=43)
