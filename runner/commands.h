@@ -34,5 +34,6 @@ Command add_eval_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_tokenize_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
 
 }  // namespace atman::runner

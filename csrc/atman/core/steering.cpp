@@ -443,7 +443,7 @@ int64_t sample_token(const at::Tensor& logits, double temperature, std::mt19937_
 }  // namespace
 
 GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embeddings, const at::Tensor& modifier,
-                                     const SteeringOptions& options, DecodePath path) {
+                                     const SteeringOptions& options, DecodePath path, bool steered) {
   TORCH_CHECK(path != DecodePath::kAuto, "generate_with_modifier: resolve the decode path first");
   TORCH_CHECK(embeddings.dim() == 3 && embeddings.size(0) == 1 && modifier.dim() == 1 &&
                   modifier.size(0) == embeddings.size(1),
@@ -480,6 +480,7 @@ GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embed
     out.ids.push_back(next);
     out.logprobs.push_back(at::log_softmax(logits.to(at::kDouble), 0)[next].item<double>());
     decoder.append(next);
+    if (options.on_token) options.on_token(steered, next);
     out.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - step_start).count());
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -526,7 +527,8 @@ SteeredGeneration steer(const Model& model, const std::string& prompt, const cv:
     if (at::all(g.modifier == 1.0).item<bool>()) {
       g.unsteered = g.steered;
     } else {
-      g.unsteered = generate_with_modifier(model, embeddings, at::ones({p.length()}, at::kFloat), options, g.path);
+      g.unsteered = generate_with_modifier(model, embeddings, at::ones({p.length()}, at::kFloat), options, g.path,
+                                           /*steered=*/false);
     }
   }
   return g;

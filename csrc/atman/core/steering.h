@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -62,6 +63,9 @@ struct SteeringOptions {
   DecodePath path = DecodePath::kAuto;
   bool keep_logits = false;  // GeneratedText::logits
   bool unsteered = true;     // also generate with every factor 1
+  /// Called after each generated token (`steered`: the run with the
+  /// modifier); the service streams tokens from here. May throw to stop.
+  std::function<void(bool steered, int64_t id)> on_token;
 };
 
 /// Throws std::invalid_argument with one line for a factor, threshold,
@@ -126,8 +130,9 @@ struct GeneratedText {
 
 /// Generates after the prompt embeddings [1, S, D] with modifier [S] on the
 /// prompt's keys (generated keys get 1) by `path` (never kAuto here).
+/// `steered` is passed on to options.on_token.
 GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embeddings, const at::Tensor& modifier,
-                                     const SteeringOptions& options, DecodePath path);
+                                     const SteeringOptions& options, DecodePath path, bool steered = true);
 
 /// The decode path kAuto resolves to for `model`.
 DecodePath resolve_decode_path(const Model& model, DecodePath requested);
