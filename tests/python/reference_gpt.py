@@ -110,7 +110,7 @@ class ReferenceNeox:
         s, d = emb.shape
         heads = c["num_attention_heads"]
         dh = d // heads
-        rot = int(dh * c.get("rotary_pct", 0.25))
+        rot = int(dh * c.get("rotary_pct", c.get("partial_rotary_factor", 0.25)))  # newer configs: the latter
         theta = c.get("rope_theta", c.get("rotary_emb_base", 10000.0))
         act = ACTIVATIONS[c.get("hidden_act", "gelu")]
         x = emb.to(F64)

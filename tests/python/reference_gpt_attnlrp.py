@@ -83,7 +83,7 @@ class GptAttnLrp:
         if self.family == "neox":
             p = "gpt_neox.layers.%d." % i
             t = lambda name: (w[p + name + ".weight"], w.get(p + name + ".bias"))  # noqa: E731
-            self.rot = int(dh * self.c.get("rotary_pct", 0.25))
+            self.rot = int(dh * self.c.get("rotary_pct", self.c.get("partial_rotary_factor", 0.25)))
             return dict(ln1=p + "input_layernorm", ln2=p + "post_attention_layernorm",
                         qkv=t("attention.query_key_value"), out=t("attention.dense"), fc_in=t("mlp.dense_h_to_4h"),
                         fc_out=t("mlp.dense_4h_to_h"), parallel=self.c.get("use_parallel_residual", True),

@@ -16,8 +16,8 @@ independent float64 networks of reference_gpt.py:
   relu), the vocab.json + merges.txt tokenizer (<|endoftext|> as BOS and
   EOS, no BOS added);
 - GPT-NeoX: parallel residual with half-split rotary on half of each head,
-  and sequential with a quarter, rotary_emb_base 500, a tied head, bf16
-  sharded .bin; GPT-J: rotary_dim 6 of 16 interleaved, GPT-J's added tokens,
+  and sequential with three quarters (partial_rotary_factor, newer configs'
+  key), rotary_emb_base 500, a tied head, bf16 sharded .bin; GPT-J: rotary_dim 6 of 16 interleaved, GPT-J's added tokens,
   and rotary_dim null (the whole head) in float16 shards;
 - refused input, one line and nothing written: each unsupported flag, the
   fused c_attn and query_key_value of the wrong shape, a GPT-J head without
@@ -79,10 +79,12 @@ def make_cases(work):
         mg.write_gpt2_folder, ReferenceGpt2, layout="bin", dtype=torch.float16, base_prefix=False, seed=32)
     neox = lambda folder, config, **kw: mg.write_gpt_folder(folder, config, mg.neox_state, **kw)  # noqa: E731
     add("neox_parallel", "neox", mg.neox_config(), neox, ReferenceNeox, relevance=True, seed=34)
-    add("neox_sequential_bf16_tied", "neox", mg.neox_config(use_parallel_residual=False, rotary_pct=0.25,
-                                                            rotary_emb_base=500, tie_word_embeddings=True,
-                                                            hidden_act="gelu_new"),
-        neox, ReferenceNeox, layout="bin", shards=2, dtype=torch.bfloat16, seed=35)
+    # A newer config: partial_rotary_factor (three quarters of each head) instead of rotary_pct.
+    sequential = mg.neox_config(use_parallel_residual=False, partial_rotary_factor=0.75, rotary_emb_base=500,
+                                tie_word_embeddings=True, hidden_act="gelu_new")
+    del sequential["rotary_pct"]
+    add("neox_sequential_bf16_tied", "neox", sequential, neox, ReferenceNeox, layout="bin", shards=2,
+        dtype=torch.bfloat16, seed=35)
     gptj = lambda folder, config, **kw: mg.write_gpt_folder(folder, config, mg.gptj_state, **kw)  # noqa: E731
     add("gptj", "gptj", mg.gptj_config(), gptj, ReferenceGptj, relevance=True, seed=36,
         extra_json={"added_tokens.json": GPTJ_ADDED})

@@ -68,7 +68,8 @@ class NeoxSettings:
             raise CheckpointError("%s: hidden_size %d is not a multiple of num_attention_heads %d"
                                   % (where, s.hidden_size, s.num_heads))
         s.head_dim = s.hidden_size // s.num_heads
-        pct = c.get("rotary_pct", c.get("partial_rotary_factor"))
+        # rotary_pct, or partial_rotary_factor in newer configs; 0.25 when neither is given.
+        pct = config.get("rotary_pct", config.get("partial_rotary_factor", DEFAULTS["rotary_pct"]))
         if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 1:
             raise CheckpointError("%s: rotary_pct must be a number in (0, 1], got %r" % (where, pct))
         s.rotary_dims = int(s.head_dim * pct)
