@@ -94,7 +94,7 @@ class ServeTest(unittest.TestCase):
     def test_multipart_upload(self):
         boundary = "atman-test-boundary"
         request = {"model": "tiny", "question": self.item["question"], "target": self.item["target"], "threads": 1,
-                   "batch_size": 8}
+                   "batch_size": 8, "image_granularity": "2"}
         with open(self.image, "rb") as f:
             picture = f.read()
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{json.dumps(request)}\r\n"

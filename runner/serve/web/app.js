@@ -160,7 +160,7 @@ function showResult(doc) {
   doc.targets.forEach((t, i) => {
     const option = document.createElement("option");
     option.value = String(i);
-    option.textContent = "token " + (i + 1) + ": " + t.piece;
+    option.textContent = "token " + (i + 1) + ": " + readable(t.piece);
     maps.appendChild(option);
   });
   $("result").hidden = false;
@@ -171,6 +171,11 @@ function showResult(doc) {
 function valueOf(position) {
   const t = Number($("map-choice").value);
   return t < 0 ? position.relevance : position.per_target[t];
+}
+
+// A vocabulary piece as text: sentencepiece's word mark and byte-level BPE's space as spaces.
+function readable(piece) {
+  return piece.replace(/\u2581/g, " ").replace(/\u0120/g, " ");
 }
 
 function colour(value, scale) {
@@ -189,7 +194,7 @@ function render() {
   for (const p of positions) {
     if (p.kind !== "text") continue;
     const span = document.createElement("span");
-    span.textContent = p.piece.replace(/\u2581/g, " ").replace(/\u0120/g, " ");
+    span.textContent = readable(p.piece);
     span.style.background = colour(valueOf(p), scale);
     span.title = valueOf(p).toPrecision(6);
     span.dataset.value = String(valueOf(p));
@@ -203,7 +208,7 @@ function render() {
   ranked.forEach((p, i) => {
     const row = body.insertRow();
     row.insertCell().textContent = String(i + 1);
-    row.insertCell().textContent = p.kind === "image" ? "patch " + p.patch.join(",") : p.piece;
+    row.insertCell().textContent = p.kind === "image" ? "patch " + p.patch.join(",") : readable(p.piece);
     row.insertCell().textContent = valueOf(p).toPrecision(6);
   });
 }
