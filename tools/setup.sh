@@ -23,6 +23,9 @@ PACKAGES=(
   python3-sentencepiece sentencepiece python3-protobuf
   # chat templates rendered at import time, as transformers renders them
   python3-jinja2
+  # Pillow: the image processors' resize, the reference of tests/python/make_pil_fixtures.py
+  # and of the imported LLaVA models' float64 checks
+  python3-pil
   # the HTML report's browser test (tests/python/test_html_chromium.py; skipped without it)
   chromium
   # `atman serve`: the HTTP library; its page's browser test (tests/python/test_serve_page.py)

@@ -156,7 +156,8 @@ std::string config_json(const Model& model) {
                   {"std", i.std},
                   {"resize", i.resize == ImageResize::kStretch      ? "stretch"
                              : i.resize == ImageResize::kCenterCrop ? "center_crop"
-                                                                    : "pad"}};
+                                                                    : "pad"},
+                  {"resample", image_resample_name(i.resample)}};
   } else {
     j["image"] = nullptr;
   }

@@ -123,6 +123,12 @@ TEST(ConfigTest, ReadsKvHeadsResizeAndImageMarker) {
   EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kPad);
   j["image"]["resize"] = "stretch";
   EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resize, ImageResize::kStretch);
+  // image.resample: OpenCV's filters unless the config names Pillow's.
+  EXPECT_EQ(c.image->resample, ImageResample::kOpenCv);
+  for (const ImageResample r : kImageResamples) {
+    j["image"]["resample"] = image_resample_name(r);
+    EXPECT_EQ(parse_model_config(j.dump(), "m.pt").image->resample, r) << image_resample_name(r);
+  }
   // head_dim: the caches' last dimension, hidden_size / num_heads without it.
   EXPECT_EQ(c.head_width(), c.hidden_size / 8);
   j["head_dim"] = 12;
@@ -138,6 +144,10 @@ TEST(ConfigTest, RejectsBadKvHeadsResizeAndImageMarker) {
       {"/head_dim", 1.5, "\"head_dim\" must be an integer, got 1.5"},
       {"/image/resize", "crop", "\"image.resize\" must be \"stretch\", \"center_crop\" or \"pad\", got \"crop\""},
       {"/image/resize", 1, "\"image.resize\" must be a string, got 1"},
+      {"/image/resample", "bicubic",
+       "\"image.resample\" must be \"opencv\", \"pil_bicubic\", \"pil_bilinear\", \"pil_lanczos\", \"pil_box\" or "
+       "\"pil_hamming\", got \"bicubic\""},
+      {"/image/resample", 3, "\"image.resample\" must be a string, got 3"},
       {"/prompt_template", "{image} {question} {image}",
        "\"prompt_template\" may contain {image} at most once, got \"{image} {question} {image}\""},
   };

@@ -134,9 +134,18 @@ def log_additive_attention(q, k, v, modifier):
 
 
 # --------------------------------------------------------------- inputs ---
+def _pil(name):
+    from PIL import Image
+    return lambda: getattr(Image, name)
+
+
+PIL_FILTERS = {"pil_bicubic": _pil("BICUBIC"), "pil_bilinear": _pil("BILINEAR"), "pil_lanczos": _pil("LANCZOS"),
+               "pil_box": _pil("BOX"), "pil_hamming": _pil("HAMMING")}
+
+
 def load_pixels(path, image_config):
-    """Decode -> RGB -> resize (area when shrinking, bilinear otherwise) ->
-    [0, 1] -> normalise -> CHW float64."""
+    """Decode -> RGB -> resize (area when shrinking, bilinear otherwise; or
+    Pillow's filter for image.resample "pil_*") -> [0, 1] -> normalise -> CHW float64."""
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError("cannot read " + path)
@@ -144,12 +153,27 @@ def load_pixels(path, image_config):
     h, w = image_config["size"]
     resize = image_config.get("resize") or "stretch"
 
+    resample = image_config.get("resample") or "opencv"
+
     def resized(img, rh, rw):
+        if resample != "opencv":  # Hugging Face's processors: PIL.Image.resize (python3-pil)
+            from PIL import Image
+            pil = Image.fromarray(np.ascontiguousarray(img))
+            if pil.size == (rw, rh):
+                return img
+            return np.asarray(pil.resize((rw, rh), PIL_FILTERS[resample]()))
         interp = cv2.INTER_AREA if (img.shape[0] > rh or img.shape[1] > rw) else cv2.INTER_LINEAR
         return cv2.resize(img, (rw, rh), interpolation=interp)
 
     h0, w0 = rgb.shape[:2]
-    if resize == "center_crop":  # the side needing the larger scale fits; cut the centre
+    if resize == "center_crop" and resample != "opencv" and h == w:
+        # CLIPImageProcessor: shortest edge to h, the long one int(h * long / short); crop at (side - h) // 2.
+        short, long = min(h0, w0), max(h0, w0)
+        rh, rw = (h, int(h * long / short)) if h0 <= w0 else (int(h * long / short), h)
+        big = resized(rgb, rh, rw)
+        top, left = (rh - h) // 2, (rw - w) // 2
+        rgb = big[top:top + h, left:left + w]
+    elif resize == "center_crop":  # the side needing the larger scale fits; cut the centre
         if h * w0 >= w * h0:
             rh, rw = h, max(w, w0 * h // h0)
         else:

@@ -22,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "atman/io/image_header.h"
+#include "atman/io/pil_resample.h"
 #include "atman/runtime/interrupt.h"
 
 namespace atman {
@@ -205,6 +206,18 @@ cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width) {
   return out;
 }
 
+cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width, ImageResample resample) {
+  switch (resample) {
+    case ImageResample::kOpenCv: return resize_for_model(rgb, height, width);
+    case ImageResample::kPilBicubic: return pil_resize(rgb, height, width, PilFilter::kBicubic);
+    case ImageResample::kPilBilinear: return pil_resize(rgb, height, width, PilFilter::kBilinear);
+    case ImageResample::kPilLanczos: return pil_resize(rgb, height, width, PilFilter::kLanczos);
+    case ImageResample::kPilBox: return pil_resize(rgb, height, width, PilFilter::kBox);
+    case ImageResample::kPilHamming: return pil_resize(rgb, height, width, PilFilter::kHamming);
+  }
+  return resize_for_model(rgb, height, width);
+}
+
 namespace {
 
 // center_crop: the size the whole image is resized to before the crop.
@@ -223,7 +236,7 @@ cv::Mat model_image(const cv::Mat& rgb, const ImageConfig& config) {
     case ImageResize::kStretch: break;
     case ImageResize::kCenterCrop: {
       const cv::Size scaled = crop_scaled_size(rgb.cols, rgb.rows, config);
-      const cv::Mat resized = resize_for_model(rgb, scaled.height, scaled.width);
+      const cv::Mat resized = resize_for_model(rgb, scaled.height, scaled.width, config.resample);
       const cv::Rect centre((scaled.width - static_cast<int>(config.width)) / 2,
                             (scaled.height - static_cast<int>(config.height)) / 2, static_cast<int>(config.width),
                             static_cast<int>(config.height));
@@ -237,10 +250,10 @@ cv::Mat model_image(const cv::Mat& rgb, const ImageConfig& config) {
       cv::Mat square;
       cv::copyMakeBorder(rgb, square, top, side - rgb.rows - top, left, side - rgb.cols - left, cv::BORDER_CONSTANT,
                          mean);
-      return resize_for_model(square, config.height, config.width);
+      return resize_for_model(square, config.height, config.width, config.resample);
     }
   }
-  return resize_for_model(rgb, config.height, config.width);
+  return resize_for_model(rgb, config.height, config.width, config.resample);
 }
 
 ImageView model_view(int image_width, int image_height, const ImageConfig& config) {

@@ -41,8 +41,12 @@ cv::Mat to_rgb8(const cv::Mat& decoded, const std::string& origin);
 
 /// Resizes as the trainer does: INTER_AREA when either side shrinks, INTER_LINEAR otherwise.
 cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width);
+/// Resizes with `resample`: resize_for_model for kOpenCv, else Pillow's filter
+/// (pil_resample.h), as Hugging Face's image processors resize.
+cv::Mat resize_for_model(const cv::Mat& rgb, int64_t height, int64_t width, ImageResample resample);
 /// 8-bit RGB -> 8-bit RGB of exactly config.height x config.width, as
 /// config.resize says (docs/contract.md, "Pixels"):
+/// Every resize is resize_for_model with config.resample.
 ///   stretch:     resize_for_model to H x W;
 ///   center_crop: resize so that the side that needs the larger scale fits
 ///                exactly (the other becomes floor(side * scale), at least its

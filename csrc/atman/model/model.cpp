@@ -162,6 +162,16 @@ ImageConfig parse_image_config(ConfigReader& r, const json& image) {
              "must be \"stretch\", \"center_crop\" or \"pad\", got " + ConfigReader::shown(image["resize"]));
     }
   }
+  if (image.contains("resample") && !image["resample"].is_null()) {  // optional
+    const std::string resample = r.string(image, "resample", "image.resample");
+    const auto* found = std::find_if(std::begin(kImageResamples), std::end(kImageResamples),
+                                     [&](ImageResample each) { return resample == image_resample_name(each); });
+    if (found == std::end(kImageResamples)) {
+      r.fail("image.resample", "must be \"opencv\", \"pil_bicubic\", \"pil_bilinear\", \"pil_lanczos\", "
+                               "\"pil_box\" or \"pil_hamming\", got " + ConfigReader::shown(image["resample"]));
+    }
+    ic.resample = *found;
+  }
   return ic;
 }
 
