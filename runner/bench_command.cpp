@@ -126,29 +126,31 @@ std::string prompt_of_length(const Model& model, int64_t length) {
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
 void print_main_table(const std::vector<BenchRow>& rows) {
-  std::printf("\n%-13s %-10s %-13s %8s %8s %9s %9s %10s %6s %6s\n", "case", "variant", "strategy", "wall s",
+  std::printf("\n%-13s %-14s %-13s %8s %8s %9s %9s %10s %6s %6s\n", "case", "variant", "strategy", "wall s",
               "cpu s", "speed-up", "(cpu)", "positions", "calls", "batch");
   for (const BenchRow& r : rows) {
-    std::printf("%-13s %-10s %-13s %8.2f %8.2f %8.2fx %8.2fx %10lld %6lld %6lld\n", r.case_name.c_str(),
+    std::printf("%-13s %-14s %-13s %8.2f %8.2f %8.2fx %8.2fx %10lld %6lld %6lld\n", r.case_name.c_str(),
                 r.variant.c_str(), r.strategy.c_str(), r.seconds, r.cpu_seconds, r.speedup, r.cpu_speedup,
                 static_cast<long long>(r.positions), static_cast<long long>(r.calls), static_cast<long long>(r.batch));
   }
-  std::printf("\n%-13s %-10s %8s %7s %11s %7s %10s %8s %6s %11s %8s %6s\n", "case", "variant", "GFLOP/s", "% peak",
+  std::printf("\n%-13s %-14s %8s %7s %11s %7s %10s %8s %6s %11s %8s %6s\n", "case", "variant", "GFLOP/s", "% peak",
               "GFLOP/cpu-s", "% peak", "tensors MB", "plain", "ratio", "resident MB", "plain", "ratio");
   for (const BenchRow& r : rows) {
-    std::printf("%-13s %-10s %8.1f %6.1f%% %11.1f %6.1f%% %10.1f %8.1f %5.2fx %11.1f %8.1f %5.2fx\n",
+    std::printf("%-13s %-14s %8.1f %6.1f%% %11.1f %6.1f%% %10.1f %8.1f %5.2fx %11.1f %8.1f %5.2fx\n",
                 r.case_name.c_str(), r.variant.c_str(), r.gflops, 100.0 * r.peak_fraction, r.cpu_gflops,
                 100.0 * r.cpu_peak_fraction, r.tensor_mb, r.plain_tensor_mb, r.tensor_ratio, r.peak_mb,
                 r.plain_forward_mb, r.memory_ratio);
   }
-  std::printf("\n%-13s %-10s %11s %11s %8s %22s %6s %11s %9s %8s\n", "case", "variant", "reuse limit", "% of limit",
-              "(cpu)", "max |dR| (reference)", "agree", "max rel err", "spearman", "same top");
+  std::printf("\n%-13s %-14s %11s %11s %8s %22s %6s %11s %9s %8s %9s %12s %10s\n", "case", "variant", "reuse limit",
+              "% of limit", "(cpu)", "max |dR| (reference)", "agree", "max rel err", "spearman", "same top",
+              "top-10 in", "top-10 |dR|", "recomputed");
   for (const BenchRow& r : rows) {
-    const bool bf16 = r.variant == "ours-bf16";
-    std::printf("%-13s %-10s %10.2fx %10.1f%% %7.1f%% %13.2e (%s) %6s %11.2e %9.4f %8s\n", r.case_name.c_str(),
-                r.variant.c_str(), r.reuse_limit, 100.0 * r.limit_fraction, 100.0 * r.cpu_limit_fraction,
-                r.max_abs_diff, bf16 ? "fp32" : "publ", bf16 ? "-" : yes_no(r.agree).c_str(), r.max_rel_err,
-                r.spearman, yes_no(r.same_top).c_str());
+    const bool bf16 = r.variant.rfind("ours-bf16", 0) == 0;
+    std::printf("%-13s %-14s %10.2fx %10.1f%% %7.1f%% %13.2e (%s) %6s %11.2e %9.4f %8s %6lld/10 %12.2e %10lld\n",
+                r.case_name.c_str(), r.variant.c_str(), r.reuse_limit, 100.0 * r.limit_fraction,
+                100.0 * r.cpu_limit_fraction, r.max_abs_diff, bf16 ? "fp32" : "publ",
+                bf16 ? "-" : yes_no(r.agree).c_str(), r.max_rel_err, r.spearman, yes_no(r.same_top).c_str(),
+                static_cast<long long>(r.top10_overlap), r.top10_max_abs, static_cast<long long>(r.recomputed));
   }
 }
 
@@ -188,7 +190,8 @@ json row_json(const BenchRow& r) {
           {"tensor_memory_ratio", r.tensor_ratio}, {"reuse_limit", r.reuse_limit},
           {"limit_fraction", r.limit_fraction}, {"max_abs_diff", r.max_abs_diff},
           {"agree", r.agree},            {"max_relative_error", r.max_rel_err},
-          {"spearman", r.spearman},      {"same_top", r.same_top}};
+          {"spearman", r.spearman},      {"same_top", r.same_top},
+          {"top10_overlap", r.top10_overlap}, {"top10_max_abs_diff", r.top10_max_abs}, {"recomputed", r.recomputed}};
 }
 
 std::string rows_csv(const std::vector<BenchRow>& rows) {
@@ -197,16 +200,17 @@ std::string rows_csv(const std::vector<BenchRow>& rows) {
       "positions_computed,model_calls,gflops,matmul_peak_fraction,cpu_gflops,cpu_matmul_peak_fraction,batch_size,"
       "peak_memory_mb,plain_forward_memory_mb,memory_ratio,tensor_peak_mb,plain_forward_tensor_mb,tensor_memory_ratio,"
       "reuse_limit,limit_fraction,cpu_limit_fraction,"
-      "max_abs_diff,agree,max_relative_error,spearman,same_top\n";
+      "max_abs_diff,agree,max_relative_error,spearman,same_top,top10_overlap,top10_max_abs_diff,recomputed\n";
   for (const BenchRow& r : rows) {
     out += fmt::format(
         "{},{},{},{},{},{:.6f},{:.6f},{:.4f},{:.4f},{},{},{:.3f},{:.4f},{:.3f},{:.4f},{},{:.2f},{:.2f},{:.4f},{:.2f},"
         "{:.2f},{:.4f},{:.4f},"
-        "{:.4f},{:.4f},{:.3e},{},{:.3e},{:.6f},{}\n",
+        "{:.4f},{:.4f},{:.3e},{},{:.3e},{:.6f},{},{},{:.3e},{}\n",
         r.case_name, r.variant, r.strategy, r.length, r.rows, r.seconds, r.cpu_seconds, r.speedup, r.cpu_speedup,
         r.positions, r.calls, r.gflops, r.peak_fraction, r.cpu_gflops, r.cpu_peak_fraction, r.batch, r.peak_mb,
         r.plain_forward_mb, r.memory_ratio, r.tensor_mb, r.plain_tensor_mb, r.tensor_ratio, r.reuse_limit,
-        r.limit_fraction, r.cpu_limit_fraction, r.max_abs_diff, r.agree ? 1 : 0, r.max_rel_err, r.spearman, r.same_top ? 1 : 0);
+        r.limit_fraction, r.cpu_limit_fraction, r.max_abs_diff, r.agree ? 1 : 0, r.max_rel_err, r.spearman, r.same_top ? 1 : 0,
+        r.top10_overlap, r.top10_max_abs, r.recomputed);
   }
   return out;
 }

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "atman/atman.h"
+#include "atman/core/precision_choice.h"
 #include "atman/core/sweep_memory.h"
 #include "atman/io/atomic_file.h"
 #include "atman/methods/baselines.h"
@@ -111,9 +112,14 @@ void report_plan(const ExplainArgs& a, const Model& model, const ExplainOptions&
           "full recompute";
     if (!model.capabilities().target_only()) why += ", with [B, S, V] logits (no hidden_states/lm_head)";
   }
+  const PrecisionChoice precision = choose_precision(options.precision, config);
+  const std::string number_format =
+      precision.precision == Precision::kBFloat16
+          ? fmt::format("bfloat16 ({}; the top {} units and those within {} of them recomputed in float32)",
+                        precision.why, options.recompute_top, options.recompute_margin)
+          : fmt::format("float32, exact ({})", precision.why);
   std::fprintf(stderr, "atman: passes: %s (%s), %s, %s control\n", strategy_name(resolved).c_str(), why.c_str(),
-               options.precision == Precision::kBFloat16 ? "bfloat16" : "float32 (exact)",
-               control_name(options.control).c_str());
+               number_format.c_str(), control_name(options.control).c_str());
   print_thread_choice(options.threads, local_ranks);
 }
 

@@ -38,9 +38,17 @@ void add_method_flags(CLI::App* sub, ExplainArgs& a) {
       ->check(CLI::IsMember(strategy_names()))
       ->capture_default_str();
   sub->add_option("--precision", a.precision,
-                  "Number format of the passes: fp32 (exact) or bf16 (faster on CPUs with bfloat16 units, "
-                  "small deviations)")
+                  "Number format of the passes: fp32 (exact), bf16 (faster on CPUs with bfloat16 units; the top "
+                  "units recomputed in float32) or auto (bf16 where the CPU has it and the model is wide enough)")
       ->check(CLI::IsMember(precision_names()))
+      ->capture_default_str();
+  sub->add_option("--recompute-top", a.recompute_top,
+                  "With bf16: recompute in float32 the N most relevant units and every unit within "
+                  "--recompute-margin of them (0: none)")
+      ->capture_default_str();
+  sub->add_option("--recompute-margin", a.recompute_margin,
+                  "With bf16: also recompute units whose relevance is within this fraction of the largest |R| "
+                  "below the N-th's")
       ->capture_default_str();
   sub->add_option("--control", a.control,
                   "How a factor f acts on the suppressed key's attention score: multiplicative ((H - min H) * f, "
@@ -147,6 +155,10 @@ ExplainOptions explain_options_from(const ExplainArgs& a) {
   apply_unit_flags(a.unit_flags, a.method, o);
   o.strategy = parse_strategy(a.strategy);
   o.precision = parse_precision(a.precision);  // CLI11 has checked the names
+  check_int_flag("--recompute-top", a.recompute_top, 0, 1000000);
+  check_real_flag("--recompute-margin", a.recompute_margin, 0.0, 1.0);
+  o.recompute_top = a.recompute_top;
+  o.recompute_margin = a.recompute_margin;
   o.control = parse_control(a.control);
   o.target_granularity = parse_target_granularity(a.target_granularity);
   o.postprocess = parse_postprocess(a.postprocess);

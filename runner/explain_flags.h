@@ -36,6 +36,8 @@ struct ExplainArgs {
   std::string granularity = "token";
   std::string strategy = "auto";
   std::string precision = "fp32";
+  int64_t recompute_top = ExplainOptions{}.recompute_top;
+  double recompute_margin = ExplainOptions{}.recompute_margin;
   std::string control = "multiplicative";
   std::string method = "atman";
   int64_t ig_steps = BaselineOptions{}.ig_steps;

@@ -147,6 +147,19 @@ Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact) {
   if (std::isnan(d.spearman)) d.spearman = sa == sb ? 1.0 : 0.0;
   d.same_top = !sa.empty() && std::max_element(sa.begin(), sa.end()) - sa.begin() ==
                                   std::max_element(sb.begin(), sb.end()) - sb.begin();
+  const auto top10 = [](const std::vector<double>& sums) {
+    std::vector<size_t> order(sums.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const size_t k = std::min<size_t>(10, order.size());
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t x, size_t y) { return sums[x] > sums[y]; });
+    order.resize(k);
+    return order;
+  };
+  const std::vector<size_t> ta = top10(sa), tb = top10(sb);
+  for (size_t i : tb) {
+    d.top10_overlap += std::find(ta.begin(), ta.end(), i) != ta.end();
+    d.top10_max_abs = std::max(d.top10_max_abs, std::abs(sa[i] - sb[i]));
+  }
   return d;
 }
 

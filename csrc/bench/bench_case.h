@@ -25,7 +25,7 @@ namespace atman {
 /// One measured (case, variant).
 struct BenchRow {
   std::string case_name;  // single-token, conceptual, length-N
-  std::string variant;    // published, ours, ours-bf16
+  std::string variant;    // published, ours, ours-bf16, ours-bf16+fp32 (the top units recomputed in float32)
   std::string strategy;
   int64_t length = 0;
   int64_t rows = 0;
@@ -55,6 +55,9 @@ struct BenchRow {
   double max_rel_err = 0.0;
   double spearman = 1.0;
   bool same_top = true;
+  int64_t top10_overlap = 10;  // of the reference's 10 largest units (bf16 rows: vs ours fp32)
+  double top10_max_abs = 0.0;  // largest |dR| among them
+  int64_t recomputed = 0;      // ours-bf16+fp32: units recomputed in float32
   at::Tensor relevance;
 };
 
@@ -70,7 +73,8 @@ class Bench {
 
   /// Runs one input through every variant, `repeat` times interleaved; keeps
   /// the best time and the largest memory of each variant. Rows: published,
-  /// ours, then ours-bf16 when `with_bf16`.
+  /// ours, then ours-bf16 and ours-bf16+fp32 (the bf16 sweep with its top
+  /// units recomputed in float32, as `--precision bf16` runs) when `with_bf16`.
   std::vector<BenchRow> run_case(const std::string& case_name, const ExplainInput& input,
                                  const ExplainOptions& options, bool with_bf16);
 
@@ -90,6 +94,8 @@ class Bench {
   std::vector<Variant> variants(int64_t batch, bool with_bf16) const;
   void time_variants(const std::string& case_name, const PreparedInput& prepared, const SweepInput& sweep,
                      const std::vector<Variant>& variants, std::vector<BenchRow>& rows);
+  BenchRow recompute_row(const PreparedInput& prepared, const SweepInput& sweep, const BenchRow& bf16,
+                         const ExplainOptions& options);
   void derive_figures(const at::Tensor& modifiers, const at::Tensor& embeddings, std::vector<BenchRow>& rows);
   void plain_forward(const at::Tensor& embeddings, int64_t batch, double* resident_mb, double* tensor_mb);
 
@@ -98,7 +104,7 @@ class Bench {
   Explainer explainer_;
   AllocationMeter* meter_;
   ModelCost cost_;
-  double flops_[3] = {0, 0, 0};
+  double flops_[4] = {0, 0, 0, 0};
   MatmulPeak fp32_peak_;
   MatmulPeak bf16_peak_;
 };

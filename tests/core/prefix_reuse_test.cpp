@@ -330,8 +330,14 @@ TEST(E2eBenchTest, PrintsTheTableAndWritesCsvAndJson) {
   EXPECT_NE(r.out.find("length-32"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("matmul peak"), std::string::npos);
   const auto j = nlohmann::json::parse(testing::read_file(tmp.path("b.json")));
-  ASSERT_EQ(j["rows"].size(), 6u + 4u);
+  ASSERT_EQ(j["rows"].size(), 8u + 4u);  // 2 cases x 4 variants, 4 lengths
   for (const auto& row : j["rows"]) {
+    if (row["variant"] == "ours-bf16+fp32") {
+      // The bfloat16 map with its top units recomputed in float32: float32's top 10, exact.
+      EXPECT_GT(row["recomputed"].get<int64_t>(), 0);
+      EXPECT_EQ(row["top10_overlap"], 10);
+      EXPECT_LT(row["top10_max_abs_diff"].get<double>(), 1e-4);
+    }
     if (row["variant"] == "ours") {
       EXPECT_TRUE(row["agree"].get<bool>());
       EXPECT_EQ(row["strategy"], "prefix-reuse");
@@ -341,7 +347,7 @@ TEST(E2eBenchTest, PrintsTheTableAndWritesCsvAndJson) {
     EXPECT_GT(row["positions_computed"].get<int64_t>(), 0);
   }
   const std::string csv = testing::read_file(tmp.path("b.csv"));
-  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 11);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 13);
   EXPECT_EQ(csv.rfind("case,variant,strategy,", 0), 0u);
 
   const testing::RunResult bad = testing::run_atman({"bench", "--model", testing::test_model("image_text.pt"),

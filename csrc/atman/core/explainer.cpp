@@ -18,7 +18,9 @@
 
 #include "atman/core/coarse_to_fine.h"
 #include "atman/core/contrast.h"
+#include "atman/core/float32_recompute.h"
 #include "atman/core/pass_runner.h"
+#include "atman/core/precision_choice.h"
 #include "atman/core/shaping.h"
 #include "atman/core/shard.h"
 #include "atman/core/suppression.h"
@@ -45,6 +47,10 @@ void check_options(const ExplainOptions& o) {
         fmt::format("conceptual threshold must be in [-1, 1] or off, got {}", *o.conceptual_threshold));
   }
   if (o.batch_size < 0) throw std::invalid_argument(fmt::format("batch size must be >= 0, got {}", o.batch_size));
+  if (o.recompute_top < 0) throw std::invalid_argument(fmt::format("recompute top must be >= 0, got {}", o.recompute_top));
+  if (!std::isfinite(o.recompute_margin) || o.recompute_margin < 0.0) {
+    throw std::invalid_argument(fmt::format("recompute margin must be a finite number >= 0, got {}", o.recompute_margin));
+  }
   if (o.threads < 0) throw std::invalid_argument(fmt::format("threads must be >= 0, got {}", o.threads));
   if (o.max_memory_mb < 0) {
     throw std::invalid_argument(fmt::format("max memory must be >= 0 MB, got {}", o.max_memory_mb));
@@ -81,9 +87,8 @@ void finish_stats(const PlannedSweep& plan, SweepStats* stats) {
 
 // The Explanation of a finished sweep: relevance from every unit's
 // cross-entropies against the clean ones, and `stats` finished.
-Explanation assemble_sweep(const PlannedSweep& plan, const std::vector<WorkResult>& results,
-                           const at::Tensor& clean_ce, SweepStats stats) {
-  const at::Tensor relevance = gather_relevance(results, plan.rows(), clean_ce);
+Explanation assemble_sweep(const PlannedSweep& plan, const at::Tensor& relevance, const at::Tensor& clean_ce,
+                           SweepStats stats) {
   std::vector<double> ce;
   for (int64_t i = 0; i < clean_ce.size(0); ++i) ce.push_back(clean_ce[i].item<double>());
   Explanation e = assemble_explanation(plan.config, "atman", plan.prepared.sequence, plan.prepared.groups, relevance,
@@ -148,7 +153,40 @@ Explanation explain_share(PassRunner& runner, const PlannedSweep& plan, ProcessG
     results.push_back({plan.units[u], all[r].slice(0, offset[r], offset[r] + n)});
     offset[r] += n;
   }
-  return assemble_sweep(plan, results, out.clean_ce, std::move(stats));
+  return assemble_sweep(plan, gather_relevance(results, plan.rows(), out.clean_ce), out.clean_ce, std::move(stats));
+}
+
+// One process's sweep: every unit in the chosen precision; with a reduced one,
+// the units a reader looks at again in float32 (core/float32_recompute.h).
+Explanation explain_alone(const Explainer& explainer, PassRunner& runner, const PlannedSweep& plan,
+                          const ProgressCallback& progress) {
+  const PreparedInput& prepared = plan.prepared;
+  const ExplainOptions& options = plan.options;
+  const SweepOutput out = run_sweep_units(runner, prepared.modifiers, plan.units, progress);
+  SweepStats stats;
+  stats.positions_computed = runner.positions_computed();
+  at::Tensor relevance = gather_relevance(out.results, plan.rows(), out.clean_ce);
+  if (options.precision == Precision::kFloat32 || options.recompute_top <= 0) {
+    return assemble_sweep(plan, relevance, out.clean_ce, std::move(stats));
+  }
+  const std::vector<int64_t> rows = rows_to_recompute(relevance, options.recompute_top, options.recompute_margin);
+  SweepInput sweep{prepared.embeddings, prediction_rows(prepared.sequence), prepared.sequence.target_ids,
+                   options.control};
+  auto exact_runner = make_pass_runner(explainer.model(), std::move(sweep), options.strategy,
+                                       explainer.compiled(Precision::kFloat32));
+  const int64_t n = plan.rows(), total = n + static_cast<int64_t>(rows.size());
+  const ProgressCallback recompute_progress = [&](const SweepProgress& p) {
+    if (progress) progress({n + p.passes_done, total, p.elapsed_seconds});
+  };
+  const Float32Values exact = recompute_in_float32(*exact_runner, prepared.modifiers, rows, plan.batch,
+                                                   recompute_progress);
+  for (size_t k = 0; k < rows.size(); ++k) relevance[rows[k]] = exact.relevance[static_cast<int64_t>(k)];
+  stats.positions_computed += exact_runner->positions_computed();
+  // The targets' clean cross-entropies are the float32 ones: exact, as the recomputed units are.
+  Explanation e = assemble_sweep(plan, relevance, exact.clean_ce, std::move(stats));
+  for (int64_t row : rows) e.units[row].recomputed = true;
+  e.stats.forward_passes += exact.passes;
+  return e;
 }
 
 }  // namespace
@@ -250,7 +288,8 @@ int64_t default_batch_size(const Model& model, const PreparedInput& prepared, co
   return std::max<int64_t>(1, batch);
 }
 
-std::shared_ptr<const CompiledModel> Explainer::compiled(Precision precision) const {
+std::shared_ptr<const CompiledModel> Explainer::compiled(Precision asked) const {
+  const Precision precision = choose_precision(asked, model_->config()).precision;
   std::lock_guard<std::mutex> lock(compiled_mutex_);
   auto& slot = compiled_[precision == Precision::kBFloat16 ? 1 : 0];
   if (!slot) slot = CompiledModel::compile(*model_, precision);
@@ -310,9 +349,11 @@ PreparedInput Explainer::prepare(const std::string& prompt, const std::string& t
   return prepared;
 }
 
-Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& options,
+Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& asked,
                                const ProgressCallback& progress, ProcessGroup* group) const {
-  check_options(options);
+  check_options(asked);
+  ExplainOptions options = asked;
+  options.precision = choose_precision(asked.precision, model_->config()).precision;  // auto: per model and CPU
   if (input.contrast) {
     if (group) throw std::invalid_argument("a contrastive explanation does not shard over ranks: run it in one process");
     return explain_contrast(*this, input, options, progress);  // core/contrast.h
@@ -340,15 +381,7 @@ Explanation Explainer::explain(const ExplainInput& input, const ExplainOptions& 
   if (group && options.batch_size <= 0) batch = group->min_over_ranks("explain/batch", batch);
   const PlannedSweep plan{model_->config(), prepared, options, runner->plan(prepared.modifiers, batch),
                           threads, batch, compile_seconds, start, sweep_start};
-  Explanation e;
-  if (group) {
-    e = explain_share(*runner, plan, *group, progress);
-  } else {
-    const SweepOutput out = run_sweep_units(*runner, prepared.modifiers, plan.units, progress);
-    SweepStats stats;
-    stats.positions_computed = runner->positions_computed();
-    e = assemble_sweep(plan, out.results, out.clean_ce, std::move(stats));
-  }
+  Explanation e = group ? explain_share(*runner, plan, *group, progress) : explain_alone(*this, *runner, plan, progress);
   finish_explanation(e, input.image_rgb);  // core/shaping.h
   return e;
 }

@@ -47,6 +47,9 @@ struct ExplainedUnit {
   /// Coarse-to-fine (--image-search): false for a patch that was not refined
   /// and carries the relevance of its tile (tile_*); true for every computed unit.
   bool refined = true;
+  /// A reduced-precision sweep (params.precision not float32): true for a
+  /// unit whose values were computed again in float32 (core/float32_recompute.h).
+  bool recomputed = false;
   double relevance = 0.0;        // R[i] = sum_t R[i, t] (with a contrast: minus sum_c R_c[i, c])
   std::vector<double> per_target;  // R[i, t] in target order
   /// With a contrast (Explanation::contrast): R_c[i, c] = CE_c(m_i) - CE_c(1)

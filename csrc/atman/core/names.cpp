@@ -51,7 +51,7 @@ const Table<Postprocess>& postprocesses() {
 }
 
 const Table<Precision>& precisions() {
-  static const Table<Precision> table = {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"}};
+  static const Table<Precision> table = {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"}, {Precision::kAuto, "auto"}};
   return table;
 }
 

@@ -47,7 +47,8 @@ enum class PassStrategy {
 /// Number format of the perturbed passes. kFloat32 is exact (the default);
 /// kBFloat16 casts the model and the embeddings to bfloat16 for speed, with
 /// small deviations (`atman bench` reports them).
-enum class Precision { kFloat32, kBFloat16 };
+/// kAuto: chosen per model and CPU (core/precision_choice.h) before the sweep.
+enum class Precision { kFloat32, kBFloat16, kAuto };
 
 /// How a modifier factor f acts on its key's attention score (docs/method.md,
 /// "Controls"): kMultiplicative (H - min H) * f, the reference code's and the
@@ -107,6 +108,12 @@ struct ExplainOptions {
   PassStrategy strategy = PassStrategy::kAuto;
   /// Number format of the passes (kFloat32: exact).
   Precision precision = Precision::kFloat32;
+  /// With a reduced precision: the units recomputed in float32 after the
+  /// sweep (core/float32_recompute.h), the `recompute_top` most relevant and
+  /// every unit within `recompute_margin` x the largest |R| of the
+  /// recompute_top-th; 0: none.
+  int64_t recompute_top = 10;
+  double recompute_margin = 0.15;
   /// How the factors act on the attention scores (kMultiplicative: the published method).
   Control control = Control::kMultiplicative;
   /// Score shaping after R is computed (core/shaping.h, docs/json.md): the

@@ -83,6 +83,11 @@ std::string explanation_to_json(const Explanation& e, int indent) {
   doc["params"]["normalize"] = e.params.normalize;
   doc["params"]["control"] = control_name(e.params.control);  // how the factors act (docs/method.md, "Controls")
   add_unit_params(e, doc["params"]);
+  if (e.params.precision != Precision::kFloat32) {  // a reduced precision: which values are float32 (docs/json.md)
+    doc["params"]["precision"] = precision_name(e.params.precision);
+    doc["params"]["recompute_top"] = e.params.recompute_top;
+    doc["params"]["recompute_margin"] = e.params.recompute_margin;
+  }
   for (const auto& [key, value] : e.method_params) doc["params"][key] = value;
   for (const auto& [key, value] : e.method_text_params) doc["params"][key] = value;
   doc["image_grid"] = e.image_grid ? json::array({e.image_grid->first, e.image_grid->second}) : json(nullptr);
@@ -101,6 +106,7 @@ std::string explanation_to_json(const Explanation& e, int indent) {
     }
     p["members"] = u.members;
     add_unit_label(e, u, p);
+    if (e.params.precision != Precision::kFloat32) p["recomputed"] = u.recomputed;
     p["relevance"] = u.relevance;
     p["per_target"] = u.per_target;
     if (e.contrast) p["per_contrast"] = u.per_contrast;
