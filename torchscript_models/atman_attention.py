@@ -1,4 +1,5 @@
-"""The attention of every architecture (tiny_magma.py, importers/llama.py):
+"""The attention of every architecture (tiny_magma.py, importers/llama.py,
+gpt2.py, gptj.py, gpt_neox.py, gemma2.py, phi3.py):
 AtMan's manipulation of docs/method.md under either control, and AttnLRP's
 attention for forward_lrp (docs/optional_methods.md). Call these in each
 layer rather than writing them again.
@@ -6,6 +7,7 @@ layer rather than writing them again.
 Usage: out, probs = manipulated_attention(q, k, v, modifier, query_offset)
        out, probs = manipulated_attention(q, k, v, bias, query_offset, log_additive=True)
        out = lrp_attention(q, k, v)
+       out, probs = manipulated_attention(q, k, v, modifier, query_offset, window, False, scale, softcap)  (Gemma-2)
        q [B,H,Sq,dh], k/v [B,Hkv,Sk,dh] (Hkv divides H), modifier/bias [B,Sk]."""
 import math
 from typing import Tuple
