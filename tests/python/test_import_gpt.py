@@ -421,8 +421,11 @@ def check_generate_answer_eval(checks, binary, name, work):
 # ------------------------------------------------- GPT-2's real tokenizer ---
 def check_real_gpt2_tokenizer(checks, binary, references, work):
     """tiktoken's gpt2 encoding, written by the fixture as a tokenizer.json,
-    in both of GPT-2's layouts inside a tiny random model; `atman tokenize`
-    must give tiktoken's ids on the fixture's strings."""
+    in both of GPT-2's layouts inside a tiny random model, and as GPT-J's
+    (vocab.json + merges.txt and added_tokens.json's 143 <|extratoken_N|>,
+    ids 50257..50399, vocab_size 50400); `atman tokenize` must give
+    tiktoken's ids on the fixture's strings, and GPT-J's added tokens their
+    own ids between two strings' tiktoken ids."""
     spec_path = os.path.join(references, "gpt2.tokenizer.json")
     expected_path = os.path.join(references, "gpt2.expected.json")
     strings_path = os.path.join(HERE, "..", "tokenizers", "strings.json")
@@ -434,12 +437,17 @@ def check_real_gpt2_tokenizer(checks, binary, references, work):
     strings = json.load(open(strings_path, encoding="utf-8"))
     config = mg.gpt2_config(vocab_size=50257, n_embd=16, n_layer=1, n_head=2, bos_token_id=50256,
                             eos_token_id=50256)
-    for layout in ("vocab_merges", "tokenizer_json"):
+    extra = {"<|extratoken_%d|>" % n: 50256 + n for n in range(1, 144)}  # GPT-J's added_tokens.json
+    plain = [i for i, t in enumerate(strings) if len(t) > 3 and t.replace(" ", "").isalpha() and t.isascii()][:2]
+    joined = strings[plain[0]] + "<|extratoken_7|>" + strings[plain[1]]
+    for layout in ("vocab_merges", "tokenizer_json", "gptj_added_tokens"):
         folder = os.path.join(work, "src", "gpt2_real_" + layout)
-        mg.write_gpt2_folder(folder, config, seed=33)
+        mg.write_gpt2_folder(folder, dict(config, vocab_size=50400) if layout.startswith("gptj") else config, seed=33)
         for name in ("vocab.json", "merges.txt"):
             os.remove(os.path.join(folder, name))
-        if layout == "vocab_merges":
+        if layout.startswith("gptj"):
+            json.dump(extra, open(os.path.join(folder, "added_tokens.json"), "w"))
+        if layout != "tokenizer_json":
             json.dump(spec["model"]["vocab"], open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8"),
                       ensure_ascii=False)
             with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
@@ -452,15 +460,19 @@ def check_real_gpt2_tokenizer(checks, binary, references, work):
         if proc.returncode or not binary:
             continue
         lines = os.path.join(work, "out", "gpt2_strings.jsonl")
+        texts, want = list(strings), list(expected)
+        if layout.startswith("gptj"):
+            texts.append(joined)
+            want.append(expected[plain[0]] + [extra["<|extratoken_7|>"]] + expected[plain[1]])
         with open(lines, "w", encoding="utf-8") as f:
-            for text in strings:
+            for text in texts:
                 f.write(json.dumps(text) + "\n")
         proc = atman(binary, "tokenize", "--model", out, "--jsonl", lines, "--json")
         got = [json.loads(line)["ids"] for line in proc.stdout.splitlines()] if proc.returncode == 0 else []
-        wrong = [i for i, (g, w) in enumerate(zip(got, expected)) if g != w]
-        checks.check("gpt2 real tokenizer (%s): atman tokenize = tiktoken gpt2 on %d strings" % (layout, len(strings)),
-                     len(got) == len(expected) and not wrong,
-                     proc.stderr.strip()[:200] or ("first difference: string %d %r" % (wrong[0], strings[wrong[0]])
+        wrong = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        checks.check("gpt2 real tokenizer (%s): atman tokenize = tiktoken gpt2 on %d strings" % (layout, len(texts)),
+                     len(got) == len(want) and not wrong,
+                     proc.stderr.strip()[:200] or ("first difference: string %d %r" % (wrong[0], texts[wrong[0]])
                                                    if wrong else ""))
 
 
