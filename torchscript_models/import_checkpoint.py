@@ -153,12 +153,16 @@ def chat_template(args, folder):
     return find_chat_template(folder.path, folder.optional_json("tokenizer_config.json"))
 
 
-def decide_prompt(args, folder, tokenizer, id_configs, default_template):
-    """The rendered chat template (or the default one) and exactly one BOS when the model uses one."""
+def decide_prompt(args, folder, tokenizer, id_configs, default_template, image_placeholder=None):
+    """The rendered chat template (or the default one) and exactly one BOS
+    when the model uses one. An image model's template is rendered with an
+    image part whose placeholder text becomes {image}."""
     tokenizer_config = folder.optional_json("tokenizer_config.json")
     tokens = special_tokens(tokenizer_config, folder.optional_json("special_tokens_map.json"))
-    text, source = chat_template(args, folder) if default_template == TEXT_TEMPLATE else (None, None)
-    template = render_chat_template(text, source, tokens, args.system) if text is not None else None
+    text, source = chat_template(args, folder) if default_template == TEXT_TEMPLATE or image_placeholder \
+        else (None, None)
+    template = render_chat_template(text, source, tokens, args.system, image_placeholder) if text is not None \
+        else None
     if args.system is not None and template is None:
         raise CheckpointError("%s: --system needs a chat template, and the folder has none (chat_template.jinja, "
                               "chat_template.json or tokenizer_config.json's chat_template)" % folder.path)
@@ -244,6 +248,10 @@ def import_hf_folder(args):
                                       os.path.join(args.src, "preprocessor_config.json"))
         template, extra = LLAVA_TEMPLATE, {"image_token_index": settings.image_token_index}
         id_configs = [folder.config, folder.config.get("text_config") or {}, generation]
+        if text.sliding_window and len(text.windowed_layers()) < text.num_layers:
+            extra["sliding_window_layers"] = text.windowed_layers()  # Qwen2: the layers with the window
+        # The processor's image token text (processor_config.json; "<image>" by default).
+        placeholder = folder.optional_json("processor_config.json").get("image_token") or "<image>"
     elif architectures[0] in GPT_FAMILY:
         text = GPT_FAMILY[architectures[0]].settings(folder.config, where)
         image, template, extra = None, TEXT_TEMPLATE, {}
@@ -258,7 +266,7 @@ def import_hf_folder(args):
         id_configs = [folder.config, generation]
     # The tokenizer and the template are checked before any weight is read.
     tokenizer.check_fits(text.vocab_size, args.src)
-    prompt = decide_prompt(args, folder, tokenizer, id_configs, template)
+    prompt = decide_prompt(args, folder, tokenizer, id_configs, template, placeholder if llava else None)
     # Phi-3's longrope: by default the original context, where its short factors hold.
     default_positions = getattr(text, "default_max_positions", lambda: text.max_positions)()
     max_positions = args.max_positions or default_positions

@@ -172,6 +172,40 @@ def clip_state(vision, used_layers, gen):
     return state
 
 
+def siglip_state(vision, gen):
+    """SiglipVisionModel's keys: patch embedding with bias, a position per
+    patch, no class token; post_layernorm and (vision_use_head) the pooling
+    head are written too, as checkpoints hold them, though LLaVA never uses them."""
+    d, f, patch = vision["hidden_size"], vision["intermediate_size"], vision["patch_size"]
+    p0 = "vision_tower.vision_model."
+    state = {p0 + "embeddings.patch_embedding.weight":
+             torch.randn(d, 3, patch, patch, generator=gen) / (3 * patch * patch) ** 0.5,
+             p0 + "embeddings.patch_embedding.bias": 0.1 * torch.randn(d, generator=gen),
+             p0 + "embeddings.position_embedding.weight":
+                 0.5 * torch.randn((vision["image_size"] // patch) ** 2, d, generator=gen),
+             p0 + "post_layernorm.weight": 1 + 0.1 * torch.randn(d, generator=gen),
+             p0 + "post_layernorm.bias": 0.1 * torch.randn(d, generator=gen)}
+    for i in range(vision["num_hidden_layers"]):  # the same layer keys as CLIP's
+        p = p0 + "encoder.layers.%d." % i
+        for name in ("q", "k", "v", "out"):
+            state[p + "self_attn.%s_proj.weight" % name] = random_matrix(gen, d, d, 1.5)
+            state[p + "self_attn.%s_proj.bias" % name] = 0.1 * torch.randn(d, generator=gen)
+        state[p + "mlp.fc1.weight"] = random_matrix(gen, f, d)
+        state[p + "mlp.fc1.bias"] = 0.1 * torch.randn(f, generator=gen)
+        state[p + "mlp.fc2.weight"] = random_matrix(gen, d, f)
+        state[p + "mlp.fc2.bias"] = 0.1 * torch.randn(d, generator=gen)
+        for ln in ("layer_norm1", "layer_norm2"):
+            state[p + ln + ".weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+            state[p + ln + ".bias"] = 0.1 * torch.randn(d, generator=gen)
+    if vision.get("vision_use_head"):
+        state[p0 + "head.probe"] = torch.randn(1, 1, d, generator=gen)
+        state[p0 + "head.attention.in_proj_weight"] = random_matrix(gen, 3 * d, d)
+        state[p0 + "head.attention.in_proj_bias"] = torch.zeros(3 * d)
+        state[p0 + "head.layernorm.weight"] = torch.ones(d)
+        state[p0 + "head.mlp.fc1.weight"] = random_matrix(gen, f, d)
+    return state
+
+
 def stored(state, dtype):
     """The tensors as the file holds them, and as float64 for the reference."""
     cast = {k: v.to(dtype) for k, v in state.items()}
@@ -247,15 +281,24 @@ def write_bpe_folder(folder, config, kind, **kw):
 
 
 def write_llava_folder(folder, config, layout="safetensors", shards=1, dtype=torch.float32, seed=0,
-                       extra_json=None, written_config=None):
+                       extra_json=None, written_config=None, tokenizer_kind=None):
+    """A CLIP or SigLIP tower (vision_config's model_type); with
+    tokenizer_kind, make_hf_tokenizers' tokenizer files instead of tokenizer.model."""
     gen = torch.Generator().manual_seed(seed)
     text = config["text_config"]
     state = llama_state(text, gen, prefix="language_model.model.", head="language_model.lm_head.weight")
-    state.update(clip_state(config["vision_config"], None, gen))
+    if config["vision_config"].get("model_type") == "siglip_vision_model":
+        state.update(siglip_state(config["vision_config"], gen))
+    else:
+        state.update(clip_state(config["vision_config"], None, gen))
     for name, n_in in (("linear_1", config["vision_config"]["hidden_size"]), ("linear_2", text["hidden_size"])):
         state["multi_modal_projector.%s.weight" % name] = random_matrix(gen, text["hidden_size"], n_in, 1.5)
         state["multi_modal_projector.%s.bias" % name] = 0.1 * torch.randn(text["hidden_size"], generator=gen)
     write_folder_files(folder, written_config or config, extra_json or {})
+    if tokenizer_kind is not None:
+        import make_hf_tokenizers
+        os.remove(os.path.join(folder, "tokenizer.model"))
+        make_hf_tokenizers.write_tokenizer(folder, tokenizer_kind)
     cast, exact = stored(state, dtype)
     write_weights(folder, cast, layout, shards)
     return exact

@@ -10,7 +10,9 @@ Writes into OUT_DIR: llama_gqa.pt, mistral.pt, llava.pt (the models), and
 today's families with their tokenizer.json and chat template
 (make_hf_checkpoints.bpe_folder_cases): llama3.pt (llama3 rope scaling),
 qwen2.pt (q/k/v biases, tied, a window from layer 1) and smol.pt (GPT-2's
-vocab.json + merges.txt); NAME.ref.pt (the checkpoint's weights in float64
+vocab.json + merges.txt); llava_qwen.pt (llava-interleave-qwen's layout: a
+SigLIP tower, a Qwen2 text model with its tokenizer.json, a SiglipImageProcessor
+and the processor's chat template, which places {image}); NAME.ref.pt (the checkpoint's weights in float64
 and its Hugging Face config, for the independent float64 reference of
 tests/python/reference_llama.py); stories260K.pt with --stories.
 
@@ -43,6 +45,31 @@ def llava_config():
                 vision_feature_layer=-2, vision_feature_select_strategy="default", projector_hidden_act="gelu",
                 text_config=dict(llama_config(), architectures=None), vision_config=vision)
 
+
+def llava_qwen_config():
+    """llava-interleave-qwen's layout, small: a SigLIP tower (feature layer -1
+    of 3, every patch), a Qwen2 text model (biases, tied, a window from layer 1)."""
+    vision = dict(model_type="siglip_vision_model", hidden_size=24, intermediate_size=40, num_hidden_layers=3,
+                  num_attention_heads=4, image_size=16, patch_size=4, layer_norm_eps=1e-6,
+                  hidden_act="gelu_pytorch_tanh", vision_use_head=False)
+    text, _ = mk.bpe_folder_cases()["qwen2"]
+    return dict(architectures=["LlavaForConditionalGeneration"], model_type="llava", image_token_index=511,
+                vision_feature_layer=-1, vision_feature_select_strategy="full", projector_hidden_act="gelu",
+                text_config=dict(text, architectures=["Qwen2ForCausalLM"]), vision_config=vision)
+
+
+# A SiglipImageProcessor's settings: straight to 16 x 16, bicubic; and the
+# processor's chat template in llava-interleave's shape (images first, then
+# the text, in ChatML turns).
+SIGLIP_PREPROCESSOR = {"image_processor_type": "SiglipImageProcessor", "do_resize": True, "resample": 3,
+                       "size": {"height": 16, "width": 16}, "do_rescale": True, "rescale_factor": 1 / 255,
+                       "do_normalize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+INTERLEAVE_TEMPLATE = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' }}"
+                       "{% for part in message['content'] | selectattr('type', 'equalto', 'image') %}"
+                       "{{ '<image>\n' }}{% endfor %}"
+                       "{% for part in message['content'] | selectattr('type', 'equalto', 'text') %}"
+                       "{{ part['text'] }}{% endfor %}{{ '<|im_end|>\n' }}{% endfor %}"
+                       "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 
 # The CLIP processor's settings: shortest edge 16, centre crop 16 x 16 (import: image.resize center_crop).
 PREPROCESSOR = {"crop_size": {"height": 16, "width": 16}, "do_center_crop": True, "size": {"shortest_edge": 16},
@@ -95,8 +122,14 @@ def main():
                                     extra_json={"preprocessor_config.json": PREPROCESSOR})
     torch.save({"weights": weights, "config": config}, os.path.join(out, "llava.ref.pt"))
     run_import([os.path.join(src, "llava"), "--out", os.path.join(out, "llava.pt")])
+    config = llava_qwen_config()
+    weights = mk.write_llava_folder(os.path.join(src, "llava_qwen"), config, seed=24, tokenizer_kind="qwen2",
+                                    extra_json={"preprocessor_config.json": SIGLIP_PREPROCESSOR,
+                                                "chat_template.json": {"chat_template": INTERLEAVE_TEMPLATE}})
+    torch.save({"weights": weights, "config": config}, os.path.join(out, "llava_qwen.ref.pt"))
+    run_import([os.path.join(src, "llava_qwen"), "--out", os.path.join(out, "llava_qwen.pt")])
     shutil.rmtree(src)  # the imports are what the tests use
-    print("imported llama_gqa.pt, mistral.pt, llama3.pt, qwen2.pt, smol.pt, llava.pt into " + out)
+    print("imported llama_gqa.pt, mistral.pt, llama3.pt, qwen2.pt, smol.pt, llava.pt, llava_qwen.pt into " + out)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ supports, written from their published definitions (LLaMA: Touvron et al.
 2023 and Hugging Face's LlamaConfig keys, rope_scaling "linear" and Llama-3.1's
 "llama3" frequency rule; Mistral's sliding window; Qwen2: q/k/v biases, the
 window on layers from max_window_layers on when use_sliding_window; CLIP's
-vision transformer; LLaVA-1.5's projector; llama2.c's run.c), with the AtMan
+vision transformer; SigLIP's (no class token, a patch-embedding bias,
+gelu_pytorch_tanh); LLaVA-1.5's projector; llama2.c's run.c), with the AtMan
 attention of docs/method.md. Biases are used wherever the weights hold them
 and a tied head is the embedding matrix. It shares no code with
 torchscript_models/ (not the modules, not manipulated_attention, not the
@@ -37,6 +38,10 @@ def silu(x):
 
 def gelu(x):  # the exact (erf) form
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def gelu_tanh(x):  # gelu_pytorch_tanh: GELU's tanh approximation
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
 def quick_gelu(x):
@@ -186,7 +191,7 @@ class ReferenceLlama:
 
 
 class ReferenceLlava:
-    """CLIP vision tower + projector + a ReferenceLlama text model."""
+    """CLIP or SigLIP vision tower + projector + a ReferenceLlama text model."""
 
     def __init__(self, weights, config):
         self.w = {k: v.to(F64) for k, v in weights.items()}
@@ -207,12 +212,17 @@ class ReferenceLlava:
         v = self.c["vision_config"]
         w = lambda name: self.w["vision_tower.vision_model." + name]  # noqa: E731
         patch, width, heads = v["patch_size"], v["hidden_size"], v["num_attention_heads"]
-        eps = v.get("layer_norm_eps", 1e-5)
+        siglip = v.get("model_type") == "siglip_vision_model"
+        eps = v.get("layer_norm_eps", 1e-6 if siglip else 1e-5)
         g = pixels.shape[1] // patch
         x = pixels.to(F64).reshape(3, g, patch, g, patch).permute(1, 3, 0, 2, 4).reshape(g * g, -1)
         x = x @ w("embeddings.patch_embedding.weight").reshape(width, -1).T
-        x = torch.cat([w("embeddings.class_embedding")[None], x]) + w("embeddings.position_embedding.weight")
-        x = layer_norm(x, w("pre_layrnorm.weight"), w("pre_layrnorm.bias"), eps)
+        if siglip:  # no class token, no pre-LayerNorm; the patch embedding has a bias
+            x = x + w("embeddings.patch_embedding.bias") + w("embeddings.position_embedding.weight")
+        else:
+            x = torch.cat([w("embeddings.class_embedding")[None], x]) + w("embeddings.position_embedding.weight")
+            x = layer_norm(x, w("pre_layrnorm.weight"), w("pre_layrnorm.bias"), eps)
+        act = gelu_tanh if siglip else quick_gelu
         feature_layer = self.c.get("vision_feature_layer", -2)
         used = feature_layer if feature_layer >= 0 else v["num_hidden_layers"] + 1 + feature_layer
         n, dh = x.shape[0], width // heads
@@ -224,8 +234,9 @@ class ReferenceLlava:
             att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(dh), dim=-1) @ val
             x = x + lin(att.transpose(0, 1).reshape(n, width), "self_attn.out_proj")
             h = layer_norm(x, w(p + "layer_norm2.weight"), w(p + "layer_norm2.bias"), eps)
-            x = x + lin(quick_gelu(lin(h, "mlp.fc1")), "mlp.fc2")
-        x = x[1:]
+            x = x + lin(act(lin(h, "mlp.fc1")), "mlp.fc2")
+        if not siglip:
+            x = x[1:]  # "default": the class token dropped
         proj = lambda t, name: t @ self.w["multi_modal_projector.%s.weight" % name].T \
             + self.w["multi_modal_projector.%s.bias" % name]  # noqa: E731
         return proj(gelu(proj(x, "linear_1")), "linear_2")

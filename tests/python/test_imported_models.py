@@ -6,7 +6,10 @@ models that tests/python/make_imported_models.py imported; the relevance of
 `atman explain` agrees within 1e-4 (of the largest |R|) with
 reference_atman.py's method driving the independent float64 network of
 reference_llama.py (LLaMA with grouped-query attention, Mistral's sliding
-window, LLaVA's CLIP tower with the image at {image} and a centre crop), and
+window, LLaVA's CLIP tower with the image at {image} and a centre crop;
+llava-interleave-qwen's SigLIP tower and Qwen2 text model, the image where
+its chat template puts it, pictures resized as Pillow does, one smaller than
+a patch), and
 prefix reuse equals the full recompute; `atman generate` with the KV cache
 gives the tokens of the full recompute (mistral.pt has its own head_dim);
 torch.classes.atman.Explainer loads an imported model. The model-contract
@@ -211,6 +214,10 @@ def check_answer(checks, binary, models, image):
                      *extra)
         checks.check("%s: atman answer" % name, proc.returncode == 0, repr(proc.stdout.strip()[:60])
                      if proc.returncode == 0 else proc.stderr.strip()[:200])
+    proc = atman(binary, "answer", "--model", os.path.join(models, "llava_qwen.pt"), "--question", "What is it?",
+                 "--image", image, "--max-tokens", "5")
+    checks.check("llava_qwen: atman answer --question --image", proc.returncode == 0,
+                 repr(proc.stdout.strip()[:60]) if proc.returncode == 0 else proc.stderr.strip()[:200])
 
 
 def check_generate(checks, binary, models, work):
@@ -259,7 +266,8 @@ def write_eval_sets(work, image):
 def check_eval(checks, binary, models, work, image):
     sets = write_eval_sets(work, image)
     # qwen2: a tokenizer.json model (its evidence spans come from the byte offsets of its byte-level BPE).
-    for name, data in (("llava", os.path.join(sets, "images_set")), ("llama_gqa", os.path.join(sets, "text_set")),
+    for name, data in (("llava", os.path.join(sets, "images_set")), ("llava_qwen", os.path.join(sets, "images_set")),
+                       ("llama_gqa", os.path.join(sets, "text_set")),
                        ("qwen2", os.path.join(sets, "text_set"))):
         out = os.path.join(work, "eval_" + name)
         shutil.rmtree(out, ignore_errors=True)  # a rerun imports the models anew: no stale rows
@@ -294,6 +302,14 @@ def check_op_library(checks, ops, models, image):
     checks.check("llava: torch.classes.atman.Explainer loads and explains it", bool(ok),
                  "num_kv_heads %s, resize %s, %d units" % (config.get("num_kv_heads"),
                                                             config["image"].get("resize"), len(kinds)))
+    explainer = torch.classes.atman.Explainer(os.path.join(models, "llava_qwen.pt"))
+    config = json.loads(explainer.config())
+    out = explainer.explain(config["prompt_template"].replace("{question}", "What is it?"), "red", image, 0.1, None)
+    kinds = out["kind"].tolist()
+    ok = (config["image"]["resample"] == "pil_bicubic" and kinds.count(0) == 16 and kinds[0] != 0
+          and torch.isfinite(out["relevance"]).all())
+    checks.check("llava_qwen: the op library explains it (SigLIP, Pillow's bicubic, {image} in the user turn)",
+                 bool(ok), "resample %s, %d units" % (config["image"].get("resample"), len(kinds)))
     explainer = torch.classes.atman.Explainer(os.path.join(models, "qwen2.pt"))
     config = json.loads(explainer.config())
     out = explainer.explain(config["prompt_template"].replace("{question}", QUESTION), TARGET)
@@ -317,6 +333,8 @@ def main():
     picture = rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)
     cv2.circle(picture, (8, 10), 5, (40, 40, 220), -1)
     cv2.imwrite(image, picture)
+    tiny = os.path.join(args.work_dir, "tiny.png")  # 3 x 2: smaller than one patch of the tower
+    cv2.imwrite(tiny, rng.integers(0, 255, (2, 3, 3), dtype=np.uint8))
     checks = Checks()
     worst = [check_agreement(checks, args.atman, args.models, args.work_dir, "llama_gqa"),
              check_agreement(checks, args.atman, args.models, args.work_dir, "mistral", kappas=("off",)),
@@ -325,6 +343,12 @@ def main():
     for name, kappas in (("llama3", ("off", "0.6")), ("qwen2", ("off",)), ("smol", ("off",))):
         worst.append(check_agreement(checks, args.atman, args.models, args.work_dir, name, kappas=kappas,
                                      question=QUESTION))
+    # llava-interleave-qwen's layout: SigLIP + Qwen2, the chat template's {image}, Pillow's bicubic
+    # (reducing the 24 x 20 picture; enlarging a 3 x 2 one, smaller than a 4 x 4 patch).
+    worst.append(check_agreement(checks, args.atman, args.models, args.work_dir, "llava_qwen", image=image,
+                                 question=QUESTION))
+    worst.append(check_agreement(checks, args.atman, args.models, args.work_dir, "llava_qwen", image=tiny,
+                                 question=QUESTION, kappas=("off",)))
     print("worst relative error vs the float64 reference: %s" % ", ".join("%.2e" % w for w in worst if w is not None))
     check_contract_extensions(checks, args.atman, args.models, args.work_dir, "llama_gqa")
     check_contract_extensions(checks, args.atman, args.models, args.work_dir, "mistral")

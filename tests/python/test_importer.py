@@ -84,6 +84,24 @@ def trimmed_llava(config):
 
 PREPROCESSOR = {"crop_size": {"height": 16, "width": 16}, "do_center_crop": True, "size": {"shortest_edge": 16},
                 "image_mean": [0.5, 0.4, 0.3], "image_std": [0.2, 0.25, 0.3]}
+# SigLIP (llava-interleave's tower): no class token, gelu_pytorch_tanh, every
+# patch ("full"), here the second of three layers; a pooling head in the
+# checkpoint (vision_use_head) that LLaVA never uses. Its processor: straight
+# to 16 x 16 with Pillow's bicubic, mean and std 0.5.
+SIGLIP_VISION = dict(model_type="siglip_vision_model", hidden_size=24, intermediate_size=40, num_hidden_layers=3,
+                     num_attention_heads=4, image_size=16, patch_size=4, layer_norm_eps=1e-6,
+                     hidden_act="gelu_pytorch_tanh", vision_use_head=True)
+SIGLIP_PREPROCESSOR = {"image_processor_type": "SiglipImageProcessor", "do_resize": True, "resample": 3,
+                       "size": {"height": 16, "width": 16}, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+# A processor chat template (LLaVA-1.5's shape) that places the image; its
+# answers in transformers' {% generation %} block.
+LLAVA_CHAT = ("{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}"
+              "{% endif %}{% for part in message['content'] | selectattr('type', 'equalto', 'image') %}"
+              "{{ '<image>\n' }}{% endfor %}{% if message['role'] != 'assistant' %}"
+              "{% for part in message['content'] | selectattr('type', 'equalto', 'text') %}{{ part['text'] + ' ' }}"
+              "{% endfor %}{% else %}{% for part in message['content'] | selectattr('type', 'equalto', 'text') %}"
+              "{% generation %}{{ part['text'] + ' ' }}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}"
+              "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
 
 
 def make_cases(work):
@@ -114,6 +132,12 @@ def make_cases(work):
         weights = mk.write_llava_folder(folder, config, seed=5, written_config=trimmed_llava(config),
                                         extra_json={"preprocessor_config.json": PREPROCESSOR}, **kw)
         cases[name] = dict(src=folder, ref=ReferenceLlava(weights, config), config=config, image=True)
+    config = llava_config(llama_config(num_key_value_heads=2), vision_config=SIGLIP_VISION, vision_feature_layer=2,
+                          vision_feature_select_strategy="full")
+    folder = os.path.join(work, "src", "llava_siglip_chat")
+    weights = mk.write_llava_folder(folder, config, seed=7, extra_json={
+        "preprocessor_config.json": SIGLIP_PREPROCESSOR, "chat_template.json": {"chat_template": LLAVA_CHAT}})
+    cases["llava_siglip_chat"] = dict(src=folder, ref=ReferenceLlava(weights, config), config=config, image=True)
 
     tokenizer_bin = write_small_llama2c_tokenizer(os.path.join(work, "src", "tokenizer.bin"))
     for name, shared in (("llama2c_shared", True), ("llama2c_unshared", False)):
@@ -377,7 +401,7 @@ def check_options(checks, cases, work):
         return
     _, config, _ = load(out)
     want = {"size": [16, 16], "grid": [4, 4], "mean": PREPROCESSOR["image_mean"], "std": PREPROCESSOR["image_std"],
-            "resize": "pad"}
+            "resize": "pad", "resample": "pil_bicubic"}
     checks.check("options reach the config (resize, template, max_positions, name)",
                  config["image"] == want and config["prompt_template"] == "Q: {image} {question} A:"
                  and config["max_positions"] == 40 and config["name"] == "opt" and config["image_token_index"] == 255,
@@ -508,9 +532,24 @@ def bad_inputs(work, cases):
     d = copy("llama_mha_f32", "gelu_lm")
     edit_json(os.path.join(d, "config.json"), lambda v: v.update(hidden_act="gelu"))
     out.append(("language-model hidden_act gelu", [d], "hidden_act 'gelu' is not supported"))
-    d = copy("llava_llama_f16_sharded", "siglip")
-    edit_json(os.path.join(d, "config.json"), lambda v: v["vision_config"].update(model_type="siglip_vision_model"))
-    out.append(("unknown vision tower", [d], "vision tower 'siglip_vision_model' is not supported"))
+    d = copy("llava_llama_f16_sharded", "pixtral")
+    edit_json(os.path.join(d, "config.json"), lambda v: v["vision_config"].update(model_type="pixtral"))
+    out.append(("unknown vision tower", [d], "vision tower 'pixtral' is not supported"))
+    d = copy("llava_siglip_chat", "siglip_default")
+    edit_json(os.path.join(d, "config.json"), lambda v: v.update(vision_feature_select_strategy="default"))
+    out.append(("SigLIP with vision_feature_select_strategy default", [d],
+                "vision_feature_select_strategy 'default' is not supported with siglip_vision_model (supported: full"))
+    d = copy("llava_siglip_chat", "siglip_embeddings")
+    edit_json(os.path.join(d, "config.json"), lambda v: v.update(vision_feature_layer=0))
+    out.append(("SigLIP feature layer 0", [d], "vision_feature_layer 0 selects SigLIP's patch embeddings"))
+    d = copy("llava_siglip_chat", "siglip_nearest")
+    edit_json(os.path.join(d, "preprocessor_config.json"), lambda v: v.update(resample=0))
+    out.append(("processor resample nearest", [d], "resample 0 is not supported (supported: Pillow's 1 (lanczos)"))
+    d = copy("llava_siglip_chat", "chat_without_image")
+    edit_json(os.path.join(d, "chat_template.json"),
+              lambda v: v.update(chat_template=v["chat_template"].replace("<image>", "")))
+    out.append(("chat template without the image placeholder", [d],
+                "the rendered chat template holds the image placeholder \"<image>\" nowhere (expected once)"))
     d = copy("llava_llama_f16_sharded", "clip_gelu")
     edit_json(os.path.join(d, "config.json"), lambda v: v["vision_config"].update(hidden_act="gelu"))
     out.append(("CLIP hidden_act other than quick_gelu", [d], "vision hidden_act 'gelu' is not supported"))
