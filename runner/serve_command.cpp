@@ -1,6 +1,7 @@
 // `atman serve`: the explanation service and its page (docs/serve.md).
 // SIGTERM or SIGINT: stop accepting, finish the requests in flight, exit 0.
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -47,6 +48,10 @@ int run_serve(const serve::ServeSettings& settings) {
   check_settings(settings);
   const sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every thread started from here inherits it
+  // Requests compute on whichever HTTP thread took them, and glibc gives
+  // threads arenas of their own that keep a sweep's freed memory: without a
+  // cap the resident memory grows with the threads that ever computed.
+  mallopt(M_ARENA_MAX, static_cast<int>(settings.workers) + 1);
   serve::Service service(settings);
   const int port = service.bind();
   if (!is_loopback(settings.host) && settings.token_file.empty()) {

@@ -32,7 +32,7 @@ class Server:
             self.process.kill()
             self.process.wait()
 
-    def connection(self, timeout=120):
+    def connection(self, timeout=600):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, raw=None):
