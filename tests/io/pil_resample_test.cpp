@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -94,6 +95,42 @@ TEST(PilResampleTest, ModelImageEqualsPillowOnOddSizes) {
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0.0);  // bit-exact (the issue asks for 1/255)
   }
+}
+
+// SiglipImageProcessor's whole pipeline by hand: resize straight to the size
+// (Pillow's bicubic: [0, 255] -> [0, 53, 202, 255], worked out above), rescale
+// by 1/255, normalise with mean 0.5 and std 0.5: 2 v / 255 - 1.
+TEST(PilResampleTest, SiglipPipelineByHand) {
+  ImageConfig config;
+  config.height = 1;
+  config.width = 4;
+  config.grid_rows = config.grid_cols = 1;
+  config.mean = {0.5, 0.5, 0.5};
+  config.std = {0.5, 0.5, 0.5};
+  config.resample = ImageResample::kPilBicubic;
+  const at::Tensor pixels = image_to_tensor(one_row({0, 255}), config);
+  ASSERT_EQ(pixels.sizes(), at::IntArrayRef({1, 3, 1, 4}));
+  const double want[] = {-1.0, 2.0 * 53 / 255 - 1, 2.0 * 202 / 255 - 1, 1.0};
+  for (int x = 0; x < 4; ++x) {
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(pixels[0][c][0][x].item<float>(), want[x], 1e-6) << x;
+  }
+}
+
+// CLIPImageProcessor by hand on a 4 x 2 picture to 2 x 2: the shortest edge is
+// already 2, so the long one stays int(2 * 4 / 2) = 4 and Pillow does not
+// filter (sizes equal); the crop starts at column (4 - 2) // 2 = 1.
+TEST(PilResampleTest, ClipCropWithoutResizeKeepsThePixels) {
+  cv::Mat picture(2, 4, CV_8UC3);
+  for (int y = 0; y < 2; ++y) {
+    for (int x = 0; x < 4; ++x) picture.at<cv::Vec3b>(y, x) = cv::Vec3b(10 * x + y, 100 + x, 200 - y);
+  }
+  ImageConfig config;
+  config.height = config.width = 2;
+  config.grid_rows = config.grid_cols = 1;
+  config.resize = ImageResize::kCenterCrop;
+  config.resample = ImageResample::kPilBilinear;
+  const cv::Mat got = model_image(picture, config);
+  EXPECT_EQ(cv::norm(got, picture(cv::Rect(1, 0, 2, 2)), cv::NORM_INF), 0.0);
 }
 
 // Without image.resample nothing changes: OpenCV's area filter on reduction.

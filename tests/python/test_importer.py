@@ -545,6 +545,10 @@ def bad_inputs(work, cases):
     d = copy("llava_siglip_chat", "siglip_nearest")
     edit_json(os.path.join(d, "preprocessor_config.json"), lambda v: v.update(resample=0))
     out.append(("processor resample nearest", [d], "resample 0 is not supported (supported: Pillow's 1 (lanczos)"))
+    d = copy("llava_siglip_chat", "siglip_rescale")
+    edit_json(os.path.join(d, "preprocessor_config.json"), lambda v: v.update(rescale_factor=1 / 127.5))
+    out.append(("processor rescale_factor other than 1/255", [d], "rescale_factor 0.00784313725490196 is not "
+                "supported (supported: 1/255)"))
     d = copy("llava_siglip_chat", "chat_without_image")
     edit_json(os.path.join(d, "chat_template.json"),
               lambda v: v.update(chat_template=v["chat_template"].replace("<image>", "")))

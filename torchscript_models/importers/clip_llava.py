@@ -17,6 +17,7 @@ language_model.model.*, language_model.lm_head.*.
 Usage: settings = LlavaSettings.from_hf(config, "config.json")
        model = LlavaExplainableModel(settings, max_positions, dtype)
        load_weights(model, source, ignorable=settings.ignorable)"""
+import json
 import math
 import re
 
@@ -126,6 +127,14 @@ class LlavaSettings:
         if size != [self.image_size, self.image_size]:
             raise CheckpointError("%s: image size %s differs from the vision tower's image_size %d"
                                   % (where, size, self.image_size))
+        # The contract always resizes, rescales by 1/255 and normalises.
+        for key, want in (("do_resize", True), ("do_rescale", True), ("do_normalize", True)):
+            if preprocessor.get(key, want) is not want:
+                raise CheckpointError("%s: %s %s is not supported (supported: %s)"
+                                      % (where, key, json.dumps(preprocessor[key]), json.dumps(want)))
+        factor = preprocessor.get("rescale_factor", 1 / 255)
+        if not isinstance(factor, (int, float)) or abs(factor * 255 - 1) > 1e-9:
+            raise CheckpointError("%s: rescale_factor %r is not supported (supported: 1/255)" % (where, factor))
         resample = preprocessor.get("resample", 3)
         if resample not in PIL_RESAMPLE:
             raise CheckpointError("%s: resample %r is not supported (supported: Pillow's %s)"
