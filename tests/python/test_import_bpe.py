@@ -190,6 +190,7 @@ def check_template_options(checks, cases, work):
     checks.check("--prompt-template overrides the chat template", proc.returncode == 0
                  and load(out)[1]["prompt_template"] == "Q: {question}\nA:", proc.stderr.strip())
     jinja = os.path.join(work, "src", "qwen2_jinja")
+    shutil.rmtree(jinja, ignore_errors=True)  # a rerun in the same work folder
     shutil.copytree(src, jinja)
     with open(os.path.join(jinja, "chat_template.jinja"), "w") as f:
         f.write("{{ messages[0]['content'] }}!")
@@ -206,6 +207,7 @@ def check_template_forms(checks, cases, work):
     {"content": ...} eos_token, and chat_template.json."""
     src = cases["qwen2"]["src"]
     folder = os.path.join(work, "src", "qwen2_named")
+    shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(src, folder)
     path = os.path.join(folder, "tokenizer_config.json")
     config = json.load(open(path))
@@ -238,6 +240,7 @@ def check_layer_types(checks, cases, work):
     window goes where it says (here layer 0, against max_window_layers' rule)."""
     case = cases["qwen2"]
     folder = os.path.join(work, "src", "qwen2_layer_types")
+    shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(case["src"], folder)
     config = dict(case["config"], layer_types=["sliding_attention", "full_attention"])
     json.dump(config, open(os.path.join(folder, "config.json"), "w"))
