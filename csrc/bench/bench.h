@@ -106,7 +106,7 @@ struct Deviation {
   double max_relative = 0.0;  // max |a - b| / max |b|
   double spearman = 1.0;      // rank correlation of the per-unit sums (average ranks for ties)
   bool same_top = true;       // argmax of the per-unit sums agree
-  int64_t top10_overlap = 0;  // units among both maps' 10 largest per-unit sums
+  int64_t top10_overlap = 0;  // units of b's 10 largest per-unit sums that a ranks among its 10 (ties counted)
   double top10_max_abs = 0.0; // max |a - b| of the per-unit sums over the exact map's 10 largest
 };
 Deviation compare_relevance(const at::Tensor& approx, const at::Tensor& exact);

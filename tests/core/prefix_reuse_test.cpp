@@ -304,6 +304,16 @@ TEST(BenchHelpersTest, SpearmanAndDeviation) {
   EXPECT_DOUBLE_EQ(d.max_abs, 0.5);
   EXPECT_DOUBLE_EQ(d.max_relative, 0.2);
   EXPECT_TRUE(d.same_top);
+  // The top-10 overlap counts ties at the tenth place as found, whichever tied unit either map picked.
+  const std::vector<double> exact = {20, 19, 18, 17, 16, 15, 14, 13, 12, 1, 1, 1};
+  std::vector<double> reordered = exact;
+  std::swap(reordered[9], reordered[11]);  // the same values, the tied units in another order
+  EXPECT_EQ(compare_relevance(at::tensor(reordered, at::kDouble), at::tensor(exact, at::kDouble)).top10_overlap, 10);
+  std::vector<double> dropped = exact;
+  dropped[0] = 0.5;  // the largest unit falls below the tenth
+  const Deviation miss = compare_relevance(at::tensor(dropped, at::kDouble), at::tensor(exact, at::kDouble));
+  EXPECT_EQ(miss.top10_overlap, 9);
+  EXPECT_DOUBLE_EQ(miss.top10_max_abs, 19.5);
 }
 
 TEST(BenchHelpersTest, ModelCostCountsTheLayerWeights) {
