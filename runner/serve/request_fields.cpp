@@ -16,13 +16,6 @@ std::string string_field(const nlohmann::json& body, const char* field) {
   return it->get<std::string>();
 }
 
-bool bool_field(const nlohmann::json& body, const char* field) {
-  const auto it = body.find(field);
-  if (it == body.end()) return false;
-  if (!it->is_boolean()) throw bad_request(fmt::format("{} must be true or false", field));
-  return it->get<bool>();
-}
-
 const FlagField* find_flag(const std::vector<FlagField>& flags, const std::string& field) {
   for (const FlagField& f : flags) {
     if (f.field == field) return &f;
@@ -61,6 +54,13 @@ void append_option(std::vector<std::string>& argv, const FlagField& flag, const 
 
 }  // namespace
 
+bool optional_bool(const nlohmann::json& body, const char* field) {
+  const auto it = body.find(field);
+  if (it == body.end()) return false;
+  if (!it->is_boolean()) throw bad_request(fmt::format("{} must be true or false", field));
+  return it->get<bool>();
+}
+
 const std::set<std::string>& call_fields() {
   static const std::set<std::string> fields = {"model", "prompt", "question", "target", "image", "overlay", "stream"};
   return fields;
@@ -87,8 +87,8 @@ CallFields read_call_fields(const nlohmann::json& body, const std::vector<FlagFi
   if (out.model.empty()) throw bad_request("model is missing (a served model's name)");
   if (!body.contains("target")) throw bad_request("target is missing (the answer to explain)");
   if (body.contains("prompt") == body.contains("question")) throw bad_request("give exactly one of prompt and question");
-  out.overlay = bool_field(body, "overlay");
-  out.stream = bool_field(body, "stream");
+  out.overlay = optional_bool(body, "overlay");
+  out.stream = optional_bool(body, "stream");
   if (body.contains("image")) {
     const std::string image = string_field(body, "image");
     try {

@@ -39,6 +39,9 @@ const std::set<std::string>& refused_fields();
 /// without an image.
 CallFields read_call_fields(const nlohmann::json& body, const std::vector<FlagField>& flags);
 
+/// `field` of `body` as a bool, false when absent; ApiError 400 "F must be true or false".
+bool optional_bool(const nlohmann::json& body, const char* field);
+
 /// Parses `text` as one JSON object; ApiError 400 otherwise.
 nlohmann::json parse_json_object(const std::string& text);
 

@@ -56,13 +56,6 @@ int64_t optional_integer(const nlohmann::json& body, const char* field, int64_t 
   return value;
 }
 
-bool optional_bool(const nlohmann::json& body, const char* field) {
-  const auto it = body.find(field);
-  if (it == body.end()) return false;
-  if (!it->is_boolean()) throw bad_request(fmt::format("{} must be true or false", field));
-  return it->get<bool>();
-}
-
 std::string prompt_of(const nlohmann::json& body, const ModelConfig& config) {
   if (body.contains("prompt") == body.contains("question")) throw bad_request("give exactly one of prompt and question");
   if (body.contains("prompt")) return required_string(body, "prompt");

@@ -13,6 +13,7 @@
 #include "atman/core/steering.h"
 #include "atman/model/model.h"
 #include "atman/runtime/resource_limits.h"
+#include "request_fields.h"  // optional_bool
 
 namespace atman::serve {
 
@@ -22,7 +23,6 @@ std::string required_string(const nlohmann::json& body, const char* field);
 std::vector<std::string> optional_strings(const nlohmann::json& body, const char* field);
 double optional_number(const nlohmann::json& body, const char* field, double fallback);
 int64_t optional_integer(const nlohmann::json& body, const char* field, int64_t fallback, int64_t min, int64_t max);
-bool optional_bool(const nlohmann::json& body, const char* field);
 /// The prompt of "prompt" (verbatim) or "question" (in the model's template): exactly one of them.
 std::string prompt_of(const nlohmann::json& body, const ModelConfig& config);
 /// Encoded picture bytes decoded to 8-bit RGB within the budget (400 for a
