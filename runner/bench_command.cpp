@@ -32,7 +32,9 @@
 #include "bundled_example.h"
 #include "commands.h"
 #include "flag_checks.h"
+#include "input_flags.h"
 #include "thread_report.h"
+#include "unit_flags.h"
 
 namespace atman::runner {
 namespace {
@@ -53,7 +55,7 @@ struct BenchArgs {
   bool length_sweep = false;
   bool skip_bf16 = false;
   bool skip_coarse_to_fine = false;  // image inputs: the coarse-to-fine row (coarse_to_fine_bench.h)
-  int64_t tiles = 3;
+  std::string image_granularity = "3";  // as explain's flag; bench's coarse-to-fine row needs tiles
   double refine_fraction = ExplainOptions{}.refine_fraction;
   bool has_question = false, has_prompt = false;
   int64_t background = -1;  // --background N: the contention benchmark (bench_background.h); -1: off
@@ -299,12 +301,23 @@ json bench_json(const BenchArgs& a, const BenchContext& ctx, Bench& bench, const
   return out;
 }
 
+// The first level of the coarse-to-fine row: --image-granularity N (at most
+// the grid's side, checked by the explainer).
+int64_t coarse_tiles(const BenchArgs& a) {
+  const int64_t tiles = parse_image_granularity(a.image_granularity);
+  if (tiles == 0) {
+    throw UsageError("--image-granularity patch: bench's coarse-to-fine row starts from N x N tiles; give N >= 1");
+  }
+  check_int_flag("--image-granularity", tiles, 1, 1024);
+  return tiles;
+}
+
 // The coarse-to-fine search against the full patch sweep, side by side (image inputs).
 CoarseToFineBench run_coarse_to_fine_row(const BenchArgs& a, std::shared_ptr<const Model> model,
                                          const ExplainInput& input, const ExplainOptions& options) {
   ExplainOptions fast = options;
   fast.image_search = ImageSearch::kCoarseToFine;
-  fast.image_granularity = a.tiles;
+  fast.image_granularity = coarse_tiles(a);
   fast.refine_fraction = a.refine_fraction;
   const CoarseToFineBench b = bench_coarse_to_fine(Explainer(std::move(model)), input, options, fast, a.repeat);
   std::printf("\nCoarse to fine (%lld x %lld tiles, refine fraction %g) against the full patch sweep, conceptual case:\n",
@@ -346,7 +359,7 @@ std::vector<int64_t> check_bench_flags(const BenchArgs& a) {
   check_int_flag("--repeat", a.repeat, 1, 100);
   check_real_flag("--suppression-factor", a.suppression_factor, 0.0, kMaxSuppressionFactor);
   check_real_flag("--conceptual-threshold", a.conceptual_threshold, -1.0, 1.0);
-  check_int_flag("--image-granularity", a.tiles, 1, 1024);  // at most the grid's side: checked by the explainer
+  coarse_tiles(a);
   check_real_flag("--refine-fraction", a.refine_fraction, 0.0, 1.0);
   const std::vector<int64_t> lengths = parse_lengths(a.lengths);
   if (!a.csv.empty()) check_output_path(a.csv, "csv");
@@ -431,15 +444,13 @@ Command add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* sub = app.add_subcommand(
       "bench", "Time the published AtMan algorithm against ours (prefix reuse, target-only log-probs) on one input");
-  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
-  sub->add_option("--image", args->image, "Image (default: the bundled example data/example for image models)");
-  auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
-  auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
-  q->excludes(p);
-  sub->add_option("--target", args->target, "The answer to explain");
+  add_model_flag(sub, args->model);
+  add_image_flag(sub, args->image, "Image (default: the bundled example data/example for image models)");
+  const PromptFlags prompt = add_prompt_flags(sub, args->question, args->prompt);
+  add_target_flag(sub, args->target, false);
   sub->add_option("--csv", args->csv, "Write every measured row as CSV here");
   sub->add_option("--json", args->json_path, "Write the measurements as JSON here");
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
+  add_threads_flag(sub, args->threads);
   sub->add_option("--batch-size", args->batch_size, "Rows per pass for ours (0: the largest that fits the memory budget)")
       ->capture_default_str();
   sub->add_option("--published-batch", args->published_batch, "Rows per pass of the published algorithm (0: ours)")
@@ -460,7 +471,9 @@ Command add_bench_command(CLI::App& app) {
   sub->add_flag("--skip-bf16", args->skip_bf16, "Do not time the bfloat16 variant");
   sub->add_flag("--skip-coarse-to-fine", args->skip_coarse_to_fine,
                 "Image inputs: do not time coarse-to-fine image search against the full patch sweep");
-  sub->add_option("--image-granularity", args->tiles, "Coarse to fine: tiles per side of the first level")
+  sub->add_option("--image-granularity", args->image_granularity,
+                  "Coarse to fine: N for N x N tiles of patches at the first level (patch is refused: the full "
+                  "patch sweep is the row it is timed against)")
       ->capture_default_str();
   sub->add_option("--refine-fraction", args->refine_fraction,
                   "Coarse to fine: refine tiles with at least this fraction of the level's top relevance")
@@ -468,9 +481,9 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--background", args->background,
                   "Instead: time `atman explain` quiet and beside N busy processes it starts itself, for threads 1, "
                   "the default, and the default with the OpenMP wait-policy fix disabled (docs/speed.md)");
-  return {sub, [args, q, p] {
-            args->has_question = q->count() > 0;
-            args->has_prompt = p->count() > 0;
+  return {sub, [args, prompt] {
+            args->has_question = prompt.question->count() > 0;
+            args->has_prompt = prompt.prompt->count() > 0;
             return run_bench(*args);
           }};
 }

@@ -17,16 +17,12 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include "atman/base/text.h"
 #include "atman/runtime/cpu_budget.h"
 #include "commands.h"
 
 namespace atman::runner {
 namespace {
-
-std::string first_line(std::string text) {
-  if (const auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
-  return text;
-}
 
 // A TCP port that is free on loopback now (the kernel's pick).
 int free_port() {
@@ -128,17 +124,16 @@ std::optional<GroupConfig> resolve_group(const DistributedArgs& a) {
 std::unique_ptr<ProcessGroup> join_group(const GroupConfig& config) {
   quiet_c10d_logging();
   return ProcessGroup::join(config, [](const std::string& line) {
-    std::fprintf(stderr, "atman: error: %s\n", first_line(line).c_str());
+    std::fprintf(stderr, "atman: error: %s\n", first_line(line, std::string::npos).c_str());
     std::fflush(stderr);
     std::_Exit(1);
   });
 }
 
 std::string rank_failure_line(int64_t rank, const std::exception& e) {
-  std::string what = e.what();
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
-  if (dynamic_cast<const GroupFailure*>(&e)) return first_line(what);
-  return fmt::format("rank {} failed: {}", rank, first_line(what));
+  const std::string what = one_line_message(e);
+  if (dynamic_cast<const GroupFailure*>(&e)) return what;
+  return fmt::format("rank {} failed: {}", rank, what);
 }
 
 int64_t rank_threads(int64_t requested, const std::optional<GroupConfig>& group) {

@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 
 #include "atman/atman.h"
+#include "atman/base/fingerprint.h"
 #include "atman/methods/baselines.h"
 #include "coarse_to_fine_eval.h"
 #include "commands.h"
@@ -24,6 +25,7 @@
 #include "eval/eval_data.h"
 #include "eval/eval_run.h"
 #include "flag_checks.h"
+#include "input_flags.h"
 #include "progress.h"
 #include "unit_flags.h"
 
@@ -285,7 +287,7 @@ Command add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* sub = app.add_subcommand(
       "eval", "Compare explanation methods on held-out sets: precision, recall, AP, pointing game (docs/evaluation.md)");
-  sub->add_option("--model", args->model, "Explainable model (.pt, docs/contract.md)")->required();
+  add_model_flag(sub, args->model);
   sub->add_option("--data", args->data,
                   "Folder with items.jsonl, or a folder of such folders (e.g. data/heldout)")
       ->required();
@@ -317,7 +319,7 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--batch-size", args->batch_size,
                   "AtMan modifier rows and IG points per pass (0: automatic)")
       ->capture_default_str();
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
+  add_threads_flag(sub, args->threads);
   sub->add_option("--examples", args->examples, "First items per task whose explanations are kept in OUT/examples")
       ->capture_default_str();
   sub->add_option("--bootstrap", args->bootstrap, "Bootstrap resamples of the 95% intervals (fixed seed)")

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "atman/atman.h"
+#include "atman/base/fingerprint.h"
 #include "atman/core/precision_choice.h"
 #include "atman/core/sweep_memory.h"
 #include "atman/io/atomic_file.h"

@@ -7,6 +7,7 @@
 #include "atman/core/names.h"
 #include "commands.h"
 #include "flag_checks.h"
+#include "input_flags.h"
 
 namespace atman::runner {
 namespace {
@@ -89,12 +90,12 @@ void check_contrast_flags(const ExplainArgs& a) {
 
 ExplainFlagHandles add_explain_flags(CLI::App* sub, ExplainArgs& a) {
   ExplainFlagHandles handles;
-  sub->add_option("--model", a.model, "Explainable model (.pt, docs/contract.md)")->required();
-  sub->add_option("--image", a.image, "Image (any format OpenCV reads)");
-  handles.question = sub->add_option("--question", a.question, "Question; fills the model's prompt_template");
-  handles.prompt = sub->add_option("--prompt", a.prompt, "Prompt, verbatim (instead of --question)");
-  handles.question->excludes(handles.prompt);
-  sub->add_option("--target", a.target, "The answer to explain, e.g. \" red\"")->required();
+  add_model_flag(sub, a.model);
+  add_image_flag(sub, a.image);
+  const PromptFlags prompt_flags = add_prompt_flags(sub, a.question, a.prompt);
+  handles.question = prompt_flags.question;
+  handles.prompt = prompt_flags.prompt;
+  add_target_flag(sub, a.target, true);
   sub->add_option("--json", a.json, "Write the explanation as JSON here");
   sub->add_option("--overlay", a.overlay, "Write the heat-map overlay PNG here (needs --image)");
   sub->add_option("--html", a.html, "Write a self-contained HTML report here");
@@ -113,7 +114,7 @@ ExplainFlagHandles add_explain_flags(CLI::App* sub, ExplainArgs& a) {
   add_method_flags(sub, a);
   sub->add_option("--batch-size", a.batch_size, "Modifier rows (ig: interpolation points) per forward pass (0: automatic)")
       ->capture_default_str();
-  sub->add_option("--threads", a.threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
+  add_threads_flag(sub, a.threads);
   sub->add_option("--max-memory", a.max_memory_mb,
                   "Memory budget of the whole process in MB; inputs that need more are refused before work "
                   "starts (0: this machine's available memory)")

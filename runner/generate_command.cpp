@@ -21,6 +21,7 @@
 #include "atman/model/sequence.h"
 #include "commands.h"
 #include "flag_checks.h"
+#include "input_flags.h"
 
 namespace atman::runner {
 namespace {
@@ -235,11 +236,9 @@ Command add_generate_command(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* sub = app.add_subcommand(
       "generate", "Generate with parts of the prompt suppressed or amplified (steering, docs/steering.md)");
-  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
-  sub->add_option("--image", args->image, "Image (any format OpenCV reads)");
-  auto* q = sub->add_option("--question", args->question, "Question; fills the model's prompt_template");
-  auto* p = sub->add_option("--prompt", args->prompt, "Prompt, verbatim (instead of --question)");
-  q->excludes(p);
+  add_model_flag(sub, args->model);
+  add_image_flag(sub, args->image);
+  const PromptFlags prompt = add_prompt_flags(sub, args->question, args->prompt);
   sub->add_option("--suppress", args->suppress,
                   "Span to suppress (repeatable): text, text@k (k-th occurrence, 1-based), image, "
                   "image:r0,c0,r1,c1 (patch rows/columns, 0-based, inclusive), token:k, word:k, sentence:k (1-based)");
@@ -261,9 +260,11 @@ Command add_generate_command(CLI::App& app) {
   sub->add_flag("--ignore-eos", args->ignore_eos, "Do not stop at eos_id (always --max-tokens; for benchmarks)");
   sub->add_flag("--no-unsteered", args->no_unsteered, "Generate only the steered continuation");
   sub->add_option("--json", args->json, "Write both continuations, the controls and their positions as JSON here");
-  sub->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  add_threads_flag(sub, args->threads);
   sub->add_flag("--verbose,-v", args->verbose, "Describe the decoding path, the resolved spans and the speed on stderr");
-  return {sub, [args, q, p] { return run_generate(*args, q->count() > 0, p->count() > 0); }};
+  return {sub, [args, prompt] {
+            return run_generate(*args, prompt.question->count() > 0, prompt.prompt->count() > 0);
+          }};
 }
 
 }  // namespace atman::runner

@@ -10,21 +10,15 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <c10/util/Exception.h>
 
+#include "atman/base/text.h"
 #include "atman/runtime/interrupt.h"
 #include "commands.h"
 
 namespace {
 
-std::string one_line(std::string text) {
-  const auto end = text.find('\n');
-  if (end != std::string::npos) text.resize(end);
-  return text;
-}
-
 int fail(const std::string& message, int code) {
-  std::fprintf(stderr, "atman: error: %s\n", one_line(message).c_str());
+  std::fprintf(stderr, "atman: error: %s\n", atman::first_line(message, std::string::npos).c_str());
   return code;
 }
 
@@ -61,10 +55,8 @@ int run(int argc, char** argv) {
       return command.run();
     } catch (const UsageError& e) {
       return fail(std::string(e.what()) + " (run with --help for usage)", 2);
-    } catch (const c10::Error& e) {
-      return fail(e.what_without_backtrace(), 1);
     } catch (const std::exception& e) {
-      return fail(e.what(), 1);
+      return fail(atman::one_line_message(e), 1);
     } catch (...) {
       return fail("unknown failure", 1);
     }

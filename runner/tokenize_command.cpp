@@ -17,6 +17,7 @@
 #include "atman/model/model.h"
 #include "atman/model/sequence.h"
 #include "commands.h"
+#include "input_flags.h"
 
 namespace atman::runner {
 namespace {
@@ -145,7 +146,7 @@ int run_tokenize(const TokenizeArgs& a, const std::vector<Source>& given) {
 Command add_tokenize_command(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* sub = app.add_subcommand("tokenize", "Print the token ids and pieces a model sees");
-  sub->add_option("--model", args->model, "Explainable model (.pt)")->required();
+  add_model_flag(sub, args->model);
   auto* text = sub->add_option("--text", args->text, "Text alone, no BOS and no template (as a target is encoded)");
   auto* prompt = sub->add_option("--prompt", args->prompt, "Prompt, verbatim: the sequence explain builds (BOS, {image})");
   auto* question = sub->add_option("--question", args->question, "Question in the model's prompt_template, as explain builds it");

@@ -8,7 +8,6 @@
 #include "flag_checks.h"
 
 namespace atman::runner {
-namespace {
 
 int64_t parse_image_granularity(const std::string& text) {
   if (text == "patch") return 0;
@@ -24,8 +23,6 @@ int64_t parse_image_granularity(const std::string& text) {
   }
   return n;
 }
-
-}  // namespace
 
 void add_text_unit_flags(CLI::App* sub, UnitFlags& flags) {
   sub->add_option("--delimiter", flags.delimiter, "--granularity delimiter: a unit ends with each occurrence of this text");

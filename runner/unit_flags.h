@@ -27,6 +27,10 @@ struct UnitFlags {
   bool has_target_units = false;
 };
 
+/// --image-granularity's value: 0 for patch, else the tiles per side (>= 1).
+/// UsageError naming the flag for anything else.
+int64_t parse_image_granularity(const std::string& text);
+
 /// Adds the text flags (--delimiter, --target-units, --groups, --token-overlap) to `sub`.
 void add_text_unit_flags(CLI::App* sub, UnitFlags& flags);
 /// Adds the image flags (--image-granularity, --image-search, --refine-fraction) to `sub`.

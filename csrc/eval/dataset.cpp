@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "atman/base/text.h"
+
 namespace atman {
 namespace {
 
@@ -70,9 +72,8 @@ void read_items_file(const fs::path& folder, const std::function<void(const Data
     try {
       use(parse_item(text, folder, line));
     } catch (const std::exception& e) {
-      const std::string why = e.what();
       throw std::runtime_error(fmt::format("bad dataset item at {}:{}: {}", file.string(), line,
-                                           why.substr(0, why.find('\n'))));
+                                           first_line(e.what(), std::string::npos)));
     }
     ++items;
   }

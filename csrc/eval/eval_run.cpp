@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "atman/base/fingerprint.h"
+#include "atman/base/text.h"
 #include "atman/core/explainer.h"
 #include "atman/core/names.h"
 #include "atman/io/atomic_file.h"
@@ -77,33 +79,9 @@ double parse_factor(const std::string& text, const std::string& what) {
   return *value;
 }
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, sep)) parts.push_back(part);
-  if (!text.empty() && text.back() == sep) parts.push_back("");
-  return parts;
-}
-
 std::string row_key(const std::string& task, const std::string& item, const std::string& method,
                     const std::string& setting) {
   return task + '\x1f' + item + '\x1f' + method + '\x1f' + setting;
-}
-
-// FNV-1a of the model file: rows of another model must not be mixed in.
-std::string file_fingerprint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint64_t h = 1469598103934665603ull;
-  std::vector<char> buffer(1 << 16);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buffer[i]);
-      h *= 1099511628211ull;
-    }
-  }
-  return fmt::format("{:016x}", h);
 }
 
 struct Unit {
@@ -562,7 +540,7 @@ void claim_output_folder(const Model& model, const std::vector<EvalSet>& sets, c
   ojson run;
   run["model"] = fs::absolute(model.path()).lexically_normal().string();
   run["model_name"] = model.config().name;
-  run["model_fingerprint"] = file_fingerprint(model.path());
+  run["model_fingerprint"] = file_fingerprint_hex(model.path());  // rows of another model must not mix in
   run["sets"] = ojson::array();
   for (const EvalSet& set : sets) run["sets"].push_back(fs::absolute(set.folder).lexically_normal().string());
   if (fs::exists(run_file)) {
@@ -980,7 +958,7 @@ EvalRow evaluate_row(const RowContext& ctx, const Unit& u, const PreparedItem& p
         i < ctx.options.examples && (!u.setting || u.label == ctx.options.settings.front().label());
     measure_row(ctx, u, prepared, keep_example, set, item, row);
   }
-  if (const auto nl = row.error.find('\n'); nl != std::string::npos) row.error.resize(nl);
+  row.error = first_line(row.error, std::string::npos);
   return row;
 }
 

@@ -3,13 +3,14 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include "atman/base/text.h"
 #include "atman/io/error_text.h"
 
 namespace atman::ops {
 
-std::string first_line(const std::string& text) { return atman::first_line(text, std::string::npos); }
-
-void throw_one_line(const std::string& message) { C10_THROW_ERROR(Error, first_line(message)); }
+void throw_one_line(const std::string& message) {
+  C10_THROW_ERROR(Error, atman::first_line(message, std::string::npos));
+}
 
 std::string describe(const at::Tensor& tensor) {
   if (!tensor.defined()) return "undefined";

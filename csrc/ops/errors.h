@@ -10,12 +10,11 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
+#include "atman/base/text.h"
+
 namespace atman::ops {
 
-/// The text up to the first newline.
-std::string first_line(const std::string& text);
-
-/// Throws c10::Error whose what_without_backtrace() is first_line(message).
+/// Throws c10::Error whose what_without_backtrace() is the first line of `message`.
 [[noreturn]] void throw_one_line(const std::string& message);
 
 /// Runs fn() and rethrows any exception as throw_one_line(its message), the
@@ -26,10 +25,8 @@ template <typename Fn>
 auto with_one_line_errors(Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
-  } catch (const c10::Error& e) {
-    throw_one_line(e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw_one_line(e.what());
+    throw_one_line(one_line_message(e));
   } catch (...) {
     throw_one_line("unknown failure");
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "atman/base/text.h"
 #include "api_error.h"
 
 namespace atman::serve {
@@ -30,9 +31,7 @@ std::string in_field_names(std::string message, const CLI::App& app) {
       message.replace(at, dashed.size(), field_name(flag));
     }
   }
-  const size_t newline = message.find('\n');
-  if (newline != std::string::npos) message.resize(newline);
-  return message;
+  return first_line(message, std::string::npos);
 }
 
 struct FlagApp {

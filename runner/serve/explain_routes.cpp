@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.h"
-#include "atman/io/error_text.h"
+#include "atman/base/text.h"
 #include "base64.h"
 #include "service.h"
 

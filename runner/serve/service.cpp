@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.h"
-#include "atman/io/error_text.h"
+#include "atman/base/text.h"
 #include "web_assets.h"
 
 namespace atman::serve {

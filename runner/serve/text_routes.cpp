@@ -7,7 +7,7 @@
 
 #include "api_error.h"
 #include "atman/core/steering.h"
-#include "atman/io/error_text.h"
+#include "atman/base/text.h"
 #include "atman/io/image.h"
 #include "atman/model/answer.h"
 #include "atman/model/sequence.h"

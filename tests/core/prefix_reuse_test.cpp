@@ -382,6 +382,22 @@ TEST(E2eBenchTest, DisagreementIsRefusedWithOneLine) {
       << r.err;
 }
 
+TEST(E2eBenchTest, ImageGranularityTakesExplainsSyntaxButNeedsTiles) {
+  // The same flag syntax as `atman explain` (patch or N), refused before any work where bench
+  // cannot use it: its coarse-to-fine row starts from tiles.
+  const std::string model = testing::test_model("image_text.pt");
+  for (const auto& [value, words] : std::vector<std::pair<std::string, std::string>>{
+           {"patch", "--image-granularity patch: bench's coarse-to-fine row starts from N x N tiles; give N >= 1"},
+           {"0", "--image-granularity must be patch or a number of tiles per side >= 1, got \"0\""},
+           {"2x", "--image-granularity must be patch or a number of tiles per side >= 1, got \"2x\""}}) {
+    const testing::RunResult r = testing::run_atman({"bench", "--model", model, "--image-granularity", value});
+    EXPECT_EQ(r.exit_code, 2) << value << ": " << r.err;
+    const auto lines = r.err_lines();
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_EQ(lines.back(), "atman: error: " + words + " (run with --help for usage)");
+  }
+}
+
 TEST(E2eBenchTest, ExplainTakesPrefixReuseAndBf16) {
   const testing::RunResult r = testing::run_atman(
       {"explain", "--model", testing::test_model("text_only.pt"), "--prompt", "Alice lives in Paris.", "--target",

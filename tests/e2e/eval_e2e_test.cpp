@@ -69,7 +69,7 @@ nlohmann::json metric_fields(const std::string& path) {
   return out;
 }
 
-TEST(E2eEval, AllMethodsBothTasksAndResume) {
+TEST(E2eEvalTest, AllMethodsBothTasksAndResume) {
   TempDir tmp;
   const std::string data = write_sets(tmp);
   const std::string out = tmp.path("out");
@@ -141,7 +141,7 @@ TEST(E2eEval, AllMethodsBothTasksAndResume) {
   EXPECT_NE(r.err.find("holds rows of another model (test-image-text"), std::string::npos) << r.err;
 }
 
-TEST(E2eEval, SweepAndPerTaskLimit) {
+TEST(E2eEvalTest, SweepAndPerTaskLimit) {
   TempDir tmp;
   const std::string data = write_sets(tmp);
   const std::string out = tmp.path("out");
@@ -158,7 +158,7 @@ TEST(E2eEval, SweepAndPerTaskLimit) {
   EXPECT_EQ(count_lines(out + "/rows.jsonl"), (2 + 1) * 4);
 }
 
-TEST(E2eEval, ErrorsGetOneLine) {
+TEST(E2eEvalTest, ErrorsGetOneLine) {
   TempDir tmp;
   const std::string data = write_sets(tmp);
   struct Case {
@@ -191,7 +191,7 @@ TEST(E2eEval, ErrorsGetOneLine) {
   EXPECT_NE(missing.err.find("none: not a folder of evaluation data"), std::string::npos) << missing.err;
 }
 
-TEST(E2eExplainMethod, WritesEveryOutputForEveryMethod) {
+TEST(E2eExplainMethodTest, WritesEveryOutputForEveryMethod) {
   TempDir tmp;
   cv::Mat bgr(96, 96, CV_8UC3, cv::Scalar(120, 120, 120));
   cv::circle(bgr, cv::Point(30, 30), 14, cv::Scalar(40, 40, 220), cv::FILLED);

@@ -40,7 +40,7 @@ void expect_error_line(const RunResult& r, int code, const std::string& line) {
   EXPECT_EQ(r.err_lines()[0], line);
 }
 
-TEST(E2eGenerate, JsonHoldsBothContinuationsControlsAndPositions) {
+TEST(E2eGenerateTest, JsonHoldsBothContinuationsControlsAndPositions) {
   TempDir tmp;
   const std::string json = tmp.path("g.json");
   const RunResult r = run_atman({"generate", "--model", test_model("text_only.pt"), "--prompt", kFacts, "--suppress",
@@ -66,7 +66,7 @@ TEST(E2eGenerate, JsonHoldsBothContinuationsControlsAndPositions) {
   EXPECT_EQ(j["steered"]["ids"].size(), j["steered"]["logprobs"].size());
 }
 
-TEST(E2eGenerate, EmptyControlsPrintAtmanAnswersAnswer) {
+TEST(E2eGenerateTest, EmptyControlsPrintAtmanAnswersAnswer) {
   TempDir tmp;
   const std::string image = write_image(tmp);
   for (const std::string model : {"image_text.pt", "minimal.pt"}) {
@@ -81,7 +81,7 @@ TEST(E2eGenerate, EmptyControlsPrintAtmanAnswersAnswer) {
   }
 }
 
-TEST(E2eGenerate, VerboseNamesTheDecodePath) {
+TEST(E2eGenerateTest, VerboseNamesTheDecodePath) {
   TempDir tmp;
   const std::string image = write_image(tmp);
   const RunResult fallback = run_atman({"generate", "--model", test_model("minimal.pt"), "--image", image, "--question",
@@ -101,7 +101,7 @@ TEST(E2eGenerate, VerboseNamesTheDecodePath) {
       << cached.err;
 }
 
-TEST(E2eGenerate, ErrorLines) {
+TEST(E2eGenerateTest, ErrorLines) {
   TempDir tmp;
   const std::string image = write_image(tmp);
   const std::string model = test_model("image_text.pt");

@@ -70,7 +70,7 @@ class BusyLoops {
   std::vector<pid_t> pids_;
 };
 
-TEST(E2eThreads, OneCpuByAffinityMeansOneThread) {
+TEST(E2eThreadsTest, OneCpuByAffinityMeansOneThread) {
   if (!have_program("taskset")) GTEST_SKIP() << "taskset is not installed (util-linux): affinity not tested";
   TempDir tmp;
   const RunResult r = run_atman_with(std::string(kClean) + " taskset -c 0", explain_args(tmp.path("e.json"), "0"));
@@ -83,7 +83,7 @@ TEST(E2eThreads, OneCpuByAffinityMeansOneThread) {
 
 // Every online CPU busy with another task: the default leaves them be and
 // runs one thread; ATMAN_THREADS_IGNORE_LOAD=1 takes them all anyway.
-TEST(E2eThreads, BusyCpusLeaveOneThread) {
+TEST(E2eThreadsTest, BusyCpusLeaveOneThread) {
   const unsigned cpus = std::thread::hardware_concurrency();
   if (cpus < 2 || cpus > 16) GTEST_SKIP() << cpus << " online CPUs: not keeping them all busy for this test";
   TempDir tmp;
@@ -104,7 +104,7 @@ TEST(E2eThreads, BusyCpusLeaveOneThread) {
 }
 
 // The launcher without atman-core beside it: one line and exit 127.
-TEST(E2eThreads, LauncherWithoutTheProgramSaysSo) {
+TEST(E2eThreadsTest, LauncherWithoutTheProgramSaysSo) {
   TempDir tmp;
   const std::filesystem::path copy = tmp.dir() / "atman";
   std::filesystem::copy_file(ATMAN_BINARY, copy);
@@ -116,7 +116,7 @@ TEST(E2eThreads, LauncherWithoutTheProgramSaysSo) {
 
 // bench --background starts its runs through the launcher; without one beside
 // atman-core it says so before any run; its flags are range-checked.
-TEST(E2eThreads, BackgroundBenchNeedsTheLauncherAndChecksItsFlags) {
+TEST(E2eThreadsTest, BackgroundBenchNeedsTheLauncherAndChecksItsFlags) {
   TempDir tmp;
   const std::filesystem::path core = std::filesystem::path(ATMAN_BINARY).parent_path() / "atman-core";
   const std::filesystem::path copy = tmp.dir() / "atman-core";
@@ -134,7 +134,7 @@ TEST(E2eThreads, BackgroundBenchNeedsTheLauncherAndChecksItsFlags) {
   EXPECT_NE(r.err.find("--background must be in [0, 64], got 65"), std::string::npos) << r.err;
 }
 
-TEST(E2eThreads, VerboseNamesTheWaitPolicy) {
+TEST(E2eThreadsTest, VerboseNamesTheWaitPolicy) {
   TempDir tmp;
   const RunResult fixed = run_atman_with(kClean, explain_args(tmp.path("a.json"), "2"));
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
@@ -154,7 +154,7 @@ TEST(E2eThreads, VerboseNamesTheWaitPolicy) {
 
 // libgomp prints the values it read at start-up (OMP_DISPLAY_ENV): the spin
 // count atman sets, 10000, against libgomp's default 300000.
-TEST(E2eThreads, LibgompReadsTheShortSpin) {
+TEST(E2eThreadsTest, LibgompReadsTheShortSpin) {
   const RunResult fixed = run_atman_with(std::string(kClean) + " OMP_DISPLAY_ENV=verbose", {"--version"});
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
   if (fixed.err.find("GOMP_SPINCOUNT") == std::string::npos) {
@@ -169,7 +169,7 @@ TEST(E2eThreads, LibgompReadsTheShortSpin) {
   EXPECT_NE(kept.err.find("GOMP_SPINCOUNT = '300000'"), std::string::npos) << kept.err;
 }
 
-TEST(E2eThreads, NumbersAreBitIdenticalWithAndWithoutTheWaitPolicyFix) {
+TEST(E2eThreadsTest, NumbersAreBitIdenticalWithAndWithoutTheWaitPolicyFix) {
   TempDir tmp;
   for (const char* threads : {"1", "2"}) {
     SCOPED_TRACE(std::string("--threads ") + threads);

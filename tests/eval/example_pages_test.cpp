@@ -18,7 +18,7 @@ using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
-TEST(EvalExamplePages, OnePagePerItemWithEveryMethod) {
+TEST(EvalExamplePagesTest, OnePagePerItemWithEveryMethod) {
   TempDir dir;
   auto e = grid_explanation(2, 2, [](int r, int c) { return r + c; });
   for (const char* method : {"ixg", "atman", "rollout"}) {

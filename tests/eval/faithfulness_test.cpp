@@ -19,7 +19,7 @@ namespace {
 using testing::expect_error;
 using testing::test_model;
 
-TEST(Faithfulness, RoundHalfUp) {
+TEST(FaithfulnessTest, RoundHalfUp) {
   EXPECT_EQ(units_to_remove(5, 10), 1);    // 0.5 -> 1
   EXPECT_EQ(units_to_remove(5, 30), 2);    // 1.5 -> 2
   EXPECT_EQ(units_to_remove(5, 50), 3);    // 2.5 -> 3 (not 2: half up, not half even)
@@ -31,7 +31,7 @@ TEST(Faithfulness, RoundHalfUp) {
 
 // relevance   0.5  2.0  0.5  -1.0  2.0
 // MoRF: 2.0 (1), 2.0 (4), 0.5 (0), 0.5 (2), -1.0 (3); LeRF: -1.0 (3), 0.5 (0), 0.5 (2), 2.0 (1), 2.0 (4)
-TEST(Faithfulness, OrdersBreakTiesByPosition) {
+TEST(FaithfulnessTest, OrdersBreakTiesByPosition) {
   const std::vector<double> r = {0.5, 2.0, 0.5, -1.0, 2.0};
   EXPECT_EQ(morf_order(r), (std::vector<size_t>{1, 4, 0, 2, 3}));
   EXPECT_EQ(lerf_order(r), (std::vector<size_t>{3, 0, 2, 1, 4}));
@@ -39,7 +39,7 @@ TEST(Faithfulness, OrdersBreakTiesByPosition) {
 
 // clean -1; MoRF -1, -3, -6 -> drops 0, 2, 5: AOPC 7/3; LeRF -1, -1.5, -2 -> 0, 0.5, 1: AOPC 0.5;
 // ABPC 7/3 - 1/2 = 11/6.
-TEST(Faithfulness, AreasOnHandComputedCurves) {
+TEST(FaithfulnessTest, AreasOnHandComputedCurves) {
   OperatorCurves c;
   c.clean = -1.0;
   c.morf = {-1.0, -3.0, -6.0};
@@ -51,7 +51,7 @@ TEST(Faithfulness, AreasOnHandComputedCurves) {
   expect_error([] { aopc(0.0, {}); }, {"aopc: empty curve"});
 }
 
-TEST(Faithfulness, ParseFractions) {
+TEST(FaithfulnessTest, ParseFractions) {
   EXPECT_EQ(parse_fractions(kDefaultFaithfulnessFractions), (std::vector<double>{0, 1, 5, 10, 20, 50, 100}));
   EXPECT_EQ(parse_fractions("2.5,100"), (std::vector<double>{2.5, 100}));
   for (const char* bad : {"", "0,", "5,1", "0,0", "-1", "101", "x", "0,,5", "nan"}) {
@@ -63,7 +63,7 @@ TEST(Faithfulness, ParseFractions) {
 
 // A hand-made map over the prompt's text tokens (BOS left out) on
 // text_only.pt; the curves against forward() on sequences built by hand.
-TEST(Faithfulness, CurvesOfAHandMadeMapAgainstADirectComputation) {
+TEST(FaithfulnessTest, CurvesOfAHandMadeMapAgainstADirectComputation) {
   auto model = Model::load(test_model("text_only.pt"));
   Explainer explainer(model);
   const ExplainInput input{"Alice lives in Paris. Bob lives in Rome. Question: Where does Alice live? Answer:",
@@ -126,7 +126,7 @@ TEST(Faithfulness, CurvesOfAHandMadeMapAgainstADirectComputation) {
 
 // a = 1 2 3 4, b = 1 3 2 4: d = 0 1 1 0, rho = 1 - 6 * 2 / (4 * 15) = 0.8;
 // pairs: 6, one discordant (2, 3): tau = (5 - 1) / 6 = 2/3.
-TEST(RankCorrelation, HandComputed) {
+TEST(RankCorrelationTest, HandComputed) {
   EXPECT_NEAR(spearman({1, 2, 3, 4}, {1, 3, 2, 4}), 0.8, 1e-12);
   EXPECT_NEAR(kendall_tau_b({1, 2, 3, 4}, {1, 3, 2, 4}), 2.0 / 3.0, 1e-12);
   EXPECT_NEAR(spearman({1, 2, 3}, {30, 20, 10}), -1.0, 1e-12);

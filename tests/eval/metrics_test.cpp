@@ -19,7 +19,7 @@ using testing::expect_error;
 // AP: ranks 2.0 (hit: R 1/2, P 1), 1.5 (miss), 0.5 (hit: R 1, P 2/3), ties at 0 (misses)
 //     = 1/2 * 1 + 1/2 * 2/3 = 5/6
 // pointing: top is 2.0 at index 3, in the truth -> 1
-TEST(Metrics, HandMadeMap) {
+TEST(MetricsTest, HandMadeMap) {
   const std::vector<double> r = {0.5, 0.0, -1.0, 2.0, 1.5};
   const std::vector<int> y = {1, 0, 0, 1, 0};
   const ItemMetrics m = compute_metrics(r, y);
@@ -30,7 +30,7 @@ TEST(Metrics, HandMadeMap) {
 }
 
 // A perfect map: all relevance on the truth.
-TEST(Metrics, PerfectMap) {
+TEST(MetricsTest, PerfectMap) {
   const ItemMetrics m = compute_metrics({0.0, 3.0, 1.0, -2.0}, {0, 1, 1, 0});
   EXPECT_DOUBLE_EQ(m.precision, 1.0);
   EXPECT_DOUBLE_EQ(m.recall, (1.0 + 1.0 / 3.0) / 2.0);
@@ -40,7 +40,7 @@ TEST(Metrics, PerfectMap) {
 
 // Ties enter together: {0, 1} at 1.0 give R = 1 at P = 1/2 -> AP 0.5 (as
 // scikit-learn); the top position on a tie is the first one (index 0, a miss).
-TEST(Metrics, TiesAndPointing) {
+TEST(MetricsTest, TiesAndPointing) {
   const ItemMetrics m = compute_metrics({1.0, 1.0, 0.0, 0.0}, {0, 1, 0, 0});
   EXPECT_DOUBLE_EQ(m.precision, 0.5);
   EXPECT_DOUBLE_EQ(m.recall, 1.0);
@@ -50,7 +50,7 @@ TEST(Metrics, TiesAndPointing) {
 
 // The worst map: all positive relevance off the truth; the truth ranks last.
 // 4 positions, truth {3}: x = 3 2 1 0 -> AP = 1/4 (the hit enters at rank 4).
-TEST(Metrics, WorstMap) {
+TEST(MetricsTest, WorstMap) {
   const ItemMetrics m = compute_metrics({3.0, 2.0, 1.0, -5.0}, {0, 0, 0, 1});
   EXPECT_DOUBLE_EQ(m.precision, 0.0);
   EXPECT_DOUBLE_EQ(m.recall, 0.0);
@@ -61,7 +61,7 @@ TEST(Metrics, WorstMap) {
 // No positive relevance: precision and recall are 0 (no division by zero);
 // every position ties at 0, so AP is the truth's share; pointing uses the raw
 // maximum (-1 at index 0, in the truth).
-TEST(Metrics, NoPositiveRelevance) {
+TEST(MetricsTest, NoPositiveRelevance) {
   const ItemMetrics m = compute_metrics({-1.0, -2.0, -3.0}, {1, 0, 0});
   EXPECT_DOUBLE_EQ(m.precision, 0.0);
   EXPECT_DOUBLE_EQ(m.recall, 0.0);
@@ -69,14 +69,14 @@ TEST(Metrics, NoPositiveRelevance) {
   EXPECT_DOUBLE_EQ(m.pointing, 1.0);
 }
 
-TEST(Metrics, NonFiniteRelevanceCountsAsZero) {
+TEST(MetricsTest, NonFiniteRelevanceCountsAsZero) {
   const double inf = std::numeric_limits<double>::infinity();
   const ItemMetrics m = compute_metrics({std::nan(""), inf, 1.0}, {0, 0, 1});
   EXPECT_DOUBLE_EQ(m.precision, 1.0);
   EXPECT_DOUBLE_EQ(m.pointing, 1.0);
 }
 
-TEST(Metrics, EmptyTruthIsNaN) {
+TEST(MetricsTest, EmptyTruthIsNaN) {
   const ItemMetrics m = compute_metrics({1.0, 2.0}, {0, 0});
   EXPECT_TRUE(std::isnan(m.precision));
   EXPECT_TRUE(std::isnan(m.recall));
@@ -84,12 +84,12 @@ TEST(Metrics, EmptyTruthIsNaN) {
   EXPECT_TRUE(std::isnan(m.pointing));
 }
 
-TEST(Metrics, SizeMismatchThrows) {
+TEST(MetricsTest, SizeMismatchThrows) {
   expect_error([] { compute_metrics({1.0, 2.0}, {1}); }, {"compute_metrics", "same non-zero size", "2 and 1"});
   expect_error([] { paper_precision({}, {}); }, {"paper_precision", "0 and 0"});
 }
 
-TEST(Bootstrap, ConstantValues) {
+TEST(BootstrapTest, ConstantValues) {
   const MeanInterval m = bootstrap_mean({0.25, 0.25, 0.25, 0.25});
   EXPECT_DOUBLE_EQ(m.mean, 0.25);
   EXPECT_DOUBLE_EQ(m.low, 0.25);
@@ -97,7 +97,7 @@ TEST(Bootstrap, ConstantValues) {
   EXPECT_EQ(m.n, 4);
 }
 
-TEST(Bootstrap, DeterministicAndSensible) {
+TEST(BootstrapTest, DeterministicAndSensible) {
   std::vector<double> values;
   for (int i = 0; i < 200; ++i) values.push_back((i * 37 % 101) / 100.0);
   values.push_back(std::nan(""));  // left out
@@ -114,7 +114,7 @@ TEST(Bootstrap, DeterministicAndSensible) {
   EXPECT_NEAR(a.high - a.low, 4 * 0.2887 / std::sqrt(200.0), 0.015);
 }
 
-TEST(Bootstrap, EmptyAndSingle) {
+TEST(BootstrapTest, EmptyAndSingle) {
   const MeanInterval e = bootstrap_mean({std::nan("")});
   EXPECT_EQ(e.n, 0);
   EXPECT_TRUE(std::isnan(e.mean));

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 using testing::read_file;
 using testing::TempDir;
 
-TEST(AtomicFile, WritesReplacesAndLeavesNoTemporaryFile) {
+TEST(AtomicFileTest, WritesReplacesAndLeavesNoTemporaryFile) {
   TempDir dir;
   const std::string path = dir.file("out.json");
   write_file_atomically(path, "first");
@@ -33,7 +33,7 @@ TEST(AtomicFile, WritesReplacesAndLeavesNoTemporaryFile) {
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"out.json"});
 }
 
-TEST(AtomicFile, RelativePathInTheWorkingFolder) {
+TEST(AtomicFileTest, RelativePathInTheWorkingFolder) {
   TempDir dir;
   const fs::path previous = fs::current_path();
   fs::current_path(dir.file(""));
@@ -54,14 +54,14 @@ void expect_one_line_error(const std::function<void()>& call, const std::string&
   }
 }
 
-TEST(AtomicFile, MissingFolderFailsWithOneLine) {
+TEST(AtomicFileTest, MissingFolderFailsWithOneLine) {
   const std::string path = "/nonexistent-atman-folder/sub/x.png";
   const std::string message = "cannot write overlay: " + path + ": No such file or directory";
   expect_one_line_error([&] { write_file_atomically(path, "data", "overlay"); }, message);
   expect_one_line_error([&] { check_output_path(path, "overlay"); }, message);
 }
 
-TEST(AtomicFile, UnwritablePathFailsWithOneLineEvenForRoot) {
+TEST(AtomicFileTest, UnwritablePathFailsWithOneLineEvenForRoot) {
   // A path below a regular file cannot be created, whoever we are.
   TempDir dir;
   write_file_atomically(dir.file("plain"), "I am a file");
@@ -75,7 +75,7 @@ TEST(AtomicFile, UnwritablePathFailsWithOneLineEvenForRoot) {
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"plain"});
 }
 
-TEST(AtomicFile, FolderOrEmptyPathFails) {
+TEST(AtomicFileTest, FolderOrEmptyPathFails) {
   TempDir dir;
   expect_one_line_error([&] { write_file_atomically(dir.file(""), "x", "html"); },
                         "cannot write html: " + dir.file("") + ": the path names a folder, not a file");

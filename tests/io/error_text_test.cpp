@@ -8,22 +8,6 @@
 namespace atman {
 namespace {
 
-TEST(ErrorTextTest, FirstLineCutsAtTheFirstNewline) {
-  EXPECT_EQ(first_line("one\ntwo\nthree"), "one");
-  EXPECT_EQ(first_line("no newline"), "no newline");
-  EXPECT_EQ(first_line(""), "");
-  EXPECT_EQ(first_line("\nstarts with one"), "");
-  EXPECT_EQ(first_line("carriage\r\nreturn"), "carriage\r");  // only '\n' ends a line
-}
-
-TEST(ErrorTextTest, FirstLineCutsLongLinesWithAnEllipsis) {
-  EXPECT_EQ(first_line(std::string(200, 'x')), std::string(200, 'x'));
-  EXPECT_EQ(first_line(std::string(201, 'x')), std::string(200, 'x') + "...");
-  EXPECT_EQ(first_line("abcdef\nghi", 3), "abc...");
-  EXPECT_EQ(first_line("abc\ndef", 3), "abc");
-  EXPECT_EQ(first_line("abcd", 0), "...");
-}
-
 TEST(ErrorTextTest, DtypeNamesAreNumpyStyle) {
   EXPECT_EQ(dtype_name(at::kByte), "uint8");
   EXPECT_EQ(dtype_name(at::kChar), "int8");

@@ -19,7 +19,7 @@ using testing::expect_error;
 using testing::test_model;
 
 // n = 2: nodes -+1/sqrt(3), weights 1, 1. n = 3: 0, -+sqrt(3/5), weights 8/9, 5/9.
-TEST(IgRules, GaussLegendreSmallN) {
+TEST(IgRulesTest, GaussLegendreSmallN) {
   const IgQuadrature one = gauss_legendre(1);
   EXPECT_DOUBLE_EQ(one.alphas[0], 0.0);
   EXPECT_DOUBLE_EQ(one.weights[0], 2.0);
@@ -39,7 +39,7 @@ TEST(IgRules, GaussLegendreSmallN) {
 
 // The n-point rule mapped to [0, 1] integrates x^k exactly for k <= 2n - 1
 // (1 / (k + 1)), and not x^(2n).
-TEST(IgRules, GaussLegendreExactOnPolynomials) {
+TEST(IgRulesTest, GaussLegendreExactOnPolynomials) {
   for (int64_t n : {1, 2, 3, 5, 8, 16, 32, 64}) {
     const IgQuadrature q = ig_quadrature(IgRule::kGaussLegendre, n);
     ASSERT_EQ(q.alphas.size(), static_cast<size_t>(n));
@@ -57,7 +57,7 @@ TEST(IgRules, GaussLegendreExactOnPolynomials) {
   }
 }
 
-TEST(IgRules, RiemannPoints) {
+TEST(IgRulesTest, RiemannPoints) {
   const IgQuadrature middle = ig_quadrature(IgRule::kRiemannMiddle, 4);
   const IgQuadrature left = ig_quadrature(IgRule::kRiemannLeft, 4);
   const IgQuadrature right = ig_quadrature(IgRule::kRiemannRight, 4);
@@ -70,7 +70,7 @@ TEST(IgRules, RiemannPoints) {
   EXPECT_EQ(trapezoid.weights, (std::vector<double>{0.125, 0.25, 0.25, 0.25, 0.125}));
 }
 
-TEST(IgRules, NamesAndErrors) {
+TEST(IgRulesTest, NamesAndErrors) {
   for (const std::string& name : ig_rule_names()) EXPECT_EQ(ig_rule_name(parse_ig_rule(name)), name);
   EXPECT_EQ(parse_ig_rule("gauss_legendre"), IgRule::kGaussLegendre);
   expect_error([] { parse_ig_rule("simpson"); },
@@ -85,7 +85,7 @@ TEST(IgRules, NamesAndErrors) {
 // every rule with 128 points meets completeness within 2% of the gap, the
 // midpoint rule is what it was before the rules (the same values as the
 // default), and the explanation reports the gap and the rule.
-TEST(IgRules, EveryRuleCompleteOnASmoothPath) {
+TEST(IgRulesTest, EveryRuleCompleteOnASmoothPath) {
   auto model = Model::load(test_model("shifted.pt"));
   Explainer explainer(model);
   const ExplainInput input{"Alice lives in Paris. Question: Where does Alice live? Answer:", " Paris.", {}};

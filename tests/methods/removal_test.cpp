@@ -39,7 +39,7 @@ at::Tensor embed_ids(const Model& model, const std::vector<int64_t>& ids) {
 }
 
 // Text: tokens 1 and 3 of the prompt deleted (input) or given modifier 0 (attention).
-TEST(Removal, TextAgainstDirectComputation) {
+TEST(RemovalTest, TextAgainstDirectComputation) {
   auto model = Model::load(test_model("text_only.pt"));
   Explainer explainer(model);
   const ExplainInput input{"Alice lives in Paris. Question: Where does Alice live? Answer:", " Paris.", {}};
@@ -71,7 +71,7 @@ TEST(Removal, TextAgainstDirectComputation) {
 }
 
 // Image: patches 0 and 7 filled with the per-channel mean of the pixel tensor.
-TEST(Removal, ImagePatchesAgainstDirectComputation) {
+TEST(RemovalTest, ImagePatchesAgainstDirectComputation) {
   auto model = Model::load(test_model("image_text.pt"));
   Explainer explainer(model);
   cv::Mat rgb(96, 96, CV_8UC3, cv::Scalar(128, 128, 128));
@@ -101,7 +101,7 @@ TEST(Removal, ImagePatchesAgainstDirectComputation) {
   EXPECT_TRUE(at::allclose(got[0], want, 1e-5, 1e-5)) << got[0] << want;
 }
 
-TEST(Removal, Errors) {
+TEST(RemovalTest, Errors) {
   auto model = Model::load(test_model("text_only.pt"));
   Explainer explainer(model);
   const ExplainInput input{"Alice lives", " in", {}};
@@ -119,7 +119,7 @@ TEST(Removal, Errors) {
 // LOO by hand: a prompt of three tokens (BOS + two), each deleted in turn and
 // the model rerun on the two left; R = CE(without) - CE(clean). Target
 // positions get 0.
-TEST(Removal, LeaveOneOutByHandOnThreeTokens) {
+TEST(RemovalTest, LeaveOneOutByHandOnThreeTokens) {
   auto model = Model::load(test_model("text_only.pt"));
   Explainer explainer(model);
   const ExplainInput input{"the red", " circle Paris", {}};

@@ -20,7 +20,7 @@ using testing::grid_explanation;
 using testing::read_file;
 using testing::TempDir;
 
-TEST(RenderHtml, ContainsEveryTokenEscaped) {
+TEST(RenderHtmlTest, ContainsEveryTokenEscaped) {
   const auto e = grid_explanation(3, 3, [](int r, int c) { return r - c; });
   const cv::Mat image = gray_image(48, 48);
   const std::string html = render_html_report(e, &image);
@@ -41,7 +41,7 @@ TEST(RenderHtml, ContainsEveryTokenEscaped) {
             std::string::npos);
 }
 
-TEST(RenderHtml, TextOnlyAndHostileStrings) {
+TEST(RenderHtmlTest, TextOnlyAndHostileStrings) {
   auto e = grid_explanation(1, 1, [](int, int) { return 0.0; });
   e.image_grid.reset();
   e.units.erase(e.units.begin());
@@ -65,7 +65,7 @@ nlohmann::json page_data(const std::string& html) {
   return nlohmann::json::parse(html.substr(begin + open.size(), end - begin - open.size()));
 }
 
-TEST(RenderHtml, OneMapPerTargetAndPerMethodWithTheirValues) {
+TEST(RenderHtmlTest, OneMapPerTargetAndPerMethodWithTheirValues) {
   auto atman = grid_explanation(2, 2, [](int r, int c) { return r * 2 + c - 1.0; });
   atman.targets.push_back({8, "\u2581berry", 0.5});
   for (auto& unit : atman.units) unit.per_target = {0.25 * unit.index, unit.relevance - 0.25 * unit.index};
@@ -110,7 +110,7 @@ TEST(RenderHtml, OneMapPerTargetAndPerMethodWithTheirValues) {
   EXPECT_EQ(contrast["maps"][0]["bar_labels"].size(), 3u);  // +top, 0, -top: diverging
 }
 
-TEST(RenderHtml, NamesGroupsAndTilesAndKeepsTheBlobInsideItsScript) {
+TEST(RenderHtmlTest, NamesGroupsAndTilesAndKeepsTheBlobInsideItsScript) {
   auto e = grid_explanation(2, 2, [](int, int) { return 1.0; });
   // One tile of all four patches, and a named custom text group.
   ExplainedUnit tile = e.units[0];
@@ -128,7 +128,7 @@ TEST(RenderHtml, NamesGroupsAndTilesAndKeepsTheBlobInsideItsScript) {
   EXPECT_EQ(html.find("the </script>"), std::string::npos);  // '<' is \u003c inside the blob
 }
 
-TEST(RenderHtml, EscapeAndBase64) {
+TEST(RenderHtmlTest, EscapeAndBase64) {
   EXPECT_EQ(html_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");
@@ -138,7 +138,7 @@ TEST(RenderHtml, EscapeAndBase64) {
   EXPECT_EQ(base64_encode(std::string("\xff\x00\x80", 3)), "/wCA");
 }
 
-TEST(RenderHtml, WritesTheFile) {
+TEST(RenderHtmlTest, WritesTheFile) {
   TempDir dir;
   const auto e = grid_explanation(2, 2, [](int r, int c) { return r * c; });
   write_html_report(e, nullptr, dir.file("report.html"));

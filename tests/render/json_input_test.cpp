@@ -15,7 +15,7 @@ namespace {
 
 using testing::grid_explanation;
 
-TEST(RenderJsonInput, RoundTripsWhatTheRenderersUse) {
+TEST(RenderJsonInputTest, RoundTripsWhatTheRenderersUse) {
   auto e = grid_explanation(2, 2, [](int r, int c) { return r - 0.5 * c; });
   e.method = "ixg";
   e.targets.push_back({9, "\u2581berry", 1.5});
@@ -52,7 +52,7 @@ TEST(RenderJsonInput, RoundTripsWhatTheRenderersUse) {
   }
 }
 
-TEST(RenderJsonInput, BadDocumentsGiveOneLine) {
+TEST(RenderJsonInputTest, BadDocumentsGiveOneLine) {
   auto message = [](const std::string& text) {
     try {
       explanation_from_json(text);

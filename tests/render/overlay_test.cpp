@@ -69,7 +69,7 @@ OverlayOptions heat_only() {
   return options;
 }
 
-TEST(RenderOverlay, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
+TEST(RenderOverlayTest, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
   // Only patch (0, 0) is relevant: far from it (cells 3..5 of 6) the heat is 0
   // and the image's pixels must come through unchanged.
   const auto e = grid_explanation(6, 6, [](int r, int c) { return r == 0 && c == 0 ? 1.0 : 0.0; });
@@ -108,7 +108,7 @@ TEST(RenderOverlay, StripsLieOutsideTheImageWhichKeepsItsPixelsAndResolution) {
   EXPECT_GT(decoded.rows, 600);
 }
 
-TEST(RenderOverlay, BlendsWithTheHandComputedOpacity) {
+TEST(RenderOverlayTest, BlendsWithTheHandComputedOpacity) {
   // 3 x 3 patches over 27 x 27 pixels: the centre pixel of a 9-pixel cell is
   // the cell's own value (bicubic weights 1, 0, 0, 0 there).
   const double values[3][3] = {{1.0, 2.0, 4.0}, {0.5, 3.0, 0.0}, {2.5, 1.5, 3.5}};
@@ -131,7 +131,7 @@ TEST(RenderOverlay, BlendsWithTheHandComputedOpacity) {
   EXPECT_EQ(out.at<cv::Vec3b>(13, 22), cv::Vec3b(128, 128, 128));
 }
 
-TEST(RenderOverlay, ClipsAtAPercentileOfTheValues) {
+TEST(RenderOverlayTest, ClipsAtAPercentileOfTheValues) {
   // Values 1..100: NumPy's percentile(range(1, 101), 90) = 90.1.
   const auto e = grid_explanation(10, 10, [](int r, int c) { return 1.0 + r * 10 + c; });
   const cv::Mat grid = relevance_grid(e);
@@ -178,7 +178,7 @@ TEST(RenderOverlay, ClipsAtAPercentileOfTheValues) {
   EXPECT_EQ(colour_bar_labels(both).back().first, "-4");
 }
 
-TEST(RenderOverlay, DivergingMapIsWhiteAtZeroAndBlueToRed) {
+TEST(RenderOverlayTest, DivergingMapIsWhiteAtZeroAndBlueToRed) {
   const cv::Vec3b middle = colour_of(0.5, ColourMap::kDiverging);
   EXPECT_GT(std::min({middle[0], middle[1], middle[2]}), 235);
   const cv::Vec3b low = colour_of(0.0, ColourMap::kDiverging), high = colour_of(1.0, ColourMap::kDiverging);
@@ -191,7 +191,7 @@ TEST(RenderOverlay, DivergingMapIsWhiteAtZeroAndBlueToRed) {
   EXPECT_EQ(colour_map_name(ColourMap::kDiverging), "diverging");
 }
 
-TEST(RenderOverlay, PatchBordersOnlyWhenAskedAndAroundWholeTiles) {
+TEST(RenderOverlayTest, PatchBordersOnlyWhenAskedAndAroundWholeTiles) {
   const auto flat = grid_explanation(3, 3, [](int, int) { return 0.0; });
   OverlayOptions options = heat_only();
   const cv::Mat plain = render_overlay(flat, gray_image(60, 60), "", options);
@@ -219,7 +219,7 @@ TEST(RenderOverlay, PatchBordersOnlyWhenAskedAndAroundWholeTiles) {
   EXPECT_EQ(image_unit_label(flat.units[4], 3, 3), "patch (1, 1)");
 }
 
-TEST(RenderOverlay, RejectsBadOptionsWithOneLine) {
+TEST(RenderOverlayTest, RejectsBadOptionsWithOneLine) {
   const auto e = grid_explanation(2, 2, [](int, int) { return 1.0; });
   auto message = [&](const OverlayOptions& options) {
     try {
@@ -250,7 +250,7 @@ TEST(RenderOverlay, RejectsBadOptionsWithOneLine) {
   }
 }
 
-TEST(RenderOverlay, NoRelevanceGivesTheImageWithoutDivisionByZero) {
+TEST(RenderOverlayTest, NoRelevanceGivesTheImageWithoutDivisionByZero) {
   const auto zero = grid_explanation(6, 6, [](int, int) { return 0.0; });
   const HeatScale scale = heat_scale(relevance_grid(zero), ColourMap::kAuto, 99.0);
   EXPECT_EQ(scale.scale, 0.0);
@@ -274,7 +274,7 @@ TEST(RenderOverlay, NoRelevanceGivesTheImageWithoutDivisionByZero) {
   EXPECT_FLOAT_EQ(normalise_relevance(grid, odd_scale).at<float>(3, 3), 1.0f);
 }
 
-TEST(RenderOverlay, AcceptsGrayAndRgbaAndScales) {
+TEST(RenderOverlayTest, AcceptsGrayAndRgbaAndScales) {
   const auto e = grid_explanation(4, 4, [](int r, int c) { return r * 4 + c; });
   cv::Mat gray(50, 70, CV_8UC1, cv::Scalar(100));
   cv::Mat rgba(50, 70, CV_8UC4, cv::Scalar(10, 20, 30, 255));
@@ -285,7 +285,7 @@ TEST(RenderOverlay, AcceptsGrayAndRgbaAndScales) {
   EXPECT_EQ(render_overlay(e, rgba, "caption", twice).size(), cv::Size(140, 100));
 }
 
-TEST(RenderOverlay, RejectsBadInputWithAMessage) {
+TEST(RenderOverlayTest, RejectsBadInputWithAMessage) {
   auto text_only = grid_explanation(2, 2, [](int, int) { return 1.0; });
   text_only.image_grid.reset();
   try {
@@ -317,7 +317,7 @@ TEST(RenderOverlay, RejectsBadInputWithAMessage) {
   }
 }
 
-TEST(RenderOverlay, PerTargetSelection) {
+TEST(RenderOverlayTest, PerTargetSelection) {
   auto e = grid_explanation(2, 2, [](int, int) { return 1.0; });
   e.targets.push_back({8, "\u2581berry", 0.5});
   for (auto& unit : e.units) unit.per_target = {0.25 * unit.index, 1.0 - 0.25 * unit.index};
@@ -328,7 +328,7 @@ TEST(RenderOverlay, PerTargetSelection) {
 }
 
 // image.resize: the heat lands where the model looked (docs/contract.md, "Pixels").
-TEST(RenderOverlay, HeatMapsBackThroughCropAndPadding) {
+TEST(RenderOverlayTest, HeatMapsBackThroughCropAndPadding) {
   const cv::Mat one(1, 1, CV_32F, cv::Scalar(1.0f));
   // center_crop of a 4 x 2 image to 2 x 2: the model saw columns 1..2; the rest gets no heat.
   cv::Mat heat = heat_over_image(one, cv::Size(4, 2), ImageView{1.0, 0.0, 3.0, 2.0});
@@ -354,11 +354,11 @@ TEST(RenderOverlay, HeatMapsBackThroughCropAndPadding) {
   EXPECT_EQ(cv::norm(same, upsample_heatmap(grid, cv::Size(4, 2)), cv::NORM_INF), 0.0);
 }
 
-TEST(RenderOverlay, CaptionHelper) {
+TEST(RenderOverlayTest, CaptionHelper) {
   EXPECT_EQ(overlay_caption("What color is the circle?", " red "), "Q: What color is the circle?\nA: red");
 }
 
-TEST(RenderOverlay, WritesAtomicallyAndNamesTheOverlayOnFailure) {
+TEST(RenderOverlayTest, WritesAtomicallyAndNamesTheOverlayOnFailure) {
   TempDir dir;
   const auto e = grid_explanation(3, 3, [](int r, int c) { return r + c; });
   write_overlay_png(e, gray_image(60, 60), "Q: a\nA: b", dir.file("overlay.png"), heat_only());

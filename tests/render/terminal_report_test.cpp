@@ -31,7 +31,7 @@ std::vector<double> table_relevances(const std::string& summary) {
   return values;
 }
 
-TEST(RenderTerminal, PlainHasNoEscapesAndTopKDescending) {
+TEST(RenderTerminalTest, PlainHasNoEscapesAndTopKDescending) {
   auto e = grid_explanation(4, 5, [](int r, int c) { return std::sin(3.0 * r + c); });
   e.units.back().piece = "evil\x1b[2J";
   const std::string summary = format_terminal_summary(e, false, 7);
@@ -49,7 +49,7 @@ TEST(RenderTerminal, PlainHasNoEscapesAndTopKDescending) {
   EXPECT_EQ(table_relevances(format_terminal_summary(e, false, 0)).size(), e.units.size());
 }
 
-TEST(RenderTerminal, ColourOnlyWhenAsked) {
+TEST(RenderTerminalTest, ColourOnlyWhenAsked) {
   auto e = grid_explanation(2, 2, [](int r, int c) { return r + c; });
   e.units.back().piece = "evil\x1b[2J";
   const std::string ansi = format_terminal_summary(e, true);
@@ -60,7 +60,7 @@ TEST(RenderTerminal, ColourOnlyWhenAsked) {
   EXPECT_EQ(truecolour.find(";48;5;"), std::string::npos);
 }
 
-TEST(RenderTerminal, TableAlignsNonAsciiPieces) {
+TEST(RenderTerminalTest, TableAlignsNonAsciiPieces) {
   auto e = grid_explanation(1, 1, [](int, int) { return 0.1; });
   e.image_grid.reset();
   e.units.erase(e.units.begin());
@@ -78,7 +78,7 @@ TEST(RenderTerminal, TableAlignsNonAsciiPieces) {
   EXPECT_TRUE(std::all_of(widths.begin(), widths.end(), [&](size_t w) { return w == widths[0]; })) << summary;
 }
 
-TEST(RenderTerminal, NamesTilesAndGroupsAndPaintsSignedMapsDiverging) {
+TEST(RenderTerminalTest, NamesTilesAndGroupsAndPaintsSignedMapsDiverging) {
   // A 2 x 2 tile over patches 0, 1, 2, 3 of a 2 x 2 grid, and a named text group.
   auto e = grid_explanation(2, 2, [](int, int) { return 0.0; });
   ExplainedUnit tile = e.units[0];

@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include "atman/base/text.h"
 #include "atman/io/error_text.h"
 #include "atman/model/method_checks.h"
 

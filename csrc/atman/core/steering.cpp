@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include "atman/base/text.h"
 #include "atman/core/options.h"
 #include "atman/core/suppression.h"
 #include "atman/core/units.h"
@@ -27,11 +28,6 @@ namespace {
 constexpr int64_t kMaxTokens = 4096;
 
 
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(' ');
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(' ') - begin + 1);
-}
 
 // A byte that belongs to a word: ASCII letters and digits, and every byte of
 // a multi-byte UTF-8 character.
@@ -484,7 +480,7 @@ GeneratedText generate_with_modifier(const Model& model, const at::Tensor& embed
     out.step_seconds.push_back(std::chrono::duration<double>(Clock::now() - step_start).count());
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  out.text = trim(model.tokenizer().decode(out.ids));
+  out.text = trimmed(model.tokenizer().decode(out.ids), " ");
   if (options.keep_logits) {
     out.logits = kept.empty() ? at::empty({0, config.vocab_size}, at::kFloat) : at::stack(kept);
   }

@@ -4,12 +4,6 @@
 
 namespace atman {
 
-std::string first_line(const std::string& text, size_t max_chars) {
-  std::string line = text.substr(0, text.find('\n'));
-  if (line.size() > max_chars) line = line.substr(0, max_chars) + "...";
-  return line;
-}
-
 std::string quoted_text(const std::string& text) {
   std::string out = "\"";
   size_t chars = 0;

@@ -1,16 +1,12 @@
 #pragma once
-// Pieces of one-line error messages, shared by the model loader, the pass
-// runners and the op library.
+// Pieces of one-line error messages about inputs, shared by the model
+// loader, the pass runners and the op library (first_line: base/text.h).
 
 #include <string>
 
 #include <c10/core/ScalarType.h>
 
 namespace atman {
-
-/// The first line of `text` (LibTorch and OpenCV messages span lines), cut
-/// at `max_chars` characters with "..." appended.
-std::string first_line(const std::string& text, size_t max_chars = 200);
 
 /// `text` for a one-line message: quoted, control characters escaped (\n,
 /// \t, \xHH), at most 40 characters (valid UTF-8 in, valid UTF-8 out).

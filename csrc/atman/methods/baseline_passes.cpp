@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <torch/script.h>
 
+#include "atman/base/text.h"
 #include "atman/model/target_pass.h"
 
 namespace atman::baseline {
@@ -42,9 +43,8 @@ AttentionPass forward_with_attentions(const Model& model, const at::Tensor& embe
   try {
     out = model.module().get_method("forward_with_attentions")({embeddings, ones});
   } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    why = why.substr(0, why.find('\n'));
-    throw std::runtime_error(fmt::format("{}: method forward_with_attentions failed: {}", model.path(), why));
+    throw std::runtime_error(
+        fmt::format("{}: method forward_with_attentions failed: {}", model.path(), one_line_message(e)));
   }
   const std::string expected = "expected (logits [1, S, V], List[Tensor [1, H, S, S]])";
   if (!out.isTuple() || out.toTupleRef().elements().size() != 2) {

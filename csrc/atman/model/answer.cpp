@@ -6,20 +6,12 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "atman/base/text.h"
 #include "atman/io/image.h"
 #include "atman/model/sequence.h"
 #include "atman/model/target_pass.h"
 
 namespace atman {
-namespace {
-
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(' ');
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(' ') - begin + 1);
-}
-
-}  // namespace
 
 at::Tensor writable_logits(const Model& model, const at::Tensor& logits) {
   const int64_t writable = std::min(model.tokenizer().vocab_size(), logits.size(-1));
@@ -68,7 +60,7 @@ GreedyAnswer greedy_answer(const Model& model, const std::string& prompt, const 
     answer.ids.push_back(next);
     embeddings = at::cat({embeddings, model.embed_text(at::tensor({next}, at::kLong).unsqueeze(0))}, 1);
   }
-  answer.text = trim(model.tokenizer().decode(answer.ids));
+  answer.text = trimmed(model.tokenizer().decode(answer.ids), " ");
   return answer;
 }
 

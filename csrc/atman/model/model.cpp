@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
-#include "atman/io/error_text.h"
+#include "atman/base/text.h"
 #include "atman/model/method_checks.h"
 
 namespace atman {

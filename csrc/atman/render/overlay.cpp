@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "atman/base/text.h"
 #include "atman/io/atomic_file.h"
 #include "atman/io/image.h"
 
@@ -232,10 +233,7 @@ std::vector<std::pair<std::string, double>> colour_bar_labels(const HeatScale& s
 }
 
 std::string overlay_caption(const std::string& question, const std::string& answer) {
-  const auto first = answer.find_first_not_of(" \t\n");
-  const auto last = answer.find_last_not_of(" \t\n");
-  const std::string trimmed = first == std::string::npos ? std::string() : answer.substr(first, last - first + 1);
-  return "Q: " + question + "\nA: " + trimmed;
+  return "Q: " + question + "\nA: " + trimmed(answer, " \t\n");
 }
 
 cv::Mat to_rgb(const cv::Mat& image) {

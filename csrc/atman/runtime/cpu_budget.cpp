@@ -16,6 +16,8 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include "atman/base/text.h"
+
 namespace atman {
 namespace {
 
@@ -34,22 +36,6 @@ std::optional<std::string> read_text(const std::string& path) {
   buffer << in.rdbuf();
   if (in.bad()) return std::nullopt;
   return buffer.str();
-}
-
-std::string trimmed(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string item;
-  std::stringstream in(s);
-  while (std::getline(in, item, sep)) out.push_back(item);
-  if (!s.empty() && s.back() == sep) out.emplace_back();
-  return out;
 }
 
 std::vector<std::string> words(const std::string& s) {
@@ -75,7 +61,7 @@ std::optional<int64_t> parse_int(const std::string& text) {
 
 // First line of a file's text, for a note ("" when empty), shortened.
 std::string shown(const std::string& text) {
-  std::string line = trimmed(text.substr(0, text.find('\n')));
+  std::string line = trimmed(first_line(text, std::string::npos));
   if (line.size() > 40) line = line.substr(0, 40) + "...";
   return line;
 }

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -24,20 +23,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "atman/base/text.h"
+
 namespace atman {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string first_line(std::string text) {
-  if (const auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
-  return text;
-}
-
-std::string what_of(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return first_line(c10->what_without_backtrace());
-  return first_line(e.what());
-}
 
 std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 std::string string_of(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
@@ -143,26 +134,6 @@ std::optional<GroupConfig> group_config_from_environment(const std::function<con
   return c;
 }
 
-std::string fingerprint_hex(const std::string& bytes, const std::string& seed) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const std::string& s) {
-    for (unsigned char ch : s) {
-      h ^= ch;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(seed);
-  mix(bytes);
-  return fmt::format("{:016x}", h);
-}
-
-std::string file_fingerprint_hex(const std::string& path, const std::string& seed) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot read it to fingerprint it", path));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return fingerprint_hex(bytes, seed);
-}
-
 // ---- the group ---------------------------------------------------------------------
 
 struct ProcessGroup::State {
@@ -255,7 +226,7 @@ struct ProcessGroup::State {
         last_beat_ms = now_ms();
       } catch (const std::exception& e) {
         fail(fmt::format("{} cannot be reached{}: {}", store_name(),
-                         config.agent_store ? "" : " (rank 0 ended or its host is unreachable)", what_of(e)));
+                         config.agent_store ? "" : " (rank 0 ended or its host is unreachable)", one_line_message(e)));
         return;
       }
       std::unique_lock<std::mutex> lock(mutex);
@@ -289,7 +260,7 @@ struct ProcessGroup::State {
       try {
         all = store->check(keys);
       } catch (const std::exception& e) {
-        fail(fmt::format("{} cannot be reached: {}", store_name(), what_of(e)));
+        fail(fmt::format("{} cannot be reached: {}", store_name(), one_line_message(e)));
         throw_if_failed();
       }
       if (all) return;
@@ -309,7 +280,7 @@ struct ProcessGroup::State {
     } catch (const std::exception& e) {
       const std::string f2 = failed();
       if (!f2.empty()) throw GroupFailure(f2);
-      throw GroupFailure(fmt::format("{} failed on rank {}: {}", what, config.rank, what_of(e)));
+      throw GroupFailure(fmt::format("{} failed on rank {}: {}", what, config.rank, one_line_message(e)));
     }
   }
 
@@ -356,7 +327,7 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const GroupConfig& config) {
   try {
     return c10::make_intrusive<c10d::TCPStore>(config.master_addr, store_options(config, false));
   } catch (const std::exception& e) {
-    const std::string why = what_of(e);
+    const std::string why = one_line_message(e);
     throw std::runtime_error(fmt::format(
         "rank {}: cannot reach the master {}:{} within {} ({}){}", config.rank, config.master_addr,
         config.master_port, seconds_text(config.timeout_seconds),
@@ -372,7 +343,7 @@ c10::intrusive_ptr<c10d::TCPStore> host_store(const GroupConfig& config) {
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("rank 0: cannot host the store on port {} (in use, or MASTER_ADDR {} is "
                                          "not this host): {}",
-                                         config.master_port, config.master_addr, what_of(e)));
+                                         config.master_port, config.master_addr, one_line_message(e)));
   }
 }
 
@@ -419,7 +390,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const GroupConfig& config, Fail
                                                           static_cast<int>(config.world_size), gloo_options(config));
   } catch (const std::exception& e) {
     const std::string f = s->failed();
-    throw std::runtime_error(f.empty() ? fmt::format("rank {}: cannot build the Gloo group: {}", config.rank, what_of(e))
+    throw std::runtime_error(f.empty() ? fmt::format("rank {}: cannot build the Gloo group: {}", config.rank, one_line_message(e))
                                        : f);
   }
   return group;

@@ -71,12 +71,6 @@ struct GroupFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// 64-bit FNV-1a of `bytes`, continuing from `seed`, as 16 hex digits
-/// (fingerprints for check_same).
-std::string fingerprint_hex(const std::string& bytes, const std::string& seed = "");
-/// fingerprint_hex of a file's bytes; throws std::runtime_error naming the file when it cannot be read.
-std::string file_fingerprint_hex(const std::string& path, const std::string& seed = "");
-
 class ProcessGroup {
  public:
   using FailureHandler = std::function<void(const std::string& line)>;
