@@ -25,7 +25,7 @@ Usage: s = Gemma2Settings.from_hf(config, "config.json")
 import math
 import os
 import sys
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +36,9 @@ from lrp_rules import identity_softcap, uniform_product  # noqa: E402
 
 from .errors import CheckpointError  # noqa: E402
 from .gpt_blocks import TextOnlyContract, activation, check_positive, merge_heads, meta_linear  # noqa: E402
+from .llama import rotate_half  # noqa: E402
 from .rope import RopeScaling, inverse_frequencies, rotary_tables  # noqa: E402
+from .rotary_decoder import RotaryDecoder  # noqa: E402
 
 # Gemma2Config's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
@@ -104,11 +106,6 @@ def gemma2_windowed_layers(c, layers, where):
         raise CheckpointError("%s: layer_types must list full_attention or sliding_attention for each of the %d "
                               "layers, got %s" % (where, layers, str(types)[:200]))
     return [t == "sliding_attention" for t in types]
-
-
-def rotate_half(x: Tensor) -> Tensor:
-    half = x.size(-1) // 2
-    return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
 
 
 class Gemma2RMSNorm(nn.Module):
@@ -236,16 +233,14 @@ class Gemma2Model(nn.Module):
         self.norm = Gemma2RMSNorm(s.hidden_size, s.eps, dtype)
 
 
-class Gemma2ForCausalLM(nn.Module):
-    """The network, Hugging Face's module tree; `run` is every pass the
-    contract methods need (llama.ContractMethods)."""
+class Gemma2ForCausalLM(RotaryDecoder):
+    """The network, Hugging Face's module tree; the passes (`run`, every
+    pass the contract methods need) are rotary_decoder.RotaryDecoder's."""
 
     def __init__(self, s: Gemma2Settings, max_positions: int, dtype: torch.dtype):
-        super().__init__()
+        super().__init__(s, max_positions)
         self.model = Gemma2Model(s, dtype)
         self.lm_head = SoftcappedHead(s, dtype)
-        self.num_layers, self.kv_heads, self.head_dim = s.num_layers, s.num_kv_heads, s.head_dim
-        self.max_positions = max_positions
         self.embed_scale = math.sqrt(s.hidden_size)
         self.rope = (s.rope_theta, s.rope_scaling, s.tie_word_embeddings)
 
@@ -255,49 +250,13 @@ class Gemma2ForCausalLM(nn.Module):
         self.to_empty(device="cpu")
         if tied:
             self.lm_head.weight = self.model.embed_tokens.weight
-        cos, sin = rotary_tables(inverse_frequencies(self.head_dim, theta, scaling), self.max_positions)
-        self.register_buffer("rot_cos", cos.float(), persistent=False)
-        self.register_buffer("rot_sin", sin.float(), persistent=False)
+        self.set_rotary_tables(*rotary_tables(inverse_frequencies(self.head_dim, theta, scaling), self.max_positions))
 
     @torch.jit.export
     def embed_tokens(self, ids: Tensor) -> Tensor:
         rows = self.model.embed_tokens(ids)
         # sqrt(hidden_size) rounded to the model's dtype first, as transformers does.
         return rows * torch.tensor(self.embed_scale, dtype=rows.dtype)
-
-    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
-        if start + length > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
-                               + " exceed the model's max_positions " + str(self.max_positions))
-        dtype = self.model.embed_tokens.weight.dtype
-        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
-
-    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """As llama.LlamaForCausalLM.run: x [B,S,D] of positions P..P+S-1 over cache [L,2,Hkv,P,dh]."""
-        b = x.size(0)
-        cos, sin = self.rotary(cache.size(3), x.size(1))
-        modifier = modifier.to(x.dtype)
-        kvs: List[Tensor] = []
-        maps: List[Tensor] = []
-        for i, layer in enumerate(self.model.layers):
-            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
-            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
-            if keep_kv:
-                kvs.append(torch.stack([k, v]))
-            if keep_probs:
-                maps.append(probs)
-        return self.model.norm(x), kvs, maps
-
-    def run_lrp(self, x: Tensor) -> Tensor:
-        cos, sin = self.rotary(0, x.size(1))
-        for layer in self.model.layers:
-            x = layer.forward_lrp(x, cos, sin)
-        return self.model.norm.forward_lrp(x)
-
-    def empty_cache(self, like: Tensor) -> Tensor:
-        return like.new_zeros(self.num_layers, 2, self.kv_heads, 0, self.head_dim)
 
 
 class Gemma2ExplainableModel(TextOnlyContract):

@@ -1,7 +1,9 @@
 """Building blocks shared by the GPT-style importers (gpt2.py, gpt_neox.py,
-gptj.py), each with its AttnLRP form (forward_lrp, lrp_rules.py): LayerNorm,
-GPT-2's Conv1D (a linear layer stored transposed: weight [in, out]), the
-activations the configs name, and the text-only contract shell.
+gptj.py, gemma2.py, phi3.py), each with its AttnLRP form (forward_lrp,
+lrp_rules.py): LayerNorm, GPT-2's Conv1D (a linear layer stored transposed:
+weight [in, out]), the activations the configs name, and the text-only
+contract shell (TextOnlyContract; TextOnlyEmbedding alone for a model
+without the cache methods).
 
 Parameters are made on the meta device (no initialisation the checkpoint
 overwrites); the model's allocate() calls to_empty() once, in the output dtype.
@@ -118,9 +120,9 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(x.size(0), x.size(2), x.size(1) * x.size(3))
 
 
-class TextOnlyContract(ContractMethods):
-    """The contract's methods (llama.ContractMethods) over a `language_model`
-    whose token embedding is `embed_tokens()` and which has no image side."""
+class TextOnlyEmbedding(nn.Module):
+    """The contract's embedding methods over a `language_model` whose token
+    embedding is `embed_tokens()` and which has no image side."""
 
     @torch.jit.export
     def embed_text(self, ids: Tensor) -> Tensor:
@@ -129,6 +131,10 @@ class TextOnlyContract(ContractMethods):
     @torch.jit.export
     def embed_image(self, pixels: Tensor) -> Tensor:
         raise RuntimeError("embed_image: this is a text-only model (its config has image null)")
+
+
+class TextOnlyContract(TextOnlyEmbedding, ContractMethods):
+    """The contract's methods (llama.ContractMethods) with TextOnlyEmbedding's embedding."""
 
 
 def check_positive(settings, keys, where):

@@ -19,7 +19,7 @@ Usage: s = NeoxSettings.from_hf(config, "config.json")
        model = NeoxExplainableModel(s, max_positions, dtype)"""
 import os
 import sys
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +32,7 @@ from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive
                          meta_linear)
 from .partial_rotary import rotary_tables_for, rotate_half_split  # noqa: E402
 from .rope import RopeScaling, inverse_frequencies  # noqa: E402
+from .rotary_decoder import RotaryDecoder  # noqa: E402
 
 # GPTNeoXConfig's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64,
@@ -167,16 +168,14 @@ class NeoxModel(nn.Module):
         self.final_layer_norm = LayerNorm(s.hidden_size, s.eps, dtype)
 
 
-class NeoxForCausalLM(nn.Module):
-    """The network, Hugging Face's module tree; `run` is every pass the
-    contract methods need (llama.ContractMethods)."""
+class NeoxForCausalLM(RotaryDecoder):
+    """The network, Hugging Face's module tree; the passes (`run`, every
+    pass the contract methods need) are rotary_decoder.RotaryDecoder's."""
 
     def __init__(self, s: NeoxSettings, max_positions: int, dtype: torch.dtype):
-        super().__init__()
+        super().__init__(s, max_positions)
         self.gpt_neox = NeoxModel(s, dtype)
         self.embed_out = meta_linear(s.hidden_size, s.vocab_size, False, dtype)
-        self.num_layers, self.heads, self.head_dim = s.num_layers, s.num_heads, s.head_dim
-        self.max_positions = max_positions
         self.settings = (s.rotary_dims, s.rope_theta, s.rope_scaling, s.tie_word_embeddings)
 
     def allocate(self):
@@ -185,10 +184,20 @@ class NeoxForCausalLM(nn.Module):
         self.to_empty(device="cpu")
         if tied:
             self.embed_out.weight = self.gpt_neox.embed_in.weight
-        cos, sin = rotary_tables_for(inverse_frequencies(rotary_dims, theta, scaling), self.max_positions,
-                                     "half_split")
-        self.register_buffer("rot_cos", cos.float(), persistent=False)
-        self.register_buffer("rot_sin", sin.float(), persistent=False)
+        self.set_rotary_tables(*rotary_tables_for(inverse_frequencies(rotary_dims, theta, scaling),
+                                                  self.max_positions, "half_split"))
+
+    @property
+    def decoder_layers(self):
+        return self.gpt_neox.layers
+
+    @property
+    def final_norm(self):
+        return self.gpt_neox.final_layer_norm
+
+    @property
+    def token_embedding(self):
+        return self.gpt_neox.embed_in
 
     @torch.jit.export
     def embed_tokens(self, ids: Tensor) -> Tensor:
@@ -197,40 +206,6 @@ class NeoxForCausalLM(nn.Module):
     @torch.jit.export
     def lm_head(self, hidden: Tensor) -> Tensor:
         return self.embed_out(hidden)
-
-    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
-        if start + length > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
-                               + " exceed the model's max_positions " + str(self.max_positions))
-        dtype = self.gpt_neox.embed_in.weight.dtype
-        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
-
-    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """As llama.LlamaForCausalLM.run: x [B,S,D] of positions P..P+S-1 over cache [L,2,H,P,dh]."""
-        b = x.size(0)
-        cos, sin = self.rotary(cache.size(3), x.size(1))
-        modifier = modifier.to(x.dtype)
-        kvs: List[Tensor] = []
-        maps: List[Tensor] = []
-        for i, layer in enumerate(self.gpt_neox.layers):
-            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
-            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
-            if keep_kv:
-                kvs.append(torch.stack([k, v]))
-            if keep_probs:
-                maps.append(probs)
-        return self.gpt_neox.final_layer_norm(x), kvs, maps
-
-    def run_lrp(self, x: Tensor) -> Tensor:
-        cos, sin = self.rotary(0, x.size(1))
-        for layer in self.gpt_neox.layers:
-            x = layer.forward_lrp(x, cos, sin)
-        return self.gpt_neox.final_layer_norm.forward_lrp(x)
-
-    def empty_cache(self, like: Tensor) -> Tensor:
-        return like.new_zeros(self.num_layers, 2, self.heads, 0, self.head_dim)
 
 
 class NeoxExplainableModel(TextOnlyContract):

@@ -18,7 +18,7 @@ Usage: s = GptjSettings.from_hf(config, "config.json")
        model = GptjExplainableModel(s, max_positions, dtype)"""
 import os
 import sys
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +31,7 @@ from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive
                          meta_linear, split_heads)
 from .partial_rotary import rotary_tables_for, rotate_interleaved  # noqa: E402
 from .rope import inverse_frequencies  # noqa: E402
+from .rotary_decoder import RotaryDecoder  # noqa: E402
 
 # GPTJConfig's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=50400, n_positions=2048, n_embd=4096, n_layer=28, n_head=16, rotary_dim=64,
@@ -148,64 +149,38 @@ class GptjModel(nn.Module):
         self.ln_f = LayerNorm(s.hidden_size, s.eps, dtype)
 
 
-class GptjForCausalLM(nn.Module):
-    """The network, Hugging Face's module tree; `run` is every pass the
-    contract methods need (llama.ContractMethods)."""
+class GptjForCausalLM(RotaryDecoder):
+    """The network, Hugging Face's module tree; the passes (`run`, every
+    pass the contract methods need) are rotary_decoder.RotaryDecoder's."""
 
     def __init__(self, s: GptjSettings, max_positions: int, dtype: torch.dtype):
-        super().__init__()
+        super().__init__(s, max_positions)
         self.transformer = GptjModel(s, dtype)
         self.lm_head = meta_linear(s.hidden_size, s.vocab_size, True, dtype)
-        self.num_layers, self.heads, self.head_dim = s.num_layers, s.num_heads, s.head_dim
-        self.max_positions = max_positions
         self.rotary_dims, self.tie_word_embeddings = s.rotary_dims, s.tie_word_embeddings
 
     def allocate(self):
         self.to_empty(device="cpu")
         if self.tie_word_embeddings:
             self.lm_head.weight = self.transformer.wte.weight
-        cos, sin = rotary_tables_for(inverse_frequencies(self.rotary_dims, 10000.0), self.max_positions,
-                                     "interleaved")
-        self.register_buffer("rot_cos", cos.float(), persistent=False)
-        self.register_buffer("rot_sin", sin.float(), persistent=False)
+        self.set_rotary_tables(*rotary_tables_for(inverse_frequencies(self.rotary_dims, 10000.0),
+                                                  self.max_positions, "interleaved"))
+
+    @property
+    def decoder_layers(self):
+        return self.transformer.h
+
+    @property
+    def final_norm(self):
+        return self.transformer.ln_f
+
+    @property
+    def token_embedding(self):
+        return self.transformer.wte
 
     @torch.jit.export
     def embed_tokens(self, ids: Tensor) -> Tensor:
         return self.transformer.wte(ids)
-
-    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
-        if start + length > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
-                               + " exceed the model's max_positions " + str(self.max_positions))
-        dtype = self.transformer.wte.weight.dtype
-        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
-
-    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """As llama.LlamaForCausalLM.run: x [B,S,D] of positions P..P+S-1 over cache [L,2,H,P,dh]."""
-        b = x.size(0)
-        cos, sin = self.rotary(cache.size(3), x.size(1))
-        modifier = modifier.to(x.dtype)
-        kvs: List[Tensor] = []
-        maps: List[Tensor] = []
-        for i, block in enumerate(self.transformer.h):
-            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
-            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = block(x, cos, sin, modifier, past_k, past_v, log_additive)
-            if keep_kv:
-                kvs.append(torch.stack([k, v]))
-            if keep_probs:
-                maps.append(probs)
-        return self.transformer.ln_f(x), kvs, maps
-
-    def run_lrp(self, x: Tensor) -> Tensor:
-        cos, sin = self.rotary(0, x.size(1))
-        for block in self.transformer.h:
-            x = block.forward_lrp(x, cos, sin)
-        return self.transformer.ln_f.forward_lrp(x)
-
-    def empty_cache(self, like: Tensor) -> Tensor:
-        return like.new_zeros(self.num_layers, 2, self.heads, 0, self.head_dim)
 
 
 class GptjExplainableModel(TextOnlyContract):

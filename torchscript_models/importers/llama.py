@@ -32,6 +32,7 @@ from lrp_rules import identity_rms_norm, identity_silu, uniform_product  # noqa:
 
 from .errors import CheckpointError  # noqa: E402
 from .rope import RopeScaling, inverse_frequencies, rotary_tables  # noqa: E402
+from .rotary_decoder import RotaryDecoder  # noqa: E402
 
 # Hugging Face's defaults for keys a config.json may leave out (LlamaConfig,
 # MistralConfig); a LLaVA text_config often holds only a few keys.
@@ -219,13 +220,9 @@ class LlamaMLP(nn.Module):
         return self.down_proj(uniform_product(identity_silu(self.gate_proj(x)), self.up_proj(x)))
 
 
-class LlamaDecoderLayer(nn.Module):
-    def __init__(self, s: LlamaSettings, layer: int, dtype: torch.dtype):
-        super().__init__()
-        self.self_attn = LlamaAttention(s, layer, dtype)
-        self.mlp = LlamaMLP(s, dtype)
-        self.input_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
-        self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+class PreNormDecoderLayer(nn.Module):
+    """LLaMA's layer, x + attn(norm1 x) then x + mlp(norm2 x), over the
+    subclass's self_attn, mlp, input_layernorm and post_attention_layernorm."""
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor,
                 past_v: Tensor, log_additive: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -240,6 +237,15 @@ class LlamaDecoderLayer(nn.Module):
         return x + self.mlp.forward_lrp(self.post_attention_layernorm.forward_lrp(x))
 
 
+class LlamaDecoderLayer(PreNormDecoderLayer):
+    def __init__(self, s: LlamaSettings, layer: int, dtype: torch.dtype):
+        super().__init__()
+        self.self_attn = LlamaAttention(s, layer, dtype)
+        self.mlp = LlamaMLP(s, dtype)
+        self.input_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+        self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
+
+
 class LlamaModel(nn.Module):
     def __init__(self, s: LlamaSettings, dtype: torch.dtype):
         super().__init__()
@@ -248,16 +254,15 @@ class LlamaModel(nn.Module):
         self.norm = LlamaRMSNorm(s.hidden_size, s.rms_norm_eps, dtype)
 
 
-class LlamaForCausalLM(nn.Module):
-    """The network, Hugging Face's module tree; `run` is every pass the
-    contract methods need: positions P..P+S-1 over a cache of P positions."""
+class LlamaForCausalLM(RotaryDecoder):
+    """The network, Hugging Face's module tree; the passes (`run`, every pass
+    the contract methods need: positions P..P+S-1 over a cache of P
+    positions) are rotary_decoder.RotaryDecoder's."""
 
     def __init__(self, s: LlamaSettings, max_positions: int, dtype: torch.dtype):
-        super().__init__()
+        super().__init__(s, max_positions)
         self.model = LlamaModel(s, dtype)
         self.lm_head = linear(s.hidden_size, s.vocab_size, False, dtype)
-        self.num_layers, self.kv_heads, self.head_dim = s.num_layers, s.num_kv_heads, s.head_dim
-        self.max_positions = max_positions
         self.rope_theta, self.rope_scaling = s.rope_theta, s.rope_scaling
         self.tie_word_embeddings = s.tie_word_embeddings
 
@@ -269,52 +274,8 @@ class LlamaForCausalLM(nn.Module):
         self.to_empty(device="cpu")
         if self.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
-        cos, sin = rotary_tables(inverse_frequencies(self.head_dim, self.rope_theta, self.rope_scaling),
-                                 self.max_positions)
-        self.register_buffer("rot_cos", cos.float(), persistent=False)
-        self.register_buffer("rot_sin", sin.float(), persistent=False)
-
-    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """x [B,S,D] embeddings of positions P..P+S-1; modifier [B,P+S]
-        (factors, or with log_additive the additive bias); cache
-        [L,2,Hkv,P,dh] (P may be 0), shared by the batch. Returns (final
-        normalised hidden states [B,S,D], per layer [2,B,Hkv,S,dh] new keys
-        and values when keep_kv, per layer [B,H,S,P+S] probabilities when
-        keep_probs)."""
-        b, start, length = x.size(0), cache.size(3), x.size(1)
-        cos, sin = self.rotary(start, length)
-        modifier = modifier.to(x.dtype)
-        kvs: List[Tensor] = []
-        maps: List[Tensor] = []
-        for i, layer in enumerate(self.model.layers):
-            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
-            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
-            if keep_kv:
-                kvs.append(torch.stack([k, v]))
-            if keep_probs:
-                maps.append(probs)
-        return self.model.norm(x), kvs, maps
-
-    def run_lrp(self, x: Tensor) -> Tensor:
-        """Final normalised hidden states [B,S,D] of positions 0..S-1 with
-        AttnLRP's rules (forward_lrp, lrp_rules.py)."""
-        cos, sin = self.rotary(0, x.size(1))
-        for layer in self.model.layers:
-            x = layer.forward_lrp(x, cos, sin)
-        return self.model.norm.forward_lrp(x)
-
-    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
-        """The rotary tables of positions start..start+length-1 in the parameters' dtype."""
-        if start + length > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(start + length - 1)
-                               + " exceed the model's max_positions " + str(self.max_positions))
-        dtype = self.model.embed_tokens.weight.dtype
-        return self.rot_cos[start:start + length].to(dtype), self.rot_sin[start:start + length].to(dtype)
-
-    def empty_cache(self, like: Tensor) -> Tensor:
-        return like.new_zeros(self.num_layers, 2, self.kv_heads, 0, self.head_dim)
+        self.set_rotary_tables(*rotary_tables(inverse_frequencies(self.head_dim, self.rope_theta, self.rope_scaling),
+                                              self.max_positions))
 
 
 class ContractMethods(nn.Module):

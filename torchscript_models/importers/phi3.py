@@ -46,9 +46,10 @@ from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
 from lrp_rules import identity_silu, uniform_product  # noqa: E402
 
 from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import TextOnlyContract, check_positive, merge_heads, meta_linear  # noqa: E402
-from .llama import LlamaRMSNorm  # noqa: E402
+from .gpt_blocks import TextOnlyContract, TextOnlyEmbedding, check_positive, merge_heads, meta_linear  # noqa: E402
+from .llama import LlamaRMSNorm, PreNormDecoderLayer  # noqa: E402
 from .partial_rotary import rotate_half_split  # noqa: E402
+from .rotary_decoder import RotaryDecoder  # noqa: E402
 
 # Phi3Config's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
@@ -194,25 +195,13 @@ class Phi3MLP(nn.Module):
         return self.down_proj(uniform_product(identity_silu(fused[..., :self.width]), fused[..., self.width:]))
 
 
-class Phi3DecoderLayer(nn.Module):
+class Phi3DecoderLayer(PreNormDecoderLayer):
     def __init__(self, s: Phi3Settings, dtype: torch.dtype):
         super().__init__()
         self.self_attn = Phi3Attention(s, dtype)
         self.mlp = Phi3MLP(s, dtype)
         self.input_layernorm = LlamaRMSNorm(s.hidden_size, s.eps, dtype)
         self.post_attention_layernorm = LlamaRMSNorm(s.hidden_size, s.eps, dtype)
-
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, modifier: Tensor, past_k: Tensor, past_v: Tensor,
-                log_additive: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        attended, k, v, probs = self.self_attn(self.input_layernorm(x), cos, sin, modifier, past_k, past_v,
-                                               log_additive)
-        x = x + attended
-        return x + self.mlp(self.post_attention_layernorm(x)), k, v, probs
-
-    @torch.jit.export
-    def forward_lrp(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        x = x + self.self_attn.forward_lrp(self.input_layernorm.forward_lrp(x), cos, sin)
-        return x + self.mlp.forward_lrp(self.post_attention_layernorm.forward_lrp(x))
 
 
 class Phi3Model(nn.Module):
@@ -223,16 +212,16 @@ class Phi3Model(nn.Module):
         self.norm = LlamaRMSNorm(s.hidden_size, s.eps, dtype)
 
 
-class Phi3ForCausalLM(nn.Module):
-    """The network, Hugging Face's module tree; `run` is every pass the
-    contract methods need (llama.ContractMethods)."""
+class Phi3ForCausalLM(RotaryDecoder):
+    """The network, Hugging Face's module tree; the passes (`run`, every
+    pass the contract methods need) are rotary_decoder.RotaryDecoder's, with
+    the short or long factors' tables (tables_for)."""
 
     def __init__(self, s: Phi3Settings, max_positions: int, dtype: torch.dtype):
-        super().__init__()
+        super().__init__(s, max_positions)
         self.model = Phi3Model(s, dtype)
         self.lm_head = meta_linear(s.hidden_size, s.vocab_size, False, dtype)
-        self.num_layers, self.kv_heads, self.head_dim = s.num_layers, s.num_kv_heads, s.head_dim
-        self.max_positions, self.original_max_positions = max_positions, s.original_max_positions
+        self.original_max_positions = s.original_max_positions
         self.settings = s
 
     def allocate(self):
@@ -242,52 +231,17 @@ class Phi3ForCausalLM(nn.Module):
         if s.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         for name, factors in (("short", s.short_factor), ("long", s.long_factor)):
-            cos, sin = phi3_tables(s, factors, self.max_positions)
-            self.register_buffer(name + "_cos", cos.float(), persistent=False)
-            self.register_buffer(name + "_sin", sin.float(), persistent=False)
+            self.set_rotary_tables(*phi3_tables(s, factors, self.max_positions), name=name)
 
     @torch.jit.export
     def embed_tokens(self, ids: Tensor) -> Tensor:
         return self.model.embed_tokens(ids)
 
-    def rotary(self, start: int, length: int) -> Tuple[Tensor, Tensor]:
-        """The tables of positions start..start+length-1: the long factors when
-        the sequence so far (start + length) is past the original length."""
-        end = start + length
-        if end > self.max_positions:
-            raise RuntimeError("positions " + str(start) + ".." + str(end - 1) + " exceed the model's max_positions "
-                               + str(self.max_positions))
-        dtype = self.model.embed_tokens.weight.dtype
+    def tables_for(self, end: int) -> Tuple[Tensor, Tensor]:
+        """The long factors when the sequence so far (`end` positions) is past the original length."""
         if end > self.original_max_positions:
-            return self.long_cos[start:end].to(dtype), self.long_sin[start:end].to(dtype)
-        return self.short_cos[start:end].to(dtype), self.short_sin[start:end].to(dtype)
-
-    def run(self, x: Tensor, modifier: Tensor, cache: Tensor, keep_kv: bool,
-            keep_probs: bool, log_additive: bool = False) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """As llama.LlamaForCausalLM.run: x [B,S,D] of positions P..P+S-1 over cache [L,2,Hkv,P,dh]."""
-        b = x.size(0)
-        cos, sin = self.rotary(cache.size(3), x.size(1))
-        modifier = modifier.to(x.dtype)
-        kvs: List[Tensor] = []
-        maps: List[Tensor] = []
-        for i, layer in enumerate(self.model.layers):
-            past_k = cache[i, 0].unsqueeze(0).expand(b, -1, -1, -1)
-            past_v = cache[i, 1].unsqueeze(0).expand(b, -1, -1, -1)
-            x, k, v, probs = layer(x, cos, sin, modifier, past_k, past_v, log_additive)
-            if keep_kv:
-                kvs.append(torch.stack([k, v]))
-            if keep_probs:
-                maps.append(probs)
-        return self.model.norm(x), kvs, maps
-
-    def run_lrp(self, x: Tensor) -> Tensor:
-        cos, sin = self.rotary(0, x.size(1))
-        for layer in self.model.layers:
-            x = layer.forward_lrp(x, cos, sin)
-        return self.model.norm.forward_lrp(x)
-
-    def empty_cache(self, like: Tensor) -> Tensor:
-        return like.new_zeros(self.num_layers, 2, self.kv_heads, 0, self.head_dim)
+            return self.long_cos, self.long_sin
+        return self.short_cos, self.short_sin
 
 
 class Phi3ExplainableModel(TextOnlyContract):
@@ -297,7 +251,7 @@ class Phi3ExplainableModel(TextOnlyContract):
         self.language_model.allocate()
 
 
-class Phi3WholeSequenceModel(nn.Module):
+class Phi3WholeSequenceModel(TextOnlyEmbedding):
     """A longrope model past its original context: the contract's methods
     that see the whole sequence (docs/optional_methods.md), none with a cache."""
 
@@ -305,14 +259,6 @@ class Phi3WholeSequenceModel(nn.Module):
         super().__init__()
         self.language_model = Phi3ForCausalLM(s, max_positions, dtype)
         self.language_model.allocate()
-
-    @torch.jit.export
-    def embed_text(self, ids: Tensor) -> Tensor:
-        return self.language_model.embed_tokens(ids)
-
-    @torch.jit.export
-    def embed_image(self, pixels: Tensor) -> Tensor:
-        raise RuntimeError("embed_image: this is a text-only model (its config has image null)")
 
     def forward(self, embeddings: Tensor, attention_modifier: Tensor) -> Tensor:
         return self.language_model.lm_head(self.hidden_states(embeddings, attention_modifier))
