@@ -21,9 +21,12 @@ import zipfile
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-import make_gpt_checkpoints as mg  # noqa: E402
-from reference_tokenizer import ReferenceTokenizer  # noqa: E402
+if not __package__:
+    # Run by path (`python3 tools/bench_gptj.py`, as documented): import from the repository
+    # root, as `python3 -m tools.bench_gptj` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.python import make_gpt_checkpoints as mg  # noqa: E402
+from tests.python.reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 SHAPE = dict(vocab_size=16000, n_positions=2048, n_embd=768, n_layer=12, n_head=3, rotary_dim=64, n_inner=2560)
 FACTS = ("Alice lives in Paris. Bob works as a baker. Carol likes tea. Dave lives in Rome. Erin works as a doctor. "

@@ -16,8 +16,11 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-import make_hf_checkpoints as mk  # noqa: E402
+if not __package__:
+    # Run by path (`python3 tools/bench_importer.py`, as documented): import from the repository
+    # root, as `python3 -m tools.bench_importer` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
 
 IMPORTER = os.path.join(ROOT, "torchscript_models", "import_checkpoint.py")
 PYTHON = "/usr/bin/python3"

@@ -14,8 +14,11 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
-from serve_client import Server, b64, resident_kb  # noqa: E402
+if not __package__:
+    # Run by path (`python3 tools/bench_serve.py`, as documented): import from the repository
+    # root, as `python3 -m tools.bench_serve` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.python.serve_client import Server, b64, resident_kb  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 

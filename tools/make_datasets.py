@@ -28,9 +28,8 @@ import sys
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchdata import facts, shapes, stories  # noqa: E402
-from benchdata.vocab import load_vocab  # noqa: E402
+from benchdata import facts, shapes, stories
+from benchdata.vocab import load_vocab
 
 
 def write_shapes(out, seed, count, size, vocab):

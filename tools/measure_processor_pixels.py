@@ -21,10 +21,13 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-import make_hf_checkpoints as mk  # noqa: E402
-import reference_atman  # noqa: E402
-from reference_llama import ReferenceLlava  # noqa: E402
+if not __package__:
+    # Run by path (`python3 tools/measure_processor_pixels.py`, as documented): import from the repository
+    # root, as `python3 -m tools.measure_processor_pixels` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
+from tests.python.reference_llama import ReferenceLlava  # noqa: E402
 
 QUESTION, TARGET = "What is near the old red house?", "the cat on the hill"
 

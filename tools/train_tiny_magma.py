@@ -34,12 +34,14 @@ import torch.nn.functional as F
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "torchscript_models"))
-from benchdata import facts, shapes  # noqa: E402
-from benchdata.vocab import load_vocab  # noqa: E402
-from export import TINY_MAGMA_SHAPE  # noqa: E402
-from tiny_magma import TinyMagma  # noqa: E402
+if not __package__:
+    # Run by path (`python3 tools/train_tiny_magma.py`, as documented): import from the repository
+    # root, as `python3 -m tools.train_tiny_magma` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools.benchdata import facts, shapes  # noqa: E402
+from tools.benchdata.vocab import load_vocab  # noqa: E402
+from torchscript_models.export import TINY_MAGMA_SHAPE  # noqa: E402
+from torchscript_models.tiny_magma import TinyMagma  # noqa: E402
 
 IMAGE_SIZE = 96
 GRID = 12

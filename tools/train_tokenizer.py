@@ -5,15 +5,13 @@
 Usage: tools/train_tokenizer.py --out torchscript_models/tokenizer.model"""
 import argparse
 import os
-import sys
 import tempfile
 
 import numpy as np
 import sentencepiece as spm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchdata import facts, shapes  # noqa: E402
-from benchdata.vocab import load_vocab  # noqa: E402
+from benchdata import facts, shapes
+from benchdata.vocab import load_vocab
 
 
 def corpus_lines(vocab, rng, count):

@@ -15,7 +15,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from lrp_rules import identity_softcap, uniform_matmul
+from .lrp_rules import identity_softcap, uniform_matmul
 
 
 def manipulated_attention(q: Tensor, k: Tensor, v: Tensor, modifier: Tensor,

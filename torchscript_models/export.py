@@ -18,8 +18,11 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny_magma import TinyMagma  # noqa: E402
+if not __package__:
+    # Run by path (`python3 torchscript_models/export.py`, as documented): import from the
+    # repository root, as `python3 -m torchscript_models.export` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from torchscript_models.tiny_magma import TinyMagma  # noqa: E402
 
 TINY_MAGMA_SHAPE = dict(width=256, layers=6, heads=8, mlp_width=768, adapter_width=64, max_positions=256)
 PROMPT_TEMPLATE = "Question: {question} Answer:"

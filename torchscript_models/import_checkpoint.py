@@ -21,18 +21,21 @@ import tempfile
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from importers.clip_llava import LlavaExplainableModel, LlavaSettings  # noqa: E402
-from importers.errors import CheckpointError  # noqa: E402
-from importers.chat_template import find_chat_template, render_chat_template  # noqa: E402
-from importers.hf_folder import HfFolder  # noqa: E402
-from importers.gpt_family import GPT_FAMILY  # noqa: E402
-from importers.hf_tokenizer import (SentencepieceTokenizer, check_sentencepiece, find_tokenizer,  # noqa: E402
-                                    special_tokens)
-from importers.llama import ARCHITECTURES, LlamaSettings, TextExplainableModel  # noqa: E402
-from importers.llama2c import Llama2cCheckpoint  # noqa: E402
-from importers.llama2c_tokenizer import convert_llama2c_tokenizer  # noqa: E402
-from importers.weight_loading import load_weights  # noqa: E402
+if not __package__:
+    # Run by path (`python3 torchscript_models/import_checkpoint.py`, as documented): import from the
+    # repository root, as `python3 -m torchscript_models.import_checkpoint` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from torchscript_models.importers.clip_llava import LlavaExplainableModel, LlavaSettings  # noqa: E402
+from torchscript_models.importers.errors import CheckpointError  # noqa: E402
+from torchscript_models.importers.chat_template import find_chat_template, render_chat_template  # noqa: E402
+from torchscript_models.importers.hf_folder import HfFolder  # noqa: E402
+from torchscript_models.importers.gpt_family import GPT_FAMILY  # noqa: E402
+from torchscript_models.importers.hf_tokenizer import (  # noqa: E402
+    SentencepieceTokenizer, check_sentencepiece, find_tokenizer, special_tokens)
+from torchscript_models.importers.llama import ARCHITECTURES, LlamaSettings, TextExplainableModel  # noqa: E402
+from torchscript_models.importers.llama2c import Llama2cCheckpoint  # noqa: E402
+from torchscript_models.importers.llama2c_tokenizer import convert_llama2c_tokenizer  # noqa: E402
+from torchscript_models.importers.weight_loading import load_weights  # noqa: E402
 
 SUPPORTED = sorted(ARCHITECTURES) + sorted(GPT_FAMILY) + ["LlavaForConditionalGeneration"]
 TEXT_TEMPLATE = "{question}"

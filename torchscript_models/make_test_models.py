@@ -24,10 +24,14 @@ import sys
 import torch
 from torch import Tensor, nn
 
+if not __package__:
+    # Run by path (`python3 torchscript_models/make_test_models.py`, as documented): import from the
+    # repository root, as `python3 -m torchscript_models.make_test_models` does.
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from torchscript_models.export import make_config, save_contract_model  # noqa: E402
+from torchscript_models.tiny_magma import TinyMagma  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from export import make_config, save_contract_model  # noqa: E402
-from tiny_magma import TinyMagma  # noqa: E402
 
 
 class RequiredMethodsOnly(nn.Module):

@@ -8,17 +8,14 @@ The attention modifier of docs/method.md lives in one function,
 which every layer calls.
 
 Runs eagerly on any torch >= 1.13 and scripts with torch.jit.script."""
-import os
-import sys
 from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
-from lrp_rules import identity_gelu, identity_layer_norm  # noqa: E402
+from .atman_attention import lrp_attention, manipulated_attention
+from .lrp_rules import identity_gelu, identity_layer_norm
 
 
 def rotate_half(x: Tensor) -> Tensor:

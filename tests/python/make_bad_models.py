@@ -10,17 +10,15 @@ Writes: empty.pt, random_bytes.pt, zip_not_torchscript.pt, no_extra_files.pt,
 import argparse
 import json
 import os
-import sys
 import zipfile
 
 import torch
 from torch import Tensor, nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "torchscript_models"))
-from export import make_config  # noqa: E402
-from make_test_models import RequiredMethodsOnly  # noqa: E402
-from tiny_magma import TinyMagma  # noqa: E402
+from torchscript_models.export import make_config  # noqa: E402
+from torchscript_models.make_test_models import RequiredMethodsOnly  # noqa: E402
+from torchscript_models.tiny_magma import TinyMagma  # noqa: E402
 
 
 class NotContract(nn.Module):

@@ -18,13 +18,11 @@ Each writer returns the weights as stored, as float64, for the references.
 
 Usage: weights = write_folder(folder, gemma2_config(), gemma2_state, dtype=torch.bfloat16)"""
 import os
-import sys
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_hf_checkpoints as mk  # noqa: E402
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
 
 
 def gemma2_config(**over):
@@ -124,7 +122,7 @@ def write_phi3_instruct_tokenizer(folder):
     tokens continue the vocabulary, added_tokens.json, and a tokenizer_config
     with the chat template and added_tokens_decoder. Returns {token: id}."""
     import json
-    import make_hf_tokenizers
+    from tests.python import make_hf_tokenizers
     files = make_hf_tokenizers.make_tokenizer("fallback")
     spec = json.loads(files["tokenizer.json"])
     first = max(spec["model"]["vocab"].values()) + 1

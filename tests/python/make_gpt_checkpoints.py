@@ -25,15 +25,13 @@ Usage: config = gpt2_config(n_layer=2); weights = write_gpt2_folder(folder, conf
        weights = write_gpt_folder(folder, neox_config(), neox_state)   (gptj_config, gptj_state)"""
 import json
 import os
-import sys
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_hf_checkpoints as mk  # noqa: E402
-from make_hf_tokenizers import byte_level_vocab  # noqa: E402
-from reference_tokenizer import GPT2_PATTERN  # noqa: E402
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
+from tests.python.make_hf_tokenizers import byte_level_vocab  # noqa: E402
+from tests.python.reference_tokenizer import GPT2_PATTERN  # noqa: E402
 
 
 def gpt2_eot_id():

@@ -241,7 +241,7 @@ def bpe_folder_cases():
     64 and 256). qwen2: q/k/v biases, tied, a window of 4 from layer 1 on.
     qwen2_untied: no window, its own head. fallback: tied, linear scaling.
     smol: tied, GPT-2's files."""
-    import make_hf_tokenizers
+    from tests.python import make_hf_tokenizers
     base = dict(vocab_size=512, num_key_value_heads=2, max_position_embeddings=160)
 
     def ids(kind, *names):
@@ -273,7 +273,7 @@ def bpe_folder_cases():
 def write_bpe_folder(folder, config, kind, **kw):
     """write_llama_folder with the tokenizer files of make_hf_tokenizers.py
     (kind llama3 | qwen2 | fallback | gpt2) instead of tokenizer.model."""
-    import make_hf_tokenizers
+    from tests.python import make_hf_tokenizers
     weights = write_llama_folder(folder, config, **kw)
     size = make_hf_tokenizers.write_tokenizer(folder, kind)
     assert size <= config["vocab_size"], "the %s tokenizer has %d ids" % (kind, size)
@@ -296,7 +296,7 @@ def write_llava_folder(folder, config, layout="safetensors", shards=1, dtype=tor
         state["multi_modal_projector.%s.bias" % name] = 0.1 * torch.randn(text["hidden_size"], generator=gen)
     write_folder_files(folder, written_config or config, extra_json or {})
     if tokenizer_kind is not None:
-        import make_hf_tokenizers
+        from tests.python import make_hf_tokenizers
         os.remove(os.path.join(folder, "tokenizer.model"))
         make_hf_tokenizers.write_tokenizer(folder, tokenizer_kind)
     cast, exact = stored(state, dtype)
@@ -363,7 +363,7 @@ def write_large_llama_folder(folder, width, layers, heads, kv_heads, mlp, vocab,
     config = large_config(family, width, layers, heads, kv_heads, mlp, vocab, dtype)
     write_folder_files(folder, config, {})
     if family != "llama":
-        import make_hf_tokenizers
+        from tests.python import make_hf_tokenizers
         os.remove(os.path.join(folder, "tokenizer.model"))
         for name, text in make_hf_tokenizers.large_tokenizer(family, 128000 if family == "llama3" else 151643).items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as f:

@@ -28,11 +28,9 @@ Usage: files = make_tokenizer("llama3")   # {file name: text}; files["tokenizer.
 import collections
 import json
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from reference_tokenizer import BYTE_CHAR, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN, split_isolated  # noqa: E402
+from tests.python.reference_tokenizer import BYTE_CHAR, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN, split_isolated  # noqa: E402
 
 CORPUS = ("the cat and the cat saw the dog near the old red house on the hill. "
           "What color is the circle? The circle is red. Where does Alice live? Alice lives in Paris. "

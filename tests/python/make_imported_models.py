@@ -29,8 +29,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 IMPORTER = os.path.join(ROOT, "torchscript_models", "import_checkpoint.py")
-sys.path.insert(0, HERE)
-import make_hf_checkpoints as mk  # noqa: E402
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
 
 
 def llama_config(**over):

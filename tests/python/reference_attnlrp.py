@@ -32,7 +32,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-import reference_atman
+from tests.python import reference_atman
 
 
 def ratio(r, z):
@@ -212,7 +212,7 @@ class LlamaAttnLrp:
         return linear_rule(x, self.w[name + ".weight"], self.w.get(name + ".bias"), r_out, ledger)
 
     def layer_forward(self, x, p, cos, sin, window):
-        from reference_llama import rms_norm, silu
+        from tests.python.reference_llama import rms_norm, silu
         s = x.shape[0]
         a = {"x": x, "h": rms_norm(x, self.w[p + "input_layernorm.weight"], self.eps)}
         proj = lambda t, name: self.net._linear(t, p + name)  # noqa: E731
@@ -255,7 +255,7 @@ class LlamaAttnLrp:
         return a["x"] * q_mid + r_h
 
     def relevance(self, emb, row, token):
-        from reference_llama import frequency, rms_norm
+        from tests.python.reference_llama import frequency, rms_norm
         s = emb.shape[0]
         theta = self.c.get("rope_theta", 10000.0)
         freqs = torch.tensor([frequency(j, self.dh, theta, self.c.get("rope_scaling")) for j in range(self.dh // 2)],

@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-import reference_atman
+from tests.python import reference_atman
 
 
 def forward_with_maps(ref, emb):

@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from reference_gpt import gelu_tanh
-from reference_llama import rotate
+from tests.python.reference_gpt import gelu_tanh
+from tests.python.reference_llama import rotate
 
 F64 = torch.float64
 

@@ -22,10 +22,10 @@ import math
 
 import torch
 
-from reference_attnlrp import Ledger, causal, linear_rule, ratio
-from reference_gemma2 import gemma_norm
-from reference_gpt import gelu_tanh
-from reference_llama import rotate
+from tests.python.reference_attnlrp import Ledger, causal, linear_rule, ratio
+from tests.python.reference_gemma2 import gemma_norm
+from tests.python.reference_gpt import gelu_tanh
+from tests.python.reference_llama import rotate
 
 
 def capped_attention_rule(q, k, v, visible, scale, cap, r_out, ledger):

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from reference_llama import atman_attention, layer_norm, rotate
+from tests.python.reference_llama import atman_attention, layer_norm, rotate
 
 F64 = torch.float64
 

@@ -19,9 +19,9 @@ import math
 
 import torch
 
-from reference_attnlrp import Ledger, attention_rule, causal, linear_rule, ratio
-from reference_gpt import ACTIVATIONS, partial_rotate
-from reference_llama import layer_norm
+from tests.python.reference_attnlrp import Ledger, attention_rule, causal, linear_rule, ratio
+from tests.python.reference_gpt import ACTIVATIONS, partial_rotate
+from tests.python.reference_llama import layer_norm
 
 
 def layer_norm_rule(x, weight, bias, eps, r_out, ledger):

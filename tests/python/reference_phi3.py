@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from reference_llama import atman_attention, rms_norm, silu
+from tests.python.reference_llama import atman_attention, rms_norm, silu
 
 F64 = torch.float64
 

@@ -3,10 +3,8 @@ helpers of tests/python/test_serve*.py."""
 import base64
 import http.client
 import json
-import os
 import signal
 import subprocess
-import time
 
 
 class Server:

@@ -18,8 +18,7 @@ import sys
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import reference_baselines  # noqa: E402
+from tests.python import reference_baselines
 
 TOLERANCE = 1e-4
 FACTS = ("Alice lives in Paris. Bob works as a baker. Carol likes apples. "

@@ -21,7 +21,7 @@ import sys
 
 import torch
 
-import reference_atman
+from tests.python import reference_atman
 
 FRACTIONS = [0, 10, 50, 100]
 TOLERANCE = 2e-4  # float32 passes against float64, in nats

@@ -30,8 +30,7 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from reference_atman import Reference, load_pixels  # noqa: E402
+from tests.python.reference_atman import Reference, load_pixels  # noqa: E402
 
 ARGS = None
 LOGPROB_TOLERANCE = 1e-4

@@ -50,12 +50,11 @@ import zipfile
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from check_log import Checks  # noqa: E402
-import make_hf_checkpoints as mk  # noqa: E402
-import test_importer as ti  # noqa: E402
-from reference_llama import ReferenceLlama  # noqa: E402
-from reference_tokenizer import ReferenceTokenizer  # noqa: E402
+from tests.python.check_log import Checks  # noqa: E402
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
+from tests.python import test_importer as ti  # noqa: E402
+from tests.python.reference_llama import ReferenceLlama  # noqa: E402
+from tests.python.reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 QUESTION = "What color is the circle?"
 LAYOUTS = {"llama3": dict(shards=2, dtype=torch.bfloat16), "qwen2": {}, "qwen2_untied": dict(layout="bin"),
@@ -371,7 +370,7 @@ REAL = {  # package: (architecture overrides, template start, template end, BOS 
 
 def check_real_tokenizers(checks, work, packages, atman):
     """Tiny random models with the published tokenizer files of Llama-3, Qwen3 and Gemma-3."""
-    import reference_atman
+    from tests.python import reference_atman
     for package, (arch, start, end, bos_text, encodable) in REAL.items():
         models = os.path.join(packages, package, "models")
         spec_path = os.path.join(models, "tokenizer.json")

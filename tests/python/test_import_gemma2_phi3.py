@@ -34,15 +34,14 @@ import time
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from check_log import Checks  # noqa: E402
-import make_gemma2_phi3_checkpoints as mg  # noqa: E402
-import reference_gemma2  # noqa: E402
-import test_import_gpt as tg  # noqa: E402
-import test_importer as ti  # noqa: E402
-from reference_gemma2 import ReferenceGemma2  # noqa: E402
-from reference_gemma2_attnlrp import Gemma2AttnLrp  # noqa: E402
-from reference_phi3 import ReferencePhi3  # noqa: E402
+from tests.python.check_log import Checks  # noqa: E402
+from tests.python import make_gemma2_phi3_checkpoints as mg  # noqa: E402
+from tests.python import reference_gemma2  # noqa: E402
+from tests.python import test_import_gpt as tg  # noqa: E402
+from tests.python import test_importer as ti  # noqa: E402
+from tests.python.reference_gemma2 import ReferenceGemma2  # noqa: E402
+from tests.python.reference_gemma2_attnlrp import Gemma2AttnLrp  # noqa: E402
+from tests.python.reference_phi3 import ReferencePhi3  # noqa: E402
 
 
 SHORT_PROMPT = "the cat saw the dog near the house"  # 28 positions with the 256-piece sentencepiece model
@@ -79,8 +78,8 @@ def phi3_as_llama_lrp(ref):
     qkv_proj and gate_up_proj cut into LLaMA's separate weights (rows
     [q | k | v], [gate | up]) for reference_attnlrp.LlamaAttnLrp, the window
     as Mistral's."""
-    from reference_attnlrp import LlamaAttnLrp
-    from reference_llama import ReferenceLlama
+    from tests.python.reference_attnlrp import LlamaAttnLrp
+    from tests.python.reference_llama import ReferenceLlama
     c = ref.c
     heads, kv = c["num_attention_heads"], c.get("num_key_value_heads") or c["num_attention_heads"]
     dh, f = c["hidden_size"] // heads, c["intermediate_size"]
@@ -174,7 +173,7 @@ def check_longrope_whole_sequence(checks, case, work, binary):
                  % (worst[24], worst[60], other, methods))
     if not binary:
         return
-    import reference_atman
+    from tests.python import reference_atman
     _, config, carried = tg.load(out)
     ref = tg.Float64Adapter(case["ref"], config, tg.text_tokenizer(carried))
     prompt = tg.PROMPT  # 48 positions, past the original 32: the long factors

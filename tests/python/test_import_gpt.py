@@ -47,14 +47,13 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from check_log import Checks  # noqa: E402
-import make_gpt_checkpoints as mg  # noqa: E402
-import reference_atman  # noqa: E402
-import test_importer as ti  # noqa: E402
-from reference_gpt import ReferenceGpt2, ReferenceGptj, ReferenceNeox  # noqa: E402
-from reference_gpt_attnlrp import GptAttnLrp  # noqa: E402
-from reference_tokenizer import ReferenceTokenizer  # noqa: E402
+from tests.python.check_log import Checks  # noqa: E402
+from tests.python import make_gpt_checkpoints as mg  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
+from tests.python import test_importer as ti  # noqa: E402
+from tests.python.reference_gpt import ReferenceGpt2, ReferenceGptj, ReferenceNeox  # noqa: E402
+from tests.python.reference_gpt_attnlrp import GptAttnLrp  # noqa: E402
+from tests.python.reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 PROMPT = "the cat and the cat saw the dog near the old red house"
 TARGET = " on the hill"
@@ -303,8 +302,7 @@ def run_bad_inputs(checks, work, inputs):
 def import_in_process(argv):
     """(exit status, stderr) of import_checkpoint.main: the command's own
     code path without a Python start per refused input."""
-    sys.path.insert(0, os.path.dirname(ti.IMPORTER))
-    import import_checkpoint
+    from torchscript_models import import_checkpoint
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = import_checkpoint.main(argv)
@@ -366,7 +364,7 @@ def check_explain(checks, binary, name, case, work, prompt=PROMPT):
 
 def check_explain_attnlrp(checks, binary, name, case, work):
     """`atman explain --method attnlrp` against AttnLRP's rules in float64."""
-    import reference_attnlrp
+    from tests.python import reference_attnlrp
     model = os.path.join(work, "out", name + ".pt")
     _, config, carried = load(model)
     ref = ti.ReferenceAdapter(case["ref"], config, text_tokenizer(carried))

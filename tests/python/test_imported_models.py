@@ -37,12 +37,11 @@ import sentencepiece as spm
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from check_log import Checks  # noqa: E402
-import reference_atman  # noqa: E402
-import reference_attnlrp  # noqa: E402
-from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
-from reference_tokenizer import ReferenceTokenizer  # noqa: E402
+from tests.python.check_log import Checks  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
+from tests.python import reference_attnlrp  # noqa: E402
+from tests.python.reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
+from tests.python.reference_tokenizer import ReferenceTokenizer  # noqa: E402
 
 TOLERANCE = 1e-4
 PROMPT = "the cat and the cat saw the dog near the old red house"

@@ -27,12 +27,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 IMPORTER = os.path.join(ROOT, "torchscript_models", "import_checkpoint.py")
 PYTHON = "/usr/bin/python3"
-sys.path.insert(0, HERE)
-from check_log import Checks  # noqa: E402
-from float32_rounding import REORDER_ULPS, ULP  # noqa: E402
-import make_hf_checkpoints as mk  # noqa: E402
-import reference_atman  # noqa: E402
-from reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
+from tests.python.check_log import Checks  # noqa: E402
+from tests.python.float32_rounding import REORDER_ULPS, ULP  # noqa: E402
+from tests.python import make_hf_checkpoints as mk  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
+from tests.python.reference_llama import ReferenceLlama, ReferenceLlava  # noqa: E402
 
 STORIES_TEXT = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
 
@@ -742,8 +741,7 @@ def main():
 
 
 def load_converted(path):
-    sys.path.insert(0, os.path.join(ROOT, "torchscript_models"))
-    from importers.llama2c_tokenizer import convert_llama2c_tokenizer
+    from torchscript_models.importers.llama2c_tokenizer import convert_llama2c_tokenizer
     return spm.SentencePieceProcessor(model_proto=convert_llama2c_tokenizer(path))
 
 

@@ -19,11 +19,10 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_log import Checks  # noqa: E402
-from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
-from scene_image import make_image  # noqa: E402
-import reference_atman  # noqa: E402
+from tests.python.check_log import Checks
+from tests.python.float32_rounding import ce_scale, reorder_tolerance
+from tests.python.scene_image import make_image
+from tests.python import reference_atman
 
 TOLERANCE = 1e-4
 QUESTION = "Question: What color is the circle? Answer:"

@@ -35,8 +35,7 @@ import torch
 from torch import Tensor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
+from tests.python.float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
 
 ARGS = None
 REFERENCE_TOLERANCE = 1e-4
@@ -197,7 +196,7 @@ class AgreesWithReference(unittest.TestCase):
     ]
 
     def test_cases(self):
-        import reference_atman
+        from tests.python import reference_atman
         for case in self.CASES:
             with self.subTest(**case):
                 image = work(case["image"]) if case["image"] else None

@@ -12,8 +12,7 @@ import unittest
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
+from tests.python.float32_rounding import ce_scale, reorder_tolerance
 
 ARGS = None
 QUESTION = "Question: What color is the circle? Answer:"

@@ -19,9 +19,7 @@ import cv2
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "torchscript_models"))
-import reference_atman  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -47,9 +45,9 @@ def make_unseen_model(work):
     non-square image of 48x64 px (grid 6x8), its own normalisation, no BOS,
     another prompt template."""
     import sentencepiece as spm
-    from export import save_contract_model
-    from make_test_models import randomize
-    from tiny_magma import TinyMagma
+    from torchscript_models.export import save_contract_model
+    from torchscript_models.make_test_models import randomize
+    from torchscript_models.tiny_magma import TinyMagma
     tokenizer = os.path.join(os.path.dirname(reference_atman.__file__), "..", "..", "torchscript_models",
                              "tokenizer.model")
     vocab = spm.SentencePieceProcessor(model_file=tokenizer).get_piece_size()

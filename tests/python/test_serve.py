@@ -13,16 +13,14 @@ import concurrent.futures
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_client import Server, b64, resident_kb  # noqa: E402
-from float32_rounding import ce_scale, reorder_tolerance  # noqa: E402
+from tests.python.serve_client import Server, b64, resident_kb
+from tests.python.float32_rounding import ce_scale, reorder_tolerance
 
 ARGS = None
 TIMING_FIELDS = ("load_seconds", "compile_seconds", "sweep_seconds", "peak_memory_mb")

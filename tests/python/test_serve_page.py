@@ -19,8 +19,7 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_client import Server, b64  # noqa: E402
+from tests.python.serve_client import Server, b64
 
 SKIP = 77
 ARGS = None

@@ -19,11 +19,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import reference_atman  # noqa: E402
-from benchdata import facts, shapes  # noqa: E402
-from benchdata.vocab import load_vocab  # noqa: E402
+from tests.python import reference_atman  # noqa: E402
+from tools.benchdata import facts, shapes  # noqa: E402
+from tools.benchdata.vocab import load_vocab  # noqa: E402
 
 ARGS = None
 

@@ -17,8 +17,7 @@ import sys
 import sentencepiece as spm
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_log import Checks  # noqa: E402
+from tests.python.check_log import Checks
 
 TEXTS = ["", " red", "What color is the circle?", "  two  spaces\nand a line", "café 42 x+y=z", "<s> is text here"]
 

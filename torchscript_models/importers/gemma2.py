@@ -23,22 +23,19 @@ causal and window masks (manipulated_attention's softcap argument).
 Usage: s = Gemma2Settings.from_hf(config, "config.json")
        model = Gemma2ExplainableModel(s, max_positions, dtype)"""
 import math
-import os
-import sys
 from typing import Tuple
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
-from lrp_rules import identity_softcap, uniform_product  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
+from ..lrp_rules import identity_softcap, uniform_product
 
-from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import TextOnlyContract, activation, check_positive, merge_heads, meta_linear  # noqa: E402
-from .llama import rotate_half  # noqa: E402
-from .rope import RopeScaling, inverse_frequencies, rotary_tables  # noqa: E402
-from .rotary_decoder import RotaryDecoder  # noqa: E402
+from .errors import CheckpointError
+from .gpt_blocks import TextOnlyContract, activation, check_positive, merge_heads, meta_linear
+from .llama import rotate_half
+from .rope import RopeScaling, inverse_frequencies, rotary_tables
+from .rotary_decoder import RotaryDecoder
 
 # Gemma2Config's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,

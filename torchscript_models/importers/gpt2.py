@@ -27,18 +27,15 @@ Usage: s = Gpt2Settings.from_hf(config, "config.json")
        model = Gpt2ExplainableModel(s, max_positions, dtype)
        load_weights(model, with_base_prefix(source, "transformer."), prefix="language_model.",
                     ignorable=s.ignorable)"""
-import os
-import sys
 from typing import List, Tuple
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
 
-from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import (Conv1D, LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,  # noqa: E402
+from .errors import CheckpointError
+from .gpt_blocks import (Conv1D, LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,
                          meta_linear, refuse_unless, split_heads)
 
 # GPT2Config's defaults for keys a config.json may leave out.

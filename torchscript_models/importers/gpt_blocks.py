@@ -12,18 +12,15 @@ Usage: ln = LayerNorm(width, eps, dtype); y = ln(x); y = ln.forward_lrp(x)
        proj = Conv1D(n_in, n_out, dtype)            # y = x @ weight + bias
        act = activation("gelu_new", where)          # act(x), act.forward_lrp(x)"""
 import math
-import os
-import sys
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lrp_rules import identity_gelu, identity_layer_norm  # noqa: E402
+from ..lrp_rules import identity_gelu, identity_layer_norm
 
-from .errors import CheckpointError  # noqa: E402
-from .llama import ContractMethods  # noqa: E402
+from .errors import CheckpointError
+from .llama import ContractMethods
 
 
 def meta_linear(n_in: int, n_out: int, bias: bool, dtype: torch.dtype) -> nn.Linear:

@@ -17,22 +17,19 @@ ignored.
 
 Usage: s = NeoxSettings.from_hf(config, "config.json")
        model = NeoxExplainableModel(s, max_positions, dtype)"""
-import os
-import sys
 from typing import Tuple
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
 
-from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,  # noqa: E402
+from .errors import CheckpointError
+from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,
                          meta_linear)
-from .partial_rotary import rotary_tables_for, rotate_half_split  # noqa: E402
-from .rope import RopeScaling, inverse_frequencies  # noqa: E402
-from .rotary_decoder import RotaryDecoder  # noqa: E402
+from .partial_rotary import rotary_tables_for, rotate_half_split
+from .rope import RopeScaling, inverse_frequencies
+from .rotary_decoder import RotaryDecoder
 
 # GPTNeoXConfig's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=50432, hidden_size=6144, num_hidden_layers=44, num_attention_heads=64,

@@ -16,22 +16,19 @@ checkpoints' attn.bias/masked_bias buffers are ignored.
 
 Usage: s = GptjSettings.from_hf(config, "config.json")
        model = GptjExplainableModel(s, max_positions, dtype)"""
-import os
-import sys
 from typing import Tuple
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
 
-from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,  # noqa: E402
+from .errors import CheckpointError
+from .gpt_blocks import (LayerNorm, TextOnlyContract, activation, check_positive, merge_heads,
                          meta_linear, split_heads)
-from .partial_rotary import rotary_tables_for, rotate_interleaved  # noqa: E402
-from .rope import inverse_frequencies  # noqa: E402
-from .rotary_decoder import RotaryDecoder  # noqa: E402
+from .partial_rotary import rotary_tables_for, rotate_interleaved
+from .rope import inverse_frequencies
+from .rotary_decoder import RotaryDecoder
 
 # GPTJConfig's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=50400, n_positions=2048, n_embd=4096, n_layer=28, n_head=16, rotary_dim=64,

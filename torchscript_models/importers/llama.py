@@ -18,21 +18,18 @@ Hugging Face's key (model.layers.0.self_attn.q_proj.weight, lm_head.weight).
 Usage: settings = LlamaSettings.from_hf(config_dict, "config.json")
        model = TextExplainableModel(settings, dtype)   # parameters uninitialised
        load_weights(model, source, prefix="language_model.", ignorable=settings.ignorable)"""
-import os
-import sys
 from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
-from lrp_rules import identity_rms_norm, identity_silu, uniform_product  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
+from ..lrp_rules import identity_rms_norm, identity_silu, uniform_product
 
-from .errors import CheckpointError  # noqa: E402
-from .rope import RopeScaling, inverse_frequencies, rotary_tables  # noqa: E402
-from .rotary_decoder import RotaryDecoder  # noqa: E402
+from .errors import CheckpointError
+from .rope import RopeScaling, inverse_frequencies, rotary_tables
+from .rotary_decoder import RotaryDecoder
 
 # Hugging Face's defaults for keys a config.json may leave out (LlamaConfig,
 # MistralConfig); a LLaVA text_config often holds only a few keys.

@@ -33,23 +33,20 @@ Usage: s = Phi3Settings.from_hf(config, "config.json")
        model = Phi3ExplainableModel(s, max_positions, dtype)"""
 import json
 import math
-import os
-import sys
 from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from atman_attention import lrp_attention, manipulated_attention  # noqa: E402
-from lrp_rules import identity_silu, uniform_product  # noqa: E402
+from ..atman_attention import lrp_attention, manipulated_attention
+from ..lrp_rules import identity_silu, uniform_product
 
-from .errors import CheckpointError  # noqa: E402
-from .gpt_blocks import TextOnlyContract, TextOnlyEmbedding, check_positive, merge_heads, meta_linear  # noqa: E402
-from .llama import LlamaRMSNorm, PreNormDecoderLayer  # noqa: E402
-from .partial_rotary import rotate_half_split  # noqa: E402
-from .rotary_decoder import RotaryDecoder  # noqa: E402
+from .errors import CheckpointError
+from .gpt_blocks import TextOnlyContract, TextOnlyEmbedding, check_positive, merge_heads, meta_linear
+from .llama import LlamaRMSNorm, PreNormDecoderLayer
+from .partial_rotary import rotate_half_split
+from .rotary_decoder import RotaryDecoder
 
 # Phi3Config's defaults for keys a config.json may leave out.
 DEFAULTS = dict(vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
