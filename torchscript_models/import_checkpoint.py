@@ -319,7 +319,7 @@ def tokenizer_bytes(path):
         return convert_llama2c_tokenizer(path)
     except CheckpointError as e:
         raise CheckpointError("%s: neither a sentencepiece model nor a llama2.c tokenizer.bin (%s)"
-                              % (path, str(e).split(": ", 1)[-1]))
+                              % (path, str(e).split(": ", 1)[-1])) from e
 
 
 def contract_config(args, imported):

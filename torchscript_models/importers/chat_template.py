@@ -43,7 +43,7 @@ def find_chat_template(folder, tokenizer_config):
             with open(path, encoding="utf-8") as f:
                 value = json.load(f)
         except ValueError as e:
-            raise CheckpointError("%s: not valid JSON: %s" % (path, e))
+            raise CheckpointError("%s: not valid JSON: %s" % (path, e)) from e
         return pick(value.get("chat_template") if isinstance(value, dict) else None, path)
     value = tokenizer_config.get("chat_template")
     if value is None:
@@ -122,11 +122,11 @@ def render_chat_template(text, source, tokens, system=None, image=None):
                                                 documents=None, **tokens)
     except TemplateRaised as e:
         raise CheckpointError("%s: the chat template refuses a %suser message: %s"
-                              % (source, "system and " if system is not None else "", e))
+                              % (source, "system and " if system is not None else "", e)) from e
     except jinja2.TemplateError as e:
-        raise CheckpointError("%s: the chat template fails: %s: %s" % (source, type(e).__name__, e))
+        raise CheckpointError("%s: the chat template fails: %s: %s" % (source, type(e).__name__, e)) from e
     except Exception as e:  # a template's own expressions (e.g. a bad index) raise Python errors
-        raise CheckpointError("%s: the chat template fails: %s: %s" % (source, type(e).__name__, e))
+        raise CheckpointError("%s: the chat template fails: %s: %s" % (source, type(e).__name__, e)) from e
     count = rendered.count(QUESTION)
     if count != 1:
         raise CheckpointError("%s: the rendered chat template holds the user message %s (expected once): %s"

@@ -7,6 +7,7 @@ Usage: folder = HfFolder(path); folder.config; folder.optional_json(name);
        source = folder.weights()"""
 import json
 import os
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 
@@ -18,36 +19,41 @@ WEIGHT_LAYOUTS = ("model.safetensors.index.json", "model.safetensors",
                   "pytorch_model.bin.index.json", "pytorch_model.bin")
 
 
-def read_json(path):
+# {shard file: the tensor names an index puts there, or None: all the file holds}
+Shards = Dict[str, Optional[List[str]]]
+
+
+def read_json(path: str) -> Dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
             value = json.load(f)
     except OSError as e:
-        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror))
+        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror)) from e
     except ValueError as e:
-        raise CheckpointError("%s: not valid JSON: %s" % (path, e))
+        raise CheckpointError("%s: not valid JSON: %s" % (path, e)) from e
     if not isinstance(value, dict):
         raise CheckpointError("%s: expected a JSON object" % path)
     return value
 
 
 class HfFolder:
-    def __init__(self, path):
+    def __init__(self, path: str):
         self.path = path
         config = os.path.join(path, "config.json")
         if not os.path.isfile(config):
             raise CheckpointError("%s: no config.json (a Hugging Face model folder needs one)" % path)
         self.config = read_json(config)
 
-    def optional_json(self, name):
+    def optional_json(self, name: str) -> Dict[str, Any]:
         path = os.path.join(self.path, name)
         return read_json(path) if os.path.isfile(path) else {}
 
-    def weights(self):
+    def weights(self) -> Union["SafetensorsSource", "TorchBinSource"]:
         for layout in WEIGHT_LAYOUTS:
             path = os.path.join(self.path, layout)
             if not os.path.isfile(path):
                 continue
+            shards: Shards
             if layout.endswith(".index.json"):
                 shards = self._shards(path)
             else:
@@ -57,12 +63,12 @@ class HfFolder:
             return TorchBinSource(self.path, shards)
         raise CheckpointError("%s: no weights: expected one of %s" % (self.path, ", ".join(WEIGHT_LAYOUTS)))
 
-    def _shards(self, index_path):
+    def _shards(self, index_path: str) -> Shards:
         """{shard file: [tensor names the index puts there]}; every shard must exist."""
         weight_map = read_json(index_path).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError("%s: no weight_map" % index_path)
-        shards = {}
+        shards: Shards = {}
         for name, shard in weight_map.items():
             if not isinstance(shard, str) or os.path.basename(shard) != shard:
                 raise CheckpointError("%s: tensor %s names shard %r, not a file name in the folder"
@@ -78,9 +84,9 @@ class SafetensorsSource:
     """Tensors of one or more safetensors files; every file's header is
     checked when the source is made, before anything is loaded."""
 
-    def __init__(self, folder, shards):
+    def __init__(self, folder: str, shards: Shards):
         self.description = folder
-        self.where = {}
+        self.where: Dict[str, SafetensorsFile] = {}
         for shard, indexed in shards.items():
             reader = SafetensorsFile(os.path.join(folder, shard))
             names = reader.names() if indexed is None else indexed
@@ -90,16 +96,16 @@ class SafetensorsSource:
                                           % (folder, name, shard))
                 self.where[name] = reader
 
-    def names(self):
+    def names(self) -> List[str]:
         return list(self.where)
 
-    def group(self, name):
+    def group(self, name: str) -> str:
         return self.where[name].path
 
-    def read(self, name):
+    def read(self, name: str) -> torch.Tensor:
         return self.where[name].read(name)
 
-    def release(self, group):
+    def release(self, group: str) -> None:
         pass
 
 
@@ -107,11 +113,12 @@ class TorchBinSource:
     """pytorch_model.bin files (torch.save'd state dicts). A shard is loaded
     whole, once, when its first tensor is read, and dropped after."""
 
-    def __init__(self, folder, shards):
+    def __init__(self, folder: str, shards: Shards):
         self.description = folder
         self.folder = folder
-        self.where = {}
-        self.loaded_path, self.loaded = None, None
+        self.where: Dict[str, str] = {}
+        self.loaded_path: Optional[str] = None
+        self.loaded: Optional[Dict[str, torch.Tensor]] = None
         for shard, indexed in shards.items():
             if indexed is None:  # a single file: its names are known only by loading it
                 state = self._load(shard)
@@ -119,7 +126,7 @@ class TorchBinSource:
             for name in indexed:
                 self.where[name] = shard
 
-    def _load(self, shard):
+    def _load(self, shard: str) -> Dict[str, torch.Tensor]:
         if self.loaded_path != shard:
             self.loaded = None
             path = os.path.join(self.folder, shard)
@@ -127,19 +134,19 @@ class TorchBinSource:
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as e:  # torch raises many kinds for a corrupt zip or pickle
                 raise CheckpointError("%s: cannot load as a PyTorch state dict: %s"
-                                      % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+                                      % (path, str(e).splitlines()[0] if str(e) else type(e).__name__)) from e
             if not isinstance(state, dict):
                 raise CheckpointError("%s: not a state dict" % path)
             self.loaded_path, self.loaded = shard, state
         return self.loaded
 
-    def names(self):
+    def names(self) -> List[str]:
         return list(self.where)
 
-    def group(self, name):
+    def group(self, name: str) -> str:
         return self.where[name]
 
-    def read(self, name):
+    def read(self, name: str) -> torch.Tensor:
         shard = self.where[name]
         state = self._load(shard)
         if name not in state:
@@ -147,6 +154,6 @@ class TorchBinSource:
                                   % (self.folder, name, shard))
         return state.pop(name)
 
-    def release(self, group):
+    def release(self, group: str) -> None:
         if self.loaded_path == group:
             self.loaded_path, self.loaded = None, None

@@ -22,8 +22,12 @@ Usage: tok = find_tokenizer(folder_path, tokenizer_config, special_tokens_map, o
        tok.post_processor_bos() -> (id, text) or None, tok.check_fits(vocab_size, where)"""
 import json
 import os
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from .errors import CheckpointError
+
+if TYPE_CHECKING:
+    import sentencepiece as spm
 
 # The components the C++ tokenizer implements (docs/contract.md#tokenizerjson).
 SUPPORTED = {
@@ -63,19 +67,19 @@ def special_tokens(tokenizer_config, special_tokens_map):
     return out
 
 
-def read_text(path):
+def read_text(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror))
+        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror)) from e
 
 
 class SentencepieceTokenizer:
     kind = "sentencepiece"
     extra_file = "atman/tokenizer.model"
 
-    def __init__(self, data, path):
+    def __init__(self, data: bytes, path: str):
         self.data, self.path = data, path
         self.processor = check_sentencepiece(data, path)
         self.size = self.processor.get_piece_size()
@@ -109,14 +113,14 @@ class SentencepieceTokenizer:
         return "sentencepiece %s (%d pieces)" % (os.path.basename(self.path), self.size)
 
 
-def check_sentencepiece(data, path):
+def check_sentencepiece(data: bytes, path: str) -> "spm.SentencePieceProcessor":
     """The bytes must load as a sentencepiece model."""
     import sentencepiece as spm
     processor = spm.SentencePieceProcessor()
     try:
         processor.LoadFromSerializedProto(data)
-    except (RuntimeError, OSError, TypeError):
-        raise CheckpointError("%s: not a sentencepiece model" % path)
+    except (RuntimeError, OSError, TypeError) as e:
+        raise CheckpointError("%s: not a sentencepiece model" % path) from e
     return processor
 
 
@@ -125,13 +129,13 @@ class JsonTokenizer:
     kind = "json"
     extra_file = "atman/tokenizer.json"
 
-    def __init__(self, data, path, source=None):
+    def __init__(self, data: bytes, path: str, source: Optional[str] = None):
         self.data, self.path = data, path
         self.source = source or os.path.basename(path)
         try:
             spec = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            raise CheckpointError("%s: not valid JSON: %s" % (path, e))
+            raise CheckpointError("%s: not valid JSON: %s" % (path, e)) from e
         if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):
             raise CheckpointError("%s: not a tokenizer.json (no \"model\" object)" % path)
         self.spec = spec
@@ -255,7 +259,7 @@ def added_token(content, i, special, flags=None):
             "normalized": bool(flags.get("normalized", not special)), "special": bool(special)}
 
 
-def gpt2_tokenizer_json(folder, tokenizer_config, special_tokens_map):
+def gpt2_tokenizer_json(folder: str, tokenizer_config: Dict[str, Any], special_tokens_map: Dict[str, Any]) -> bytes:
     """tokenizer.json text equivalent to GPT-2's vocab.json + merges.txt (the
     conversion transformers does for GPT2TokenizerFast): ByteLevel
     pre-tokenizer (GPT-2's pattern, add_prefix_space from tokenizer_config,
@@ -268,7 +272,7 @@ def gpt2_tokenizer_json(folder, tokenizer_config, special_tokens_map):
     try:
         vocab = json.loads(read_text(vocab_path).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError("%s: not valid JSON: %s" % (vocab_path, e))
+        raise CheckpointError("%s: not valid JSON: %s" % (vocab_path, e)) from e
     if not isinstance(vocab, dict):
         raise CheckpointError("%s: expected an object {piece: id}" % vocab_path)
     merges = []
@@ -280,7 +284,10 @@ def gpt2_tokenizer_json(folder, tokenizer_config, special_tokens_map):
     added = {}
     added_path = os.path.join(folder, "added_tokens.json")
     if os.path.isfile(added_path):
-        entries = json.loads(read_text(added_path).decode("utf-8"))
+        try:
+            entries = json.loads(read_text(added_path).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise CheckpointError("%s: not valid JSON: %s" % (added_path, e)) from e
         for content, i in (entries.items() if isinstance(entries, dict) else []):
             added[content] = added_token(content, i, False)
     for key, flags in (tokenizer_config.get("added_tokens_decoder") or {}).items():
@@ -316,7 +323,8 @@ def gpt2_tokenizer_json(folder, tokenizer_config, special_tokens_map):
     return json.dumps(spec, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def find_tokenizer(folder, tokenizer_config, special_tokens_map, override=None):
+def find_tokenizer(folder: str, tokenizer_config: Dict[str, Any], special_tokens_map: Dict[str, Any],
+                   override: Optional[str] = None) -> Union["SentencepieceTokenizer", "JsonTokenizer"]:
     """The folder's tokenizer by the order of the module docstring (or `override`)."""
     if override:
         if not os.path.isfile(override):

@@ -41,7 +41,7 @@ class Llama2cCheckpoint:
             with open(path, "rb") as f:
                 head = f.read(HEADER.size)
         except OSError as e:
-            raise CheckpointError("%s: cannot read: %s" % (path, e.strerror))
+            raise CheckpointError("%s: cannot read: %s" % (path, e.strerror)) from e
         if len(head) < HEADER.size:
             raise CheckpointError("%s: %d bytes, too short for llama2.c's 28-byte header" % (path, size))
         dim, hidden, layers, heads, kv_heads, vocab, seq_len = HEADER.unpack(head)

@@ -22,7 +22,7 @@ def read_llama2c_tokenizer(path):
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror))
+        raise CheckpointError("%s: cannot read: %s" % (path, e.strerror)) from e
     if len(data) < 4:
         raise CheckpointError("%s: not a llama2.c tokenizer.bin (%d bytes)" % (path, len(data)))
     pieces, offset = [], 4
@@ -36,8 +36,8 @@ def read_llama2c_tokenizer(path):
                                   % (path, len(pieces), length))
         try:
             text = data[offset:offset + length].decode("utf-8")
-        except UnicodeDecodeError:
-            raise CheckpointError("%s: llama2.c tokenizer.bin: piece %d is not UTF-8" % (path, len(pieces)))
+        except UnicodeDecodeError as e:
+            raise CheckpointError("%s: llama2.c tokenizer.bin: piece %d is not UTF-8" % (path, len(pieces))) from e
         pieces.append((text, score))
         offset += length
     if len(pieces) < 259 or [p.strip() for p, _ in pieces[:3]] != ["<unk>", "<s>", "</s>"] \

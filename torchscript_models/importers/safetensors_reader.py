@@ -10,11 +10,15 @@ Usage: reader = SafetensorsFile(path); reader.names(); reader.shape(name);
 import json
 import os
 import struct
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 
 from .errors import CheckpointError
+
+# name -> (dtype, shape, begin, end), offsets relative to the data's start.
+Entry = Tuple[str, Tuple[int, ...], int, int]
 
 # dtype -> bytes per element, for every dtype the format defines.
 ITEM_SIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2,
@@ -27,7 +31,7 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 
 
 class SafetensorsFile:
-    def __init__(self, path):
+    def __init__(self, path: str):
         self.path = path
         try:
             size = os.path.getsize(path)
@@ -42,11 +46,11 @@ class SafetensorsFile:
                                           % (path, header_len, size))
                 raw = f.read(header_len)
         except OSError as e:
-            raise CheckpointError("%s: cannot read: %s" % (path, e.strerror))
+            raise CheckpointError("%s: cannot read: %s" % (path, e.strerror)) from e
         try:
             header = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            raise CheckpointError("%s: safetensors header is not JSON: %s" % (path, e))
+            raise CheckpointError("%s: safetensors header is not JSON: %s" % (path, e)) from e
         if not isinstance(header, dict):
             raise CheckpointError("%s: safetensors header is not a JSON object" % path)
         self.data_start = 8 + header_len
@@ -54,10 +58,10 @@ class SafetensorsFile:
         metadata = header.pop("__metadata__", {})
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise CheckpointError("%s: __metadata__ must map strings to strings" % path)
-        self.entries = {name: self._checked(name, entry) for name, entry in header.items()}
+        self.entries: Dict[str, Entry] = {name: self._checked(name, entry) for name, entry in header.items()}
         self._check_no_overlap()
 
-    def _checked(self, name, entry):
+    def _checked(self, name: str, entry: object) -> Entry:
         where = "%s: tensor %s" % (self.path, name)
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise CheckpointError("%s: header entry must have exactly dtype, shape, data_offsets" % where)
@@ -80,20 +84,20 @@ class SafetensorsFile:
                                   % (where, shape, dtype, expected, end - begin))
         return dtype, tuple(shape), begin, end
 
-    def _check_no_overlap(self):
+    def _check_no_overlap(self) -> None:
         spans = sorted((begin, end, name) for name, (_, _, begin, end) in self.entries.items() if end > begin)
         for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
             if b1 < e0:
                 raise CheckpointError("%s: tensors %s [%d, %d] and %s [%d, %d] overlap"
                                       % (self.path, n0, b0, e0, n1, b1, e1))
 
-    def names(self):
+    def names(self) -> List[str]:
         return list(self.entries)
 
-    def shape(self, name):
+    def shape(self, name: str) -> Tuple[int, ...]:
         return self.entries[name][1]
 
-    def read(self, name):
+    def read(self, name: str) -> torch.Tensor:
         dtype, shape, begin, end = self.entries[name]
         if dtype not in WEIGHT_DTYPES:
             raise CheckpointError("%s: tensor %s has dtype %s; weights must be one of %s"

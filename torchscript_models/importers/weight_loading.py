@@ -9,13 +9,29 @@ read file by file, so a pytorch_model.bin shard is loaded once), read(name)
 Usage: load_weights(module, source, prefix="language_model.",
                     ignorable=lambda name: name.endswith(".inv_freq"))"""
 from collections import OrderedDict
+from typing import Callable, List, Protocol
 
 import torch
+from torch import nn
 
 from .errors import CheckpointError
 
 
-def load_weights(module, source, prefix="", ignorable=lambda name: False):
+class WeightSource(Protocol):
+    """What load_weights reads (hf_folder's sources, llama2c's checkpoint, prefixed_source's wrapper)."""
+    description: str
+
+    def names(self) -> List[str]: ...
+
+    def group(self, name: str) -> str: ...
+
+    def read(self, name: str) -> torch.Tensor: ...
+
+    def release(self, group: str) -> None: ...
+
+
+def load_weights(module: nn.Module, source: WeightSource, prefix: str = "",
+                 ignorable: Callable[[str], bool] = lambda name: False) -> None:
     """Module parameter `prefix + key` takes checkpoint tensor `key`. Every
     parameter needs its tensor (same shape); a checkpoint tensor that maps
     to no parameter is refused unless ignorable(key) (tensors the model
