@@ -108,7 +108,8 @@ with GPT-2's tokenizer files; returns the
     mk.write_folder_files(folder, config, {})
     os.remove(os.path.join(folder, "tokenizer.model"))
     ids = write_gpt2_tokenizer(folder)
-    assert ids <= config["vocab_size"], "the tokenizer has %d ids" % ids
+    if ids > config["vocab_size"]:
+        raise ValueError("the tokenizer has %d ids, more than vocab_size %d" % (ids, config["vocab_size"]))
     state = gpt2_state(config, torch.Generator().manual_seed(seed), base_prefix)
     cast, exact = mk.stored(state, dtype)
     mk.write_weights(folder, cast, layout, shards)
@@ -195,7 +196,8 @@ def write_gpt_folder(folder, config, make_state, layout="safetensors", shards=1,
     for name, value in (extra_json or {}).items():
         with open(os.path.join(folder, name), "w") as f:
             json.dump(value, f)
-    assert ids <= config["vocab_size"], "the tokenizer has %d ids" % ids
+    if ids > config["vocab_size"]:
+        raise ValueError("the tokenizer has %d ids, more than vocab_size %d" % (ids, config["vocab_size"]))
     cast, exact = mk.stored(make_state(config, torch.Generator().manual_seed(seed)), dtype)
     mk.write_weights(folder, cast, layout, shards)
     return exact

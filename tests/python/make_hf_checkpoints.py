@@ -276,7 +276,8 @@ def write_bpe_folder(folder, config, kind, **kw):
     from tests.python import make_hf_tokenizers
     weights = write_llama_folder(folder, config, **kw)
     size = make_hf_tokenizers.write_tokenizer(folder, kind)
-    assert size <= config["vocab_size"], "the %s tokenizer has %d ids" % (kind, size)
+    if size > config["vocab_size"]:
+        raise ValueError("the %s tokenizer has %d ids, more than vocab_size %d" % (kind, size, config["vocab_size"]))
     return weights
 
 

@@ -30,7 +30,8 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from tests.python.reference_tokenizer import BYTE_CHAR, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN, split_isolated  # noqa: E402
+from tests.python.reference_tokenizer import (  # noqa: E402
+    BYTE_CHAR, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN, split_isolated)
 
 CORPUS = ("the cat and the cat saw the dog near the old red house on the hill. "
           "What color is the circle? The circle is red. Where does Alice live? Alice lives in Paris. "

@@ -250,7 +250,8 @@ def prepare(ref, prompt, target, image_path=None, granularity="token"):
         parts = [text_emb[:image_at]] + ([image_emb] if p else []) + [text_emb[image_at:]]
         emb = torch.cat(parts, dim=0)
         s = emb.shape[0]
-        assert s == p + len(prompt_ids) + len(target_ids) - 1
+        if s != p + len(prompt_ids) + len(target_ids) - 1:
+            raise ValueError("sequence of %d positions, expected %d" % (s, p + len(prompt_ids) + len(target_ids) - 1))
 
         special = [sp.IsControl(i) or sp.IsUnknown(i) for i in text_ids]
         pieces = [sp.IdToPiece(i) for i in text_ids]

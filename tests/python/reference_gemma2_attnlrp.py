@@ -66,7 +66,8 @@ class Gemma2AttnLrp:
         self.heads, self.kv, self.dh = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
         self.eps, self.scale = c["rms_norm_eps"], c["query_pre_attn_scalar"] ** -0.5
         self.cap = c.get("attn_logit_softcapping") or 0.0
-        assert c.get("rope_theta", 10000.0) == 10000.0
+        if c.get("rope_theta", 10000.0) != 10000.0:
+            raise ValueError("the AttnLRP reference takes rope_theta 10000 only, got %r" % c["rope_theta"])
 
     def visible(self, s, layer):
         return causal(s, self.net.window(layer))

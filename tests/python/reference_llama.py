@@ -62,7 +62,8 @@ def frequency(j, dh, theta, scaling):
     factor = scaling["factor"]
     if kind == "linear":
         return f / factor
-    assert kind == "llama3", kind
+    if kind != "llama3":
+        raise ValueError("rope_scaling type %r is not the reference's (linear, llama3)" % kind)
     low, high, original = scaling["low_freq_factor"], scaling["high_freq_factor"], \
         scaling["original_max_position_embeddings"]
     wavelength = 2 * math.pi / f

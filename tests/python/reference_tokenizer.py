@@ -78,7 +78,8 @@ class ReferenceTokenizer:
         spec = json.loads(text)
         self.spec = spec
         model = spec["model"]
-        assert model["type"] == "BPE"
+        if model["type"] != "BPE":
+            raise ValueError("the reference reads BPE tokenizers only, got %r" % model["type"])
         self.vocab = model["vocab"]
         merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
         self.ranks = {(a, b): r for r, (a, b) in enumerate(merges)}
@@ -156,7 +157,8 @@ class ReferenceTokenizer:
                 pieces = self.pre_tokenize(None, item, pieces)
             return pieces
         if kind == "Split":
-            assert spec["behavior"] == "Isolated" and not spec.get("invert")
+            if spec["behavior"] != "Isolated" or spec.get("invert"):
+                raise ValueError("the reference splits Isolated, not inverted, only: %r" % spec)
             return split_isolated(pieces, spec["pattern"]["Regex"])
         if kind == "ByteLevel":
             if spec.get("add_prefix_space") and pieces and not pieces[0].startswith(" "):

@@ -58,7 +58,8 @@ class Server:
             headers["Authorization"] = f"Bearer {self.token}"
         conn.request("POST", path, body=json.dumps(body).encode(), headers=headers)
         response = conn.getresponse()
-        assert response.status == 200, (response.status, response.read())
+        if response.status != 200:
+            raise RuntimeError("HTTP %d: %r" % (response.status, response.read()))
         events = []
         for block in response.read().decode().split("\n\n"):
             if not block.strip():

@@ -21,9 +21,12 @@ import shutil
 import struct
 import subprocess
 import sys
+import unittest
 
 SKIP = 77
 WINDOW = (1000, 1400)
+# unittest's assertions (kept under python3 -O, unlike assert) for the checks of this script.
+CHECK = unittest.TestCase()
 
 
 def chromium():
@@ -45,16 +48,16 @@ def run_browser(browser, *args):
 
 def shown_value(text):
     match = re.search(r"^R = (\S+)$", text, re.M)
-    assert match, f"no 'R = ...' line in the tooltip {text!r}"
+    CHECK.assertIsNotNone(match, f"no 'R = ...' line in the tooltip {text!r}")
     return None if match.group(1) == "n/a" else float(match.group(1))
 
 
 def check_value(shown, expected, where):
     if expected is None or not math.isfinite(expected):
-        assert shown is None, f"{where}: shown {shown}, expected n/a"
+        CHECK.assertIsNone(shown, f"{where}: shown {shown}, expected n/a")
         return
-    assert shown is not None and math.isclose(shown, expected, rel_tol=1e-5, abs_tol=1e-12), \
-        f"{where}: the tooltip shows {shown}, the JSON has {expected}"
+    CHECK.assertTrue(shown is not None and math.isclose(shown, expected, rel_tol=1e-5, abs_tol=1e-12),
+                     f"{where}: the tooltip shows {shown}, the JSON has {expected}")
 
 
 def expected_of(position, target):
@@ -63,31 +66,32 @@ def expected_of(position, target):
 
 def check_selftest(page, doc):
     match = re.search(r'<pre id="selftest">(.*?)</pre>', page, re.S)
-    assert match, "the page wrote no #selftest result (did its script run?)"
+    CHECK.assertIsNotNone(match, "the page wrote no #selftest result (did its script run?)")
     result = json.loads(html.unescape(match.group(1)))
     images = [p for p in doc["positions"] if p["kind"] == "image"]
     texts = [p for p in doc["positions"] if p["kind"] != "image"]
     targets = len(doc["targets"])
-    assert len(result["maps"]) == (1 + targets if targets > 1 else 1), [m["label"] for m in result["maps"]]
+    CHECK.assertEqual(len(result["maps"]), 1 + targets if targets > 1 else 1, [m["label"] for m in result["maps"]])
     checked = 0
     for m, entry in enumerate(result["maps"]):
         target = entry["target"]
-        assert target == (None if m == 0 else m - 1), entry["label"]
-        assert entry["image_shown"], f"map {entry['label']}: the switch did not swap the image"
-        assert len(entry["patches"]) == len(images) and len(entry["tokens"]) == len(texts)
+        CHECK.assertEqual(target, None if m == 0 else m - 1, entry["label"])
+        CHECK.assertTrue(entry["image_shown"], f"map {entry['label']}: the switch did not swap the image")
+        CHECK.assertEqual(len(entry["patches"]), len(images), entry["label"])
+        CHECK.assertEqual(len(entry["tokens"]), len(texts), entry["label"])
         by_index = {p["index"]: p for p in doc["positions"]}
         for patch in entry["patches"]:
             where = f"map {entry['label']!r}, patch {patch['row']},{patch['col']}"
-            assert patch["shown"] is not None, f"{where}: no tooltip"
+            CHECK.assertIsNotNone(patch["shown"], f"{where}: no tooltip")
             position = by_index[patch["index"]]
-            assert position["patch"] == [patch["row"], patch["col"]], where
-            assert f"patch ({patch['row']}, {patch['col']}) (position {patch['index']})" in patch["shown"], \
-                f"{where}: the tooltip names another unit: {patch['shown']!r}"
+            CHECK.assertEqual(position["patch"], [patch["row"], patch["col"]], where)
+            CHECK.assertIn(f"patch ({patch['row']}, {patch['col']}) (position {patch['index']})", patch["shown"],
+                           f"{where}: the tooltip names another unit")
             check_value(shown_value(patch["shown"]), expected_of(position, target), where)
             checked += 1
         for token, position in zip(entry["tokens"], texts):
             where = f"map {entry['label']!r}, token at {position['index']}"
-            assert token["index"] == position["index"], where
+            CHECK.assertEqual(token["index"], position["index"], where)
             check_value(shown_value(token["shown"]), expected_of(position, target), where)
             checked += 1
     return len(result["maps"]), checked
@@ -96,15 +100,16 @@ def check_selftest(page, doc):
 def check_screenshot(path):
     with open(path, "rb") as f:
         data = f.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is no PNG"
+    CHECK.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n", "the screenshot is no PNG")
     width, height = struct.unpack(">II", data[16:24])  # IHDR comes first
-    assert (width, height) == WINDOW, f"screenshot {width}x{height}, expected {WINDOW}"
+    CHECK.assertEqual((width, height), WINDOW, "the screenshot's size")
     try:
         import cv2
     except ImportError:
         return
     image = cv2.imread(path)
-    assert image is not None and image.std() > 5.0, "the screenshot is blank"
+    CHECK.assertIsNotNone(image, "the screenshot does not decode")
+    CHECK.assertGreater(image.std(), 5.0, "the screenshot is blank")
 
 
 def main():

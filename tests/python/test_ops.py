@@ -40,6 +40,8 @@ from tests.python.float32_rounding import ce_scale, reorder_tolerance  # noqa: E
 ARGS = None
 REFERENCE_TOLERANCE = 1e-4
 KIND_CODES = {"image": 0, "text": 1, "target": 2}
+# unittest's assertions for the module-level helpers (kept under python3 -O, unlike assert).
+CHECK = unittest.TestCase()
 
 FACTS = ("Alice lives in Paris. Bob works as a baker. Carol likes apples. "
          "Question: Where does Alice live? Answer:")
@@ -85,7 +87,9 @@ def cli_error_line(*flags):
     """The one error line of `atman explain FLAGS`, without "atman: error: "."""
     code, stderr = run_cli(*flags)
     lines = stderr.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("atman: error: "), (code, stderr)
+    CHECK.assertEqual(code, 1, stderr)
+    CHECK.assertEqual(len(lines), 1, stderr)
+    CHECK.assertTrue(lines[0].startswith("atman: error: "), stderr)
     return lines[0][len("atman: error: "):]
 
 
@@ -96,7 +100,7 @@ def cli_explain(model_path, prompt, target, image=None, factor=0.1, kappa=0.6):
     if image:
         flags += ["--image", image]
     code, stderr = run_cli(*flags)
-    assert code == 0, stderr
+    CHECK.assertEqual(code, 0, stderr)
     with open(out) as f:
         return json.load(f)
 

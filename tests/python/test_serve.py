@@ -335,7 +335,7 @@ class LoadTest(unittest.TestCase):
                     start = time.monotonic()
                     status, content, _ = server.request("POST", "/v1/explain", body)
                     latencies.append(time.monotonic() - start)
-                    assert status == 200, content
+                    self.assertEqual(status, 200, content)
                     rss.append(resident_kb(server.process.pid))
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 list(pool.map(client, range(8)))
