@@ -18,6 +18,7 @@
 
 #include "atman/atman.h"
 #include "atman/base/fingerprint.h"
+#include "atman/core/names.h"
 #include "atman/methods/baselines.h"
 #include "coarse_to_fine_eval.h"
 #include "commands.h"

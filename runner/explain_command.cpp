@@ -16,6 +16,7 @@
 
 #include "atman/atman.h"
 #include "atman/base/fingerprint.h"
+#include "atman/core/pass_runner.h"
 #include "atman/core/precision_choice.h"
 #include "atman/core/sweep_memory.h"
 #include "atman/io/atomic_file.h"

@@ -16,7 +16,7 @@ namespace {
 CLI::Option* add_shaping_flags(CLI::App* sub, ExplainArgs& a) {
   CLI::Option* contrast = sub->add_option("--contrast", a.contrast,
                                           "Explain why the model says --target rather than this answer, e.g. \" blue\" "
-                                          "(signed map over the prompt, docs/method.md#contrast)");
+                                          "(signed map over the prompt, docs/method.md#contrast-the-target-rather-than-another-answer)");
   sub->add_option("--target-granularity", a.target_granularity,
                   "Maps in the JSON's explanations: complete (one for the whole target) or token (one per target "
                   "token)")

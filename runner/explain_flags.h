@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "atman/core/names.h"
 #include "atman/core/options.h"
 #include "atman/methods/baselines.h"
 #include "atman/methods/registry.h"

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "atman/core/explainer.h"
-#include "atman/core/steering.h"
+#include "atman/generate/steering.h"
 #include "atman/io/atomic_file.h"
 #include "atman/io/image.h"
 #include "atman/model/sequence.h"

@@ -27,7 +27,7 @@ CLI::Option* add_target_flag(CLI::App* sub, std::string& target, bool required) 
 }
 
 void add_threads_flag(CLI::App* sub, int64_t& threads) {
-  sub->add_option("--threads", threads, "LibTorch threads (0: the CPUs this process may use)")->capture_default_str();
+  sub->add_option("--threads", threads, "LibTorch threads (0: the CPUs this process may use, docs/cli.md)")->capture_default_str();
 }
 
 }  // namespace atman::runner

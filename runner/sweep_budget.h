@@ -5,6 +5,7 @@
 #include <string>
 
 #include "atman/core/explainer.h"
+#include "atman/core/sweep.h"
 #include "atman/runtime/resource_limits.h"
 
 namespace atman::runner {

@@ -15,6 +15,7 @@
 #include <torch/script.h>
 
 #include "atman/core/explainer.h"
+#include "atman/core/sweep.h"
 #include "atman/runtime/memory_meter.h"
 #include "atman/runtime/resource_limits.h"
 

@@ -7,6 +7,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "atman/core/float32_recompute.h"
+#include "atman/core/sweep.h"
 #include "atman/model/target_pass.h"
 #include "atman/runtime/memory_meter.h"
 

@@ -18,6 +18,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "atman/core/explainer.h"
+#include "atman/core/pass_runner.h"
 #include "bench/bench.h"
 
 namespace atman {

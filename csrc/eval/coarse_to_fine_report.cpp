@@ -152,7 +152,7 @@ std::string format_coarse_to_fine(const CoarseToFineReport& r) {
   out += fmt::format("| speed-up (sweep seconds) | 1 | {:.2f}x |\n", r.speedup);
   out += fmt::format("| pointing game | {:.3f} | {:.3f} |\n", r.pointing_full, r.pointing_fast);
   out += fmt::format("| mAP (paper precision) | {:.3f} | {:.3f} |\n", r.map_full, r.map_fast);
-  out += fmt::format("| mean average precision | {:.3f} | {:.3f} |\n", r.ap_full, r.ap_fast);
+  out += fmt::format("| ranking AP (mean) | {:.3f} | {:.3f} |\n", r.ap_full, r.ap_fast);
   out += fmt::format("| Spearman vs full (mean) | 1 | {:.3f} |\n", r.spearman);
   out += fmt::format("| same top patch | 1 | {:.3f} |\n", r.same_top);
   return out;

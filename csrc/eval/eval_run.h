@@ -34,28 +34,15 @@
 #include "atman/methods/baselines.h"
 #include "atman/model/model.h"
 #include "eval/eval_data.h"
+#include "eval/eval_rows.h"
+#include "eval/eval_settings.h"
+#include "eval/eval_summary.h"
 #include "eval/faithfulness.h"
 #include "eval/metrics.h"
 
 namespace atman {
 
 class ProcessGroup;  // atman/runtime/distributed.h
-
-/// One AtMan parameter setting of a sweep.
-struct EvalSetting {
-  double suppression_factor = kDefaultSuppressionFactor;
-  std::optional<double> conceptual_threshold = kDefaultConceptualThreshold;
-  /// "f=0.1,kappa=0.6" / "f=0.1,kappa=off".
-  std::string label() const;
-};
-
-/// The settings of `--sweep KEY=V1,V2,...` specs (keys suppression_factor and
-/// conceptual_threshold; "off" turns conceptual suppression off). Without
-/// `grid`, each key is varied alone with the other at `base` (the base
-/// setting first, duplicates dropped); with `grid`, every combination of the
-/// swept keys' values. Throws std::invalid_argument naming a bad spec.
-std::vector<EvalSetting> sweep_settings(const EvalSetting& base, const std::vector<std::string>& specs,
-                                        bool grid = false);
 
 /// What to run.
 struct EvalOptions {
@@ -84,74 +71,6 @@ struct EvalOptions {
   int64_t bootstrap_resamples = 2000;
   uint64_t bootstrap_seed = 20230118;
 };
-
-/// One evaluated (task, item, method, setting).
-struct EvalRow {
-  std::string task;
-  std::string item;
-  int64_t index = 0;  // 0-based position of the item in its set
-  std::string method;
-  std::string setting;  // EvalSetting::label for atman, "steps=N" for ig, "-" otherwise
-  double suppression_factor = 0.0;           // atman only (NaN otherwise)
-  std::optional<double> conceptual_threshold;
-  int64_t ig_steps = 0;                      // ig only
-  int64_t positions = 0;                     // evaluated positions
-  int64_t truth_positions = 0;               // of which ground truth
-  ItemMetrics metrics;                       // NaN when no ground truth or an error
-  double seconds = 0.0;                      // wall time of the explanation
-  double peak_mb = 0.0;                      // tracked allocator peak (atman/runtime/memory_meter.h)
-  double resident_peak_mb = 0.0;             // process VmHWM after the call
-  double target_log_prob = 0.0;              // log p(target), the clean model
-  int correct = -1;                          // 1: every target token is the model's argmax
-  std::string error;                         // non-empty when the explanation failed
-  std::string ig_method;                     // ig only: the quadrature rule (ig.h)
-  double ig_completeness_gap = 0.0;          // ig only: log p(E) - log p(0) - sum of R (NaN otherwise)
-  /// Rank correlation with leave-one-out over the scored positions (NaN
-  /// when loo is not among the methods or a map is constant).
-  double loo_spearman = 0.0, loo_kendall = 0.0;
-  std::optional<ItemFaithfulness> faithfulness;  // with EvalOptions::faithfulness
-};
-
-/// rows.jsonl line (no newline) and back (throws std::invalid_argument).
-std::string row_to_json(const EvalRow& row);
-EvalRow row_from_json(const std::string& line);
-/// The CSV header line and one row (no newline).
-std::string csv_header();
-std::string row_to_csv(const EvalRow& row);
-
-/// One line of the summary.
-struct SummaryRow {
-  std::string task;
-  std::string method;
-  std::string setting;
-  double suppression_factor = 0.0;
-  std::optional<double> conceptual_threshold;
-  int64_t ig_steps = 0;
-  int64_t items = 0;     // rows of this group
-  int64_t errors = 0;    // rows whose explanation failed
-  int64_t no_truth = 0;  // rows without ground truth positions
-  MeanInterval precision, recall, average_precision, pointing;
-  double seconds_mean = 0.0;
-  double peak_mb_mean = 0.0;
-  double peak_mb_max = 0.0;
-  double resident_peak_mb_max = 0.0;
-  double accuracy = 0.0;  // fraction of items the model answers (argmax) correctly
-  MeanInterval ig_completeness_gap, loo_spearman, loo_kendall;
-  /// Per removal operator, over the rows with faithfulness curves.
-  struct Areas {
-    MeanInterval aopc_morf, aopc_lerf, abpc;
-  };
-  Areas attention, input;
-};
-
-/// Groups rows (in the given order) by task x method x setting, in order of
-/// first appearance.
-std::vector<SummaryRow> summarize(const std::vector<EvalRow>& rows, int64_t resamples = 2000,
-                                  uint64_t seed = 20230118);
-/// One markdown table per task.
-std::string format_summary_markdown(const std::vector<SummaryRow>& summary);
-std::string summary_to_json(const std::vector<SummaryRow>& summary);
-std::string summary_to_csv(const std::vector<SummaryRow>& summary);
 
 /// Reported after every row (and once at the start with the resumed rows).
 struct EvalProgress {

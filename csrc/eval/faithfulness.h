@@ -1,5 +1,5 @@
 #pragma once
-// Faithfulness of a relevance map (docs/evaluation.md#faithfulness): the
+// Faithfulness of a relevance map (docs/evaluation.md#faithfulness-deletion-curves): the
 // deletion curves of `atman eval --faithfulness`. The scored units (the
 // positions the localisation metrics score: image patches, or the prompt's
 // text tokens without BOS) are removed k = round-half-up(p x N) at a time

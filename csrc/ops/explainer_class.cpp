@@ -12,7 +12,7 @@
 #include "atman/core/explainer.h"
 #include "atman/core/explanation.h"
 #include "atman/core/names.h"
-#include "atman/core/steering.h"
+#include "atman/generate/steering.h"
 #include "atman/io/image.h"
 #include "atman/methods/registry.h"
 #include "atman/model/model.h"
@@ -25,7 +25,7 @@ namespace {
 
 ExplainOptions options_from(double suppression_factor, c10::optional<double> conceptual_threshold) {
   // Token granularity, automatic strategy and batch size, and threads = the
-  // CPUs the process may use (runtime/cpu_budget.h: affinity, cgroup quota),
+  // CPUs the process may use (runtime/cpu_budget.h: affinity, cgroup quota, load),
   // the caller's thread count restored afterwards (ThreadCountRestorer).
   ExplainOptions options;
   options.suppression_factor = suppression_factor;

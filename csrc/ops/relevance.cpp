@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "atman/core/explainer.h"
+#include "atman/core/sweep.h"
 #include "errors.h"
 
 namespace atman::ops {

@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "atman/core/sweep.h"
+
 namespace atman::ops {
 
 /// The CPU kernel: clean_ce float [T] (CE_t under the all-ones modifier),

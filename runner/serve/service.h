@@ -61,6 +61,10 @@ class Service {
   void add_routes();
   void add_explain_routes();
   void add_text_routes();
+  // The text routes' handlers (text_routes.cpp).
+  void tokenize(const httplib::Request& request, httplib::Response& response);
+  void answer(const httplib::Request& request, httplib::Response& response);
+  void generate(const httplib::Request& request, httplib::Response& response);
   void add_aleph_alpha_route();
   /// Registers `handler` for METHOD path with authentication, one-line JSON
   /// errors for whatever it throws, and metrics.

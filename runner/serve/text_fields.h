@@ -10,7 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 
-#include "atman/core/steering.h"
+#include "atman/generate/steering.h"
 #include "atman/model/model.h"
 #include "atman/runtime/resource_limits.h"
 #include "request_fields.h"  // optional_bool

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "atman/core/pass_runner.h"
+#include "atman/core/sweep.h"
 #include "explanation_compare.h"
 #include "test_util.h"
 

@@ -9,6 +9,7 @@
 
 #include "atman/core/explainer.h"
 #include "atman/core/pass_runner.h"
+#include "atman/core/sweep.h"
 #include "atman/core/sweep_memory.h"
 #include "atman/runtime/resource_limits.h"
 #include "bench/bench.h"

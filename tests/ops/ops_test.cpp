@@ -14,6 +14,8 @@
 #include <torch/script.h>
 
 #include "atman/atman.h"
+#include "atman/core/suppression.h"
+#include "atman/core/sweep.h"
 #include "test_util.h"
 
 namespace atman {

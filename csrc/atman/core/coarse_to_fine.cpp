@@ -12,6 +12,7 @@
 #include "atman/core/image_tiles.h"
 #include "atman/core/shaping.h"
 #include "atman/core/suppression.h"
+#include "atman/core/sweep.h"
 #include "atman/core/unit_labels.h"
 #include "atman/model/target_pass.h"
 #include "atman/runtime/memory_meter.h"

@@ -11,6 +11,7 @@
 
 #include "atman/core/pass_runner.h"
 #include "atman/core/shaping.h"
+#include "atman/core/sweep.h"
 #include "atman/core/unit_labels.h"
 #include "atman/model/target_pass.h"
 #include "atman/runtime/memory_meter.h"

@@ -15,7 +15,6 @@
 
 #include "atman/core/explanation.h"
 #include "atman/core/options.h"
-#include "atman/core/pass_runner.h"
 #include "atman/core/units.h"
 #include "atman/model/model.h"
 #include "atman/model/sequence.h"
@@ -23,7 +22,8 @@
 
 namespace atman {
 
-class ProcessGroup;  // runtime/distributed.h
+class CompiledModel;  // core/pass_runner.h
+class ProcessGroup;   // runtime/distributed.h
 
 /// What to explain. `image_rgb` is 8-bit RGB (read_image_rgb); empty = no image.
 struct ExplainInput {
@@ -56,50 +56,6 @@ struct PreparedInput {
   std::vector<UnitLabel> labels;
   std::optional<Granularity> chosen_granularity;
 };
-
-/// The cross-entropies of one work unit (pass_runner.h: a range of modifier
-/// rows or a list of them), float64 [unit.size(), T] in the unit's row order.
-struct WorkResult {
-  WorkUnit unit;
-  at::Tensor cross_entropy;
-};
-
-/// Runs one work unit.
-WorkResult run_work_unit(PassRunner& runner, const at::Tensor& modifiers, const WorkUnit& unit);
-/// What the sweep loop computed: CE_t(1) [T] and one result per unit.
-struct SweepOutput {
-  at::Tensor clean_ce;
-  std::vector<WorkResult> results;
-};
-/// The sweep loop (explain and `atman bench` both run it): the clean pass,
-/// then every unit in order, `progress` after each. Memory: it first calls
-/// keep_freed_memory_for_reuse(); then, when the resident memory after a unit
-/// exceeds that after the first unit by more than max(8 MB, 10%) (passes of
-/// changing shapes fragment the heap), and at the end, it hands the heap's
-/// free pages back to the system (malloc_trim).
-SweepOutput run_sweep_units(PassRunner& runner, const at::Tensor& modifiers, const std::vector<WorkUnit>& units,
-                            const ProgressCallback& progress = {});
-/// glibc malloc's mmap and trim thresholds, set once per process to
-/// kHeapThresholdBytes: freed tensor memory stays in the heap for the next
-/// pass instead of going back to the kernel at each free (blocks above the
-/// dynamic mmap threshold, up to 32 MB, are unmapped at free and every new
-/// pass page-faults fresh zeroed pages: the published algorithm took 1.35x
-/// the CPU time on the shipped model's example and 3.1x on 512 positions of
-/// the long-context test model, measured here). Process-wide, once;
-/// run_sweep_units calls it.
-constexpr int kHeapThresholdBytes = 1 << 30;
-void keep_freed_memory_for_reuse();
-/// Assembles R[i, t] = CE_t(m_i) - CE_t(1), float64 [N, T], from any order of results
-/// that covers every row exactly once (throws otherwise).
-at::Tensor gather_relevance(const std::vector<WorkResult>& results, int64_t rows, const at::Tensor& clean_ce);
-
-/// Largest automatic batch size (rows of full length per pass).
-constexpr int64_t kMaxAutoBatchSize = 16;
-/// Batch size used when ExplainOptions::batch_size is 0: the largest (at most
-/// kMaxAutoBatchSize) whose sweep fits options.max_memory_mb, or the machine's
-/// available memory (resource_limits.h). Throws ResourceLimitError when not
-/// even one row fits.
-int64_t default_batch_size(const Model& model, const PreparedInput& prepared, const ExplainOptions& options);
 
 /// Usage:
 ///   auto model = Model::load("tiny_magma.pt");
@@ -140,8 +96,8 @@ class Explainer {
                       const ProgressCallback& progress = {}, ProcessGroup* group = nullptr) const;
 
   const Model& model() const { return *model_; }
-  /// The frozen (and for kBFloat16 cast) copy of the model the passes run on,
-  /// made on first use and kept for later explanations.
+  /// The pass methods the sweep calls (the module as loaded; for kBFloat16 a
+  /// cast copy), made on first use and kept for later explanations.
   std::shared_ptr<const CompiledModel> compiled(Precision precision) const;
 
  private:

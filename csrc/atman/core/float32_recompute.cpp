@@ -1,4 +1,5 @@
 #include "atman/core/float32_recompute.h"
+#include "atman/core/sweep.h"
 
 #include <algorithm>
 #include <cmath>

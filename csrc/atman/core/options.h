@@ -102,7 +102,8 @@ struct ExplainOptions {
   /// 0 means what the process holds plus the machine's available memory.
   int64_t max_memory_mb = 0;
   /// LibTorch intra-op threads; 0 means the CPUs the process may use
-  /// (runtime/cpu_budget.h: affinity mask, cgroup quota).
+  /// (runtime/cpu_budget.h: affinity mask, cgroup quota, divided among a
+  /// sharded run's ranks on the host, at most what other running tasks leave free).
   int64_t threads = 0;
   /// How passes are computed (kAuto: the fastest the model supports).
   PassStrategy strategy = PassStrategy::kAuto;

@@ -9,6 +9,7 @@
 //   rollout.h    Attention rollout
 //   chefer.h     Chefer et al. 2021
 //   attnlrp.h    AttnLRP (Achtibat et al. 2024), Input x Gradient through forward_lrp
+//   loo.h        Leave-one-out (input removal, removal.h)
 //
 // Rollout and chefer need the optional contract method
 // forward_with_attentions (docs/contract.md); ixg and ig use hidden_states +
@@ -19,5 +20,6 @@
 #include "atman/methods/chefer.h"
 #include "atman/methods/ig.h"
 #include "atman/methods/ixg.h"
+#include "atman/methods/loo.h"
 #include "atman/methods/registry.h"
 #include "atman/methods/rollout.h"

@@ -53,14 +53,15 @@ std::vector<std::string> method_names();
 /// True for rollout and chefer (they need forward_with_attentions).
 bool method_needs_attentions(Method method);
 /// For reports, by method_name (unknown names are returned as given):
-/// "AtMan", "Input x Gradient", "Integrated Gradients", "Attention rollout", "Chefer et al.".
+/// "AtMan", "Input x Gradient", "Integrated Gradients", "Attention rollout", "Chefer et al.",
+/// "Leave-one-out", "AttnLRP".
 std::string method_display_name(const std::string& method);
 /// What one relevance value is, e.g. "CE(suppressed) - CE(clean)" for atman.
 std::string method_relevance_description(const std::string& method);
 
 /// Parameters of the baselines, with their defaults.
 struct BaselineOptions {
-  /// Integrated Gradients: interpolation points of the Riemann sum (>= 1).
+  /// Integrated Gradients: interpolation points of the quadrature rule (>= 1).
   int64_t ig_steps = 32;
   /// Integrated Gradients: the quadrature rule of the path integral (ig.h).
   IgRule ig_rule = IgRule::kRiemannMiddle;
@@ -76,7 +77,9 @@ void check_method_supported(const Model& model, Method method);
 /// interpolation points per pass (0: min(ig_steps, 32)); threads as for
 /// AtMan. Explanation::method is set; Explanation::method_params holds
 /// ig_steps and ig_completeness_gap (log p(E) - log p(0) - sum of R, summed
-/// over the targets: one more pass at the zero baseline) for ig. stats.peak_memory_mb is the process's resident high-water mark.
+/// over the targets: one more pass at the zero baseline) for ig, with
+/// method_text_params' ig_method (the quadrature rule); for attnlrp,
+/// explained_logit and conservation_gap (that logit - sum of R). stats.peak_memory_mb is the process's resident high-water mark.
 Explanation explain_with_method(const Explainer& explainer, Method method, const ExplainInput& input,
                                 const ExplainOptions& options, const BaselineOptions& baseline = {},
                                 const ProgressCallback& progress = {});

@@ -2,7 +2,7 @@
 // Removal operators: the target's log-probability with some of the prompt's
 // units taken away, for leave-one-out (loo.h) and the faithfulness curves of
 // `atman eval` (eval/faithfulness.h). Two operators, each favouring a
-// different kind of method (docs/evaluation.md#faithfulness):
+// different kind of method (docs/evaluation.md#faithfulness-deletion-curves):
 //
 //   attention   every removed position gets modifier 0 in every layer
 //               (AtMan's own suppression, single-token: no conceptual spread);
