@@ -33,8 +33,7 @@ if os.path.isfile("data/example/example.json"):
 else:
     import cv2
     import numpy as np
-    sys.path.insert(0, "tools")
-    from benchdata.shapes import make_question, make_scene
+    from tools.benchdata.shapes import make_question, make_scene  # run from the repository root
     rng = np.random.default_rng(2301)
     image, objects = make_scene(rng, size=96)
     question, answer, _ = make_question(rng, objects)

@@ -15,6 +15,8 @@ import json
 import math
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -28,21 +30,53 @@ try:
     from selenium import webdriver
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.file_detector import UselessFileDetector
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:
     webdriver = None
 
 
-def browser():
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,1100", "--hide-scrollbars"):
-        options.add_argument(arg)
-    for name in ("chromium", "chromium-browser"):
-        if shutil.which(name):
-            options.binary_location = shutil.which(name)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver")) \
-        if hasattr(webdriver, "ChromeService") else webdriver.chrome.service.Service(shutil.which("chromedriver"))
-    return webdriver.Chrome(service=service, options=options)
+class Browser:
+    """Headless Chromium behind a chromedriver this test starts itself: Selenium's
+    own service gives chromedriver 30 seconds to start, which a loaded machine
+    exceeded (a fresh-root run beside two builds: "Can not connect to the
+    Service"); here it has 120, and a chromedriver that exits is reported at once."""
+
+    def __init__(self, work_dir):
+        options = webdriver.ChromeOptions()
+        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,1100", "--hide-scrollbars",
+                    "--remote-debugging-address=127.0.0.1"):
+            options.add_argument(arg)
+        for name in ("chromium", "chromium-browser"):
+            if shutil.which(name):
+                options.binary_location = shutil.which(name)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.log = open(os.path.join(work_dir, "chromedriver.log"), "w")
+        self.process = subprocess.Popen([shutil.which("chromedriver"), f"--port={port}"], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("chromedriver did not start; see " + self.log.name)
+                time.sleep(0.1)
+        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+        # Files for <input type=file> are on this machine: typed as paths, not uploaded through
+        # Selenium's remote-file command, which chromedriver does not have.
+        self.driver.file_detector = UselessFileDetector()
+
+    def close(self):
+        if getattr(self, "driver", None):
+            self.driver.quit()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
 
 
 class PageTest(unittest.TestCase):
@@ -53,14 +87,15 @@ class PageTest(unittest.TestCase):
         cls.image = os.path.abspath(os.path.join(ARGS.source_dir, "data/example", cls.item["image"]))
         cls.model = os.path.join(ARGS.source_dir, "torchscript_models/tiny_magma.pt")
         cls.server = Server(ARGS.atman, {"tiny": cls.model}, "--workers", "2")
-        cls.driver = browser()
+        cls.browser = Browser(ARGS.work_dir)
+        cls.driver = cls.browser.driver
         cls.driver.set_script_timeout(120)
         cls.driver.get(f"http://127.0.0.1:{cls.server.port}/")
         cls.wait = WebDriverWait(cls.driver, 120)
 
     @classmethod
     def tearDownClass(cls):
-        cls.driver.quit()
+        cls.browser.close()
         cls.server.__exit__()
 
     def by_id(self, name):

@@ -1,4 +1,4 @@
-"""Story prompts (docs/evaluation.md#stories): short TinyStories-like openings
+"""Story prompts (docs/evaluation.md#stories-a-real-model): short TinyStories-like openings
 that stop mid-sentence, drawn from a seed. Only the prompts are made here;
 the explained target is the model's own greedy next word, computed by
 tools/make_datasets.py --task stories --model M at run time."""

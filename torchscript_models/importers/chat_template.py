@@ -1,5 +1,5 @@
 """A folder's chat template, rendered once at import into the contract's
-prompt_template (docs/importing.md#chat-templates).
+prompt_template (docs/importing.md#bos-and-chat-templates).
 
 The template is found in chat_template.jinja, else chat_template.json
 ({"chat_template": ...}), else tokenizer_config.json's "chat_template" (a

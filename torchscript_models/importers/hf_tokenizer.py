@@ -29,7 +29,7 @@ from .errors import CheckpointError
 if TYPE_CHECKING:
     import sentencepiece as spm
 
-# The components the C++ tokenizer implements (docs/contract.md#tokenizerjson).
+# The components the C++ tokenizer implements (docs/tokenizers.md#what-tokenizerjson-may-hold).
 SUPPORTED = {
     "normalizer": ("NFC", "Replace", "Prepend", "Sequence"),
     "pre_tokenizer": ("Split", "ByteLevel", "Metaspace", "Sequence"),
