@@ -18,6 +18,7 @@
 #include "atman/model/sequence.h"
 #include "commands.h"
 #include "input_flags.h"
+#include "token_documents.h"
 
 namespace atman::runner {
 namespace {
@@ -31,14 +32,6 @@ struct TokenizeArgs {
 
 // Longest accepted line of --jsonl and --text (the tokenizer's work is linear; this bounds memory).
 constexpr size_t kMaxTextBytes = size_t{64} << 20;
-
-// The vocabulary pieces of `ids` (Hugging Face's convert_ids_to_tokens: "Ġred", "▁red").
-std::vector<std::string> vocab_pieces(const Tokenizer& tokenizer, const std::vector<int64_t>& ids) {
-  std::vector<std::string> out;
-  out.reserve(ids.size());
-  for (int64_t id : ids) out.push_back(tokenizer.vocab_piece(id));
-  return out;
-}
 
 // A piece on one terminal line: control characters as \n, \t or \xNN.
 std::string printable(const std::string& piece) {
@@ -67,10 +60,6 @@ void print_table(const Tokenizer& tokenizer, const std::vector<int64_t>& ids, in
     std::printf("%8lld  %s%s\n", static_cast<long long>(ids[k]), printable(tokenizer.vocab_piece(ids[k])).c_str(),
                 tokenizer.is_special(ids[k]) ? "  (special)" : "");
   }
-}
-
-nlohmann::json ids_document(const Tokenizer& tokenizer, const std::vector<int64_t>& ids) {
-  return {{"ids", ids}, {"pieces", vocab_pieces(tokenizer, ids)}};
 }
 
 std::vector<int64_t> encode_text(const Tokenizer& tokenizer, const std::string& text, const std::string& what) {
@@ -108,15 +97,7 @@ int tokenize_prompt(const Model& model, const TokenizeArgs& a, bool has_question
   const PromptIds p = prompt_ids(model.config(), model.tokenizer(), prompt);
   const int64_t image_positions = model.has_image() ? model.config().image->patches() : 0;
   if (a.json) {
-    nlohmann::json doc = ids_document(model.tokenizer(), p.ids);
-    doc["prompt"] = prompt;
-    doc["length"] = static_cast<int64_t>(p.ids.size()) + image_positions;
-    doc["max_positions"] = model.config().max_positions;
-    if (image_positions > 0) {
-      doc["image_index"] = p.image_index;
-      doc["image_positions"] = image_positions;
-    }
-    std::printf("%s\n", doc.dump().c_str());
+    std::printf("%s\n", prompt_document(model, prompt, p).dump().c_str());
     return 0;
   }
   print_table(model.tokenizer(), p.ids, p.image_index, image_positions);

@@ -17,15 +17,13 @@
 #include "base64.h"
 #include "service.h"
 #include "text_fields.h"
+#include "token_documents.h"
 
 namespace atman::serve {
 namespace {
 
-nlohmann::json ids_document(const Tokenizer& tokenizer, const std::vector<int64_t>& ids) {
-  std::vector<std::string> pieces;
-  for (int64_t id : ids) pieces.push_back(tokenizer.vocab_piece(id));
-  return {{"ids", ids}, {"pieces", pieces}};
-}
+using runner::ids_document;
+using runner::prompt_document;
 
 SteeringOptions steering_options(const nlohmann::json& body) {
   SteeringOptions options;
@@ -109,16 +107,7 @@ void Service::tokenize(const httplib::Request& req, httplib::Response& res) {
   } else {
     const std::string prompt = prompt_of(body, model.config());
     check_input_text(prompt, "prompt");
-    const PromptIds p = prompt_ids(model.config(), model.tokenizer(), prompt);
-    const int64_t image_positions = model.has_image() ? model.config().image->patches() : 0;
-    doc = ids_document(model.tokenizer(), p.ids);
-    doc["prompt"] = prompt;
-    doc["length"] = static_cast<int64_t>(p.ids.size()) + image_positions;
-    doc["max_positions"] = model.config().max_positions;
-    if (image_positions > 0) {
-      doc["image_index"] = p.image_index;
-      doc["image_positions"] = image_positions;
-    }
+    doc = prompt_document(model, prompt, prompt_ids(model.config(), model.tokenizer(), prompt));
   }
   res.set_content(doc.dump() + "\n", "application/json");
 }

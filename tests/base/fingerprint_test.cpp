@@ -38,6 +38,7 @@ TEST(FingerprintTest, AnUnreadableFileIsAnErrorNotAnEmptyHash) {
   testing::TempDir tmp;
   expect_error([&] { file_fingerprint_hex(tmp.path("missing.pt")); },
                {"missing.pt", "cannot read it to fingerprint it"});
+  expect_error([&] { file_fingerprint_hex(tmp.dir().string()); }, {"a folder, not a file to fingerprint"});
 }
 
 }  // namespace

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import signal
+import socket
 import subprocess
 
 
@@ -68,6 +69,23 @@ class Server:
             events.append((fields["event"], json.loads(fields["data"])))
         conn.close()
         return events
+
+    def stream_until_progress(self, path, body, timeout=300):
+        """POSTs a streamed request on a raw socket and reads until its first
+        progress event: the request is then surely computing. Returns the
+        socket (the caller reads on or closes it) and the bytes received."""
+        data = json.dumps(body).encode()
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        received = b""
+        while b"event: progress" not in received:
+            chunk = sock.recv(4096)
+            if not chunk:
+                sock.close()
+                raise RuntimeError(f"the stream ended before its first progress event: {received[-500:]!r}")
+            received += chunk
+        return sock, received
 
     def stop(self, timeout=60):
         """SIGTERM; returns (exit code, stdout rest, stderr)."""

@@ -119,16 +119,9 @@ class ServeTest(unittest.TestCase):
 
     def test_a_client_that_goes_away_stops_its_sweep(self):
         before = self.metric("atman_forward_passes_total")
-        sock = socket.create_connection(("127.0.0.1", self.server.port))
         # Every patch, one pass per batch: seconds of work if it ran to the end.
-        body = json.dumps(self.explain_body(stream=True, batch_size=1, image_granularity="patch")).encode()
-        sock.sendall(b"POST /v1/explain HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        received = b""
-        while b"event: progress" not in received:
-            chunk = sock.recv(4096)
-            self.assertTrue(chunk, received)
-            received += chunk
+        sock, _ = self.server.stream_until_progress(
+            "/v1/explain", self.explain_body(stream=True, batch_size=1, image_granularity="patch"))
         sock.close()
         # The worker comes free when the sweep ends, at its next pass or at its last: wait for
         # that, however slow this machine; a sweep that ran to its end would count its passes.
@@ -286,17 +279,9 @@ class LifecycleTest(unittest.TestCase):
         server = Server(ARGS.atman, {"tiny": model})
         # A streamed explanation of every patch, one pass per batch: SIGTERM goes out once its first
         # progress event has come, so the request is surely computing, whatever the machine's speed.
-        body = json.dumps({"model": "tiny", "question": item["question"], "target": item["target"],
-                           "image": b64(image), "image_granularity": "patch", "batch_size": 1, "threads": 1,
-                           "stream": True}).encode()
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=300)
-        sock.sendall(b"POST /v1/explain HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        received = b""
-        while b"event: progress" not in received:
-            chunk = sock.recv(4096)
-            self.assertTrue(chunk, received)
-            received += chunk
+        sock, received = server.stream_until_progress("/v1/explain", {
+            "model": "tiny", "question": item["question"], "target": item["target"], "image": b64(image),
+            "image_granularity": "patch", "batch_size": 1, "threads": 1, "stream": True})
         server.process.send_signal(signal.SIGTERM)
         while True:  # the rest of the stream, to the connection's close
             chunk = sock.recv(65536)

@@ -1,6 +1,7 @@
 #include "atman/base/fingerprint.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
@@ -30,6 +31,11 @@ std::string fingerprint_hex(std::string_view bytes, std::string_view seed) {
 }
 
 std::string file_fingerprint_hex(const std::string& path, std::string_view seed) {
+  // A folder opens as a stream that reads nothing: it would hash as an empty file.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw std::runtime_error(fmt::format("{}: a folder, not a file to fingerprint", path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(fmt::format("{}: cannot read it to fingerprint it", path));
   uint64_t h = kFnvOffset;
